@@ -1,0 +1,132 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Trulayer.ServiceDefaults.Kafka;
+
+namespace Trulayer.AppHost.Run;
+
+/// <summary>
+/// The dev Kafka broker: librdkafka's mock cluster, a real Kafka-protocol broker (produce, fetch,
+/// consumer groups, idempotent producers) listening on loopback, held in this process's memory.
+/// </summary>
+/// <remarks>
+/// No Docker engine runs here and no Kafka distribution is installable, so the broker librdkafka ships
+/// for its own tests stands in; clients reach it over TCP exactly as they reach a real cluster. Its
+/// retention is fixed in librdkafka: 5 MiB and 100,000 message sets per partition, oldest dropped
+/// first, which is why the spans topic has many partitions and the processor must keep consuming.
+/// </remarks>
+public sealed partial class DevKafkaBroker : IDisposable
+{
+    private const int ProducerType = 0;
+    private readonly IntPtr _handle;
+    private readonly IntPtr _cluster;
+    private readonly int _brokerCount;
+    private bool _disposed;
+
+    private DevKafkaBroker(IntPtr handle, IntPtr cluster, int brokerCount, string bootstrapServers)
+    {
+        _handle = handle;
+        _cluster = cluster;
+        _brokerCount = brokerCount;
+        BootstrapServers = bootstrapServers;
+    }
+
+    /// <summary>host:port of the broker(s), on 127.0.0.1 and a port librdkafka picks.</summary>
+    public string BootstrapServers { get; }
+
+    public bool IsUp { get; private set; } = true;
+
+    public static DevKafkaBroker Start(int brokerCount = 1)
+    {
+        KafkaNative.EnsureRegistered();
+        var conf = rd_kafka_conf_new();
+        var error = new byte[512];
+        // The handle only hosts the cluster; it never connects anywhere, so its warnings are noise.
+        rd_kafka_conf_set(conf, "log_level", "3", error, (nuint)error.Length);
+        var handle = rd_kafka_new(ProducerType, conf, error, (nuint)error.Length);
+        if (handle == IntPtr.Zero)
+        {
+            throw new InvalidOperationException($"librdkafka could not create a handle for the dev broker: {Decode(error)}");
+        }
+
+        var cluster = rd_kafka_mock_cluster_new(handle, brokerCount);
+        if (cluster == IntPtr.Zero)
+        {
+            rd_kafka_destroy(handle);
+            throw new InvalidOperationException("librdkafka could not start the dev broker (rd_kafka_mock_cluster_new failed)");
+        }
+
+        var bootstrap = Marshal.PtrToStringUTF8(rd_kafka_mock_cluster_bootstraps(cluster))!;
+        return new DevKafkaBroker(handle, cluster, brokerCount, bootstrap);
+    }
+
+    public void CreateTopic(string name, int partitions)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var result = rd_kafka_mock_topic_create(_cluster, name, partitions, Math.Min(_brokerCount, 3));
+        if (result != 0)
+        {
+            throw new InvalidOperationException($"the dev broker could not create topic {name} ({partitions} partitions): error {result}");
+        }
+    }
+
+    /// <summary>Drops every connection and refuses new ones, keeping the data: a broker outage.</summary>
+    public void SetDown() => SetAll(up: false);
+
+    /// <summary>Accepts connections again after <see cref="SetDown"/>.</summary>
+    public void SetUp() => SetAll(up: true);
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        rd_kafka_mock_cluster_destroy(_cluster);
+        rd_kafka_destroy(_handle);
+    }
+
+    private void SetAll(bool up)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        for (var broker = 1; broker <= _brokerCount; broker++)
+        {
+            _ = up ? rd_kafka_mock_broker_set_up(_cluster, broker) : rd_kafka_mock_broker_set_down(_cluster, broker);
+        }
+
+        IsUp = up;
+    }
+
+    private static string Decode(byte[] error) => Encoding.UTF8.GetString(error, 0, Math.Max(0, Array.IndexOf(error, (byte)0)));
+
+    [LibraryImport(KafkaNative.LibraryName)]
+    private static partial IntPtr rd_kafka_conf_new();
+
+    [LibraryImport(KafkaNative.LibraryName, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int rd_kafka_conf_set(IntPtr conf, string name, string value, byte[] errstr, nuint errstrSize);
+
+    [LibraryImport(KafkaNative.LibraryName)]
+    private static partial IntPtr rd_kafka_new(int type, IntPtr conf, byte[] errstr, nuint errstrSize);
+
+    [LibraryImport(KafkaNative.LibraryName)]
+    private static partial void rd_kafka_destroy(IntPtr rk);
+
+    [LibraryImport(KafkaNative.LibraryName)]
+    private static partial IntPtr rd_kafka_mock_cluster_new(IntPtr rk, int brokerCount);
+
+    [LibraryImport(KafkaNative.LibraryName)]
+    private static partial void rd_kafka_mock_cluster_destroy(IntPtr cluster);
+
+    [LibraryImport(KafkaNative.LibraryName)]
+    private static partial IntPtr rd_kafka_mock_cluster_bootstraps(IntPtr cluster);
+
+    [LibraryImport(KafkaNative.LibraryName, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int rd_kafka_mock_topic_create(IntPtr cluster, string topic, int partitionCount, int replicationFactor);
+
+    [LibraryImport(KafkaNative.LibraryName)]
+    private static partial int rd_kafka_mock_broker_set_down(IntPtr cluster, int brokerId);
+
+    [LibraryImport(KafkaNative.LibraryName)]
+    private static partial int rd_kafka_mock_broker_set_up(IntPtr cluster, int brokerId);
+}

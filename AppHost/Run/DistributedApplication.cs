@@ -1,0 +1,331 @@
+using System.Globalization;
+using System.Reflection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Trulayer.AppHost.Model;
+using Trulayer.ServiceDefaults.Kafka;
+
+namespace Trulayer.AppHost.Run;
+
+/// <summary>
+/// A running stack: the model's resources started in dependency order, each after those it waits for
+/// answer healthy, and stopped in reverse. Tests drive it the way Aspire.Hosting.Testing drives an
+/// AppHost: start it, reach resources by name, stop, kill or restart one.
+/// </summary>
+public sealed class DistributedApplication : IAsyncDisposable
+{
+    private readonly AppModel _model;
+    private readonly RunOptions _options;
+    private readonly ILogSink _log;
+    private readonly ParameterStore _parameters;
+    private readonly Dictionary<string, ResourceRuntime> _runtimes = [];
+    private readonly Dictionary<(string Resource, string Endpoint), int> _ports = [];
+    private readonly List<ResourceRuntime> _started = [];
+    private bool _stopped;
+
+    private DistributedApplication(AppModel model, RunOptions options, ILogSink log)
+    {
+        _model = model;
+        _options = options;
+        _log = log;
+        Directory.CreateDirectory(options.StateDirectory);
+        _parameters = ParameterStore.Open(options.StateDirectory);
+        AllocatePorts();
+        var configuration = (options.Configuration ?? BuildConfiguration).ToLowerInvariant();
+        foreach (var resource in model.Resources)
+        {
+            ResourceRuntime? runtime = resource switch
+            {
+                PostgresResource postgres => new PostgresRuntime(postgres, options, _parameters, log),
+                KafkaResource kafka => new KafkaRuntime(kafka, log),
+                ProjectResource project => new ProjectRuntime(
+                    project,
+                    Path.Combine(ArtifactsBinPath, project.ProjectName, configuration, project.ProjectName + ".dll"),
+                    () => ResolveEnvironment(project),
+                    endpoint => _ports[(project.Name, endpoint)],
+                    options,
+                    log),
+                _ => null,
+            };
+            if (runtime is not null)
+            {
+                _runtimes[resource.Name] = runtime;
+            }
+        }
+    }
+
+    public AppModel Model => _model;
+
+    public RunOptions Options => _options;
+
+    /// <summary>What dev.json holds right now.</summary>
+    public DevInfo Info { get; private set; } = new();
+
+    /// <summary>Starts every resource in order; on failure stops what started and rethrows.</summary>
+    public static async Task<DistributedApplication> StartAsync(AppModel model, RunOptions options, ILogSink log, CancellationToken cancellationToken = default)
+    {
+        Prerequisites.Check(model);
+        var app = new DistributedApplication(model, options, log);
+        try
+        {
+            foreach (var group in model.StartOrder())
+            {
+                await Task.WhenAll(group.Select(r => app.StartResourceCoreAsync(app._runtimes[r.Name], cancellationToken)));
+                app.UpdateInfo();
+            }
+        }
+        catch
+        {
+            await app.StopAsync();
+            throw;
+        }
+
+        return app;
+    }
+
+    /// <summary>The URL a resource's endpoint answers on, e.g. ("gateway", "http").</summary>
+    public Uri GetEndpoint(string resource, string endpoint = "http") => Runtime<ProjectRuntime>(resource).Url(endpoint);
+
+    /// <summary>The connection string of "postgres" or "kafka" (the bootstrap servers).</summary>
+    public string GetConnectionString(string resource) => _runtimes[resource] switch
+    {
+        PostgresRuntime postgres => postgres.ConnectionString ?? throw new InvalidOperationException("postgres has not started"),
+        KafkaRuntime kafka => kafka.BootstrapServers ?? throw new InvalidOperationException("kafka has not started"),
+        _ => throw new InvalidOperationException($"{resource} has no connection string"),
+    };
+
+    /// <summary>The dev broker, when the run started one (tests use it to create topics).</summary>
+    public DevKafkaBroker? DevBroker => Runtime<KafkaRuntime>(_model.Resources.OfType<KafkaResource>().Single().Name).Broker;
+
+    /// <summary>The process id of a running service.</summary>
+    public int? GetProcessId(string resource) => Runtime<ProjectRuntime>(resource).ProcessId;
+
+    /// <summary>How often a service was restarted after it exited by itself.</summary>
+    public int GetRestartCount(string resource) => Runtime<ProjectRuntime>(resource).Restarts;
+
+    /// <summary>Resolved environment of a service, as it is (or would be) started.</summary>
+    public IReadOnlyDictionary<string, string> GetEnvironment(string resource) => ResolveEnvironment(_model.Get<ProjectResource>(resource));
+
+    public Task StartResourceAsync(string name, CancellationToken cancellationToken = default)
+        => StartResourceCoreAsync(_runtimes[name], cancellationToken);
+
+    /// <summary>Stops one resource gracefully (a service: SIGTERM; PostgreSQL: fast shutdown; the dev broker: down).</summary>
+    public async Task StopResourceAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var runtime = _runtimes[name];
+        await runtime.StopAsync(cancellationToken);
+        _log.Write("apphost", $"{name} stopped");
+    }
+
+    /// <summary>Ends one resource as a crash would (SIGKILL; PostgreSQL: immediate shutdown). Not restarted by itself.</summary>
+    public async Task KillResourceAsync(string name)
+    {
+        await _runtimes[name].KillAsync();
+        _log.Write("apphost", $"{name} killed");
+    }
+
+    public async Task RestartResourceAsync(string name, CancellationToken cancellationToken = default)
+    {
+        await StopResourceAsync(name, cancellationToken);
+        await StartResourceAsync(name, cancellationToken);
+    }
+
+    /// <summary>A line per resource: name, state, where it runs.</summary>
+    public IReadOnlyList<(string Name, string State, string Location)> Describe()
+        => _model.Resources.Where(r => _runtimes.ContainsKey(r.Name))
+            .Select(r => (r.Name, _runtimes[r.Name].State, _runtimes[r.Name].Location))
+            .ToList();
+
+    /// <summary>
+    /// Stops everything without losing an acknowledged span: in reverse start order, so the gateway and
+    /// ingest stop taking work first; before the processor stops, waits (bounded) until it has consumed
+    /// everything Kafka holds; then the broker and PostgreSQL.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
+        foreach (var group in _model.StartOrder().Reverse())
+        {
+            var runtimes = group.Select(r => _runtimes[r.Name]).Where(_started.Contains).ToList();
+            foreach (var project in runtimes.OfType<ProjectRuntime>().Where(p => p.Project.DrainBacklogBeforeStop))
+            {
+                await DrainAsync(project.Project.Name);
+            }
+
+            await Task.WhenAll(runtimes.Select(async runtime =>
+            {
+                try
+                {
+                    await runtime.StopAsync(CancellationToken.None);
+                    await runtime.DisposeAsync();
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    _log.Write("apphost", $"stopping {runtime.Resource.Name} failed: {ex.Message}", isError: true);
+                }
+            }));
+        }
+
+        _log.Write("apphost", "stopped");
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+
+    private async Task StartResourceCoreAsync(ResourceRuntime runtime, CancellationToken cancellationToken)
+    {
+        await runtime.StartAsync(cancellationToken);
+        lock (_started)
+        {
+            if (!_started.Contains(runtime))
+            {
+                _started.Add(runtime);
+            }
+        }
+
+        _log.Write("apphost", $"{runtime.Resource.Name} is healthy ({runtime.Location.Replace("\n", ", ", StringComparison.Ordinal)})");
+    }
+
+    /// <summary>Waits until the processor's consumer group has committed everything the spans topic holds.</summary>
+    private async Task DrainAsync(string processor)
+    {
+        var kafka = _runtimes.Values.OfType<KafkaRuntime>().FirstOrDefault(k => k.BootstrapServers is not null);
+        if (kafka is null || GetProcessId(processor) is null)
+        {
+            return;
+        }
+
+        var environment = GetEnvironment(processor);
+        var kafkaOptions = new KafkaOptions
+        {
+            BootstrapServers = kafka.BootstrapServers!,
+            SpansTopic = environment.GetValueOrDefault("Kafka__SpansTopic", KafkaTopics.Spans),
+            ConsumerGroup = environment.GetValueOrDefault("Kafka__ConsumerGroup", "trulayer-processor"),
+        };
+        using var reader = new ConsumerLagReader(new KafkaClientFactory(Microsoft.Extensions.Options.Options.Create(kafkaOptions), NullLoggerFactory.Instance));
+        var deadline = DateTime.UtcNow + _options.DrainTimeout;
+        long left = -1;
+        while (true)
+        {
+            try
+            {
+                var lag = await Task.Run(() => reader.Read(TimeSpan.FromSeconds(5)));
+                left = lag.TotalRecords;
+                if (left == 0)
+                {
+                    _log.Write("apphost", $"{processor} has stored everything Kafka holds");
+                    return;
+                }
+
+                if (DateTime.UtcNow >= deadline)
+                {
+                    _log.Write("apphost",
+                        $"gave up waiting for {processor} after {_options.DrainTimeout.TotalSeconds:0} s: {left} records on " +
+                        $"{lag.Partitions.Count(p => p.Records > 0)} partitions not yet stored" +
+                        (kafka.Broker is null ? " (they stay in Kafka)" : " (the dev broker keeps them in memory only: they are lost when it stops)"),
+                        isError: true);
+                    return;
+                }
+
+                _log.Write("apphost", $"waiting for {processor} to store {left} records still in Kafka");
+            }
+            catch (Confluent.Kafka.KafkaException ex)
+            {
+                _log.Write("apphost", $"cannot read {processor}'s lag: {ex.Error.Reason}", isError: true);
+                if (DateTime.UtcNow >= deadline)
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(1000);
+        }
+    }
+
+    private void AllocatePorts()
+    {
+        foreach (var project in _model.Projects)
+        {
+            foreach (var endpoint in project.Endpoints)
+            {
+                if (endpoint.Port is { } port and not 0 && !Ports.IsFree(port))
+                {
+                    throw new PrerequisiteException(
+                        $"port {port} ({project.Name} {endpoint.Name}) is taken: stop what uses it, or pass --{(endpoint.Name == "grpc" ? "grpc-port" : "port")} with another port.");
+                }
+
+                _ports[(project.Name, endpoint.Name)] = endpoint.Port is { } fixedPort and not 0 ? fixedPort : Ports.GetFree();
+            }
+        }
+    }
+
+    private Dictionary<string, string> ResolveEnvironment(ProjectResource project)
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["TRULAYER_PARENT_PID"] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
+            // One readable line per log entry in the shared stream.
+            ["Logging__Console__FormatterName"] = "simple",
+            ["Logging__Console__FormatterOptions__SingleLine"] = "true",
+            ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
+            ["Logging__Console__FormatterOptions__ColorBehavior"] = "Disabled",
+            // Endpoints come from Kestrel__Endpoints__*; an inherited URL setting would fight them.
+            ["ASPNETCORE_URLS"] = "",
+            ["ASPNETCORE_HTTP_PORTS"] = "",
+            ["ASPNETCORE_HTTPS_PORTS"] = "",
+        };
+        foreach (var (name, value) in project.Environment)
+        {
+            environment[name] = Resolve(project, name, value);
+        }
+
+        return environment;
+    }
+
+    private string Resolve(ProjectResource project, string name, EnvValue value) => value switch
+    {
+        LiteralValue literal => literal.Value,
+        ParameterValue parameter => _parameters.Get(parameter.Parameter),
+        ConnectionStringValue reference => _runtimes[reference.Resource.Name] switch
+        {
+            PostgresRuntime { ConnectionString: { } cs } => cs,
+            KafkaRuntime { BootstrapServers: { } bootstrap } => bootstrap,
+            _ => throw new InvalidOperationException($"{project.Name} needs {reference.Resource.Name} ({name}) but does not wait for it"),
+        },
+        EndpointUrlValue url => $"http://127.0.0.1:{_ports[(url.Project.Name, url.Endpoint)]}",
+        EndpointBindingValue binding => $"http://127.0.0.1:{_ports[(binding.Project.Name, binding.Endpoint)]}",
+        _ => throw new InvalidOperationException($"cannot resolve {name} of {project.Name}"),
+    };
+
+    private void UpdateInfo()
+    {
+        var gateway = _runtimes.Values.OfType<ProjectRuntime>().FirstOrDefault(p => p.Resource.Name == "gateway" && _started.Contains(p));
+        var postgres = _runtimes.Values.OfType<PostgresRuntime>().FirstOrDefault();
+        var kafka = _runtimes.Values.OfType<KafkaRuntime>().FirstOrDefault();
+        Info = Info with
+        {
+            Gateway = gateway?.Url("http").ToString().TrimEnd('/'),
+            OtlpGrpc = gateway?.Url("grpc").ToString().TrimEnd('/'),
+            Postgres = postgres?.ConnectionString,
+            Kafka = kafka?.BootstrapServers,
+        };
+        Info.Write(_options.StateDirectory);
+    }
+
+    private T Runtime<T>(string name) where T : ResourceRuntime
+        => _runtimes.TryGetValue(name, out var runtime) && runtime is T typed
+            ? typed
+            : throw new InvalidOperationException($"no {typeof(T).Name.Replace("Runtime", "", StringComparison.Ordinal).ToLowerInvariant()} resource named '{name}'");
+
+    private static string ArtifactsBinPath => Metadata("ArtifactsBinPath");
+
+    private static string BuildConfiguration
+        => typeof(DistributedApplication).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+
+    private static string Metadata(string key)
+        => typeof(DistributedApplication).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
+}

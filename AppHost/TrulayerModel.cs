@@ -1,0 +1,84 @@
+using System.Security.Cryptography;
+using Trulayer.AppHost.Model;
+using Trulayer.ServiceDefaults.Kafka;
+
+namespace Trulayer.AppHost;
+
+/// <summary>Choices that shape the graph: the gateway's public ports and external servers.</summary>
+public sealed record StackSettings
+{
+    public const int DefaultGatewayPort = 8080;
+    public const int DefaultOtlpGrpcPort = 4317;
+
+    /// <summary>The gateway's HTTP port; 0 lets the AppHost pick a free one.</summary>
+    public int GatewayPort { get; init; } = DefaultGatewayPort;
+
+    /// <summary>The gateway's OTLP/gRPC port; 0 lets the AppHost pick a free one.</summary>
+    public int OtlpGrpcPort { get; init; } = DefaultOtlpGrpcPort;
+
+    /// <summary>An existing Kafka (host:port) instead of the dev broker.</summary>
+    public string? ExternalKafka { get; init; }
+
+    /// <summary>An existing PostgreSQL (a connection string) instead of a private cluster.</summary>
+    public string? ExternalPostgres { get; init; }
+}
+
+/// <summary>Trulayer's resource graph, the one source for the local run and the Kubernetes manifests.</summary>
+public static class TrulayerModel
+{
+    public static AppModel Build(StackSettings settings)
+    {
+        var builder = new AppModelBuilder();
+
+        var assertionKey = builder.AddParameter("identity-assertion-key", secret: true, generate: () => RandomBase64(32));
+        var postgresPassword = builder.AddParameter("postgres-password", secret: true, generate: () => RandomBase64(24));
+
+        var postgres = builder.AddPostgres("postgres", postgresPassword);
+        postgres.ExternalConnectionString = settings.ExternalPostgres;
+
+        var kafka = builder.AddKafka("kafka")
+            .WithTopic(KafkaTopics.Spans, KafkaTopics.DevSpansPartitions)
+            .WithTopic(KafkaTopics.DeadLetter, KafkaTopics.DevDeadLetterPartitions)
+            .WaitFor(postgres);
+        kafka.ExternalBootstrapServers = settings.ExternalKafka;
+
+        var auth = builder.AddProject("auth", "Auth.Api")
+            .WithHttpEndpoint()
+            .WithReference(postgres)
+            .WithEnvironment("Identity__AssertionKey", assertionKey)
+            .WaitFor(kafka);
+
+        var processor = builder.AddProject("processor", "Processor.Worker")
+            .WithHttpEndpoint()
+            .WithReference(postgres)
+            .WithReference(kafka)
+            .WaitFor(auth);
+        processor.DrainBacklogBeforeStop = true;
+
+        var ingest = builder.AddProject("ingest", "Ingest.Api")
+            .WithHttpEndpoint()
+            .WithHttp2Endpoint("grpc")
+            .WithReference(kafka)
+            .WithEnvironment("Identity__AssertionKey", assertionKey)
+            .WaitFor(processor);
+
+        var export = builder.AddProject("export", "Export.Api")
+            .WithHttpEndpoint()
+            .WithReference(postgres)
+            .WithEnvironment("Identity__AssertionKey", assertionKey)
+            .WaitFor(processor);
+
+        builder.AddProject("gateway", "Gateway")
+            .WithHttpEndpoint(port: settings.GatewayPort, isExternal: true)
+            .WithHttp2Endpoint("grpc", port: settings.OtlpGrpcPort, isExternal: true)
+            .WithReference(auth)
+            .WithReference(ingest)
+            .WithReference(export)
+            .WithEnvironment("Identity__AssertionKey", assertionKey)
+            .WaitFor(ingest, export);
+
+        return builder.Build();
+    }
+
+    private static string RandomBase64(int bytes) => Convert.ToBase64String(RandomNumberGenerator.GetBytes(bytes));
+}

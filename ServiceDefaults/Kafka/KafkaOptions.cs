@@ -1,0 +1,80 @@
+using Microsoft.Extensions.Options;
+
+namespace Trulayer.ServiceDefaults.Kafka;
+
+/// <summary>
+/// The "Kafka" configuration section. The bootstrap servers come from <c>ConnectionStrings:kafka</c>
+/// (Aspire's convention) and are copied here when the section does not set them.
+/// </summary>
+public sealed class KafkaOptions
+{
+    public const string SectionName = "Kafka";
+    public const string ConnectionStringName = "kafka";
+
+    /// <summary>host:port[,host:port...]; bound from ConnectionStrings:kafka.</summary>
+    public string BootstrapServers { get; set; } = "";
+
+    /// <summary>The topic ingest produces to and the processor consumes.</summary>
+    public string SpansTopic { get; set; } = KafkaTopics.Spans;
+
+    /// <summary>Where the processor sends records it cannot store, with the reason in headers.</summary>
+    public string DeadLetterTopic { get; set; } = KafkaTopics.DeadLetter;
+
+    /// <summary>The processor's consumer group; ingest and the AppHost read its lag.</summary>
+    public string ConsumerGroup { get; set; } = "trulayer-processor";
+
+    /// <summary>How long a produce may wait for the broker's acknowledgement before ingest answers 503.</summary>
+    public TimeSpan ProduceTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Extra librdkafka properties for producers (e.g. "linger.ms"), applied last.</summary>
+    public Dictionary<string, string> Producer { get; set; } = [];
+
+    /// <summary>Extra librdkafka properties for consumers, applied last.</summary>
+    public Dictionary<string, string> Consumer { get; set; } = [];
+}
+
+/// <summary>The topics the pipeline uses, by default.</summary>
+public static class KafkaTopics
+{
+    public const string Spans = "otlp.spans.v1";
+    public const string DeadLetter = "otlp.spans.dlq.v1";
+
+    /// <summary>The dev broker keeps 5 MiB per partition; 256 partitions give a window over 1 GiB.</summary>
+    public const int DevSpansPartitions = 256;
+    public const int DevDeadLetterPartitions = 4;
+}
+
+internal sealed class KafkaOptionsValidator : IValidateOptions<KafkaOptions>
+{
+    public ValidateOptionsResult Validate(string? name, KafkaOptions options)
+    {
+        var failures = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.BootstrapServers))
+        {
+            failures.Add("ConnectionStrings:kafka is missing: set it to the Kafka bootstrap servers (host:port), " +
+                         "e.g. ConnectionStrings__kafka=127.0.0.1:9092.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.SpansTopic))
+        {
+            failures.Add("Kafka:SpansTopic must not be empty.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.DeadLetterTopic))
+        {
+            failures.Add("Kafka:DeadLetterTopic must not be empty.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.ConsumerGroup))
+        {
+            failures.Add("Kafka:ConsumerGroup must not be empty.");
+        }
+
+        if (options.ProduceTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"Kafka:ProduceTimeout must be positive (got {options.ProduceTimeout}).");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,80 @@
+using System.Net;
+using System.Net.Sockets;
+using Trulayer.AppHost.Model;
+using Trulayer.AppHost.Run;
+
+namespace Trulayer.AppHost.Tests;
+
+public sealed class AppModelTests
+{
+    private static readonly AppModel Model = TrulayerModel.Build(new StackSettings());
+
+    [Fact]
+    public void StartOrder_FollowsTheDesign()
+    {
+        var order = Model.StartOrder().Select(group => group.Select(r => r.Name).Order().ToArray()).ToArray();
+
+        Assert.Equal(
+            [["postgres"], ["kafka"], ["auth"], ["processor"], ["export", "ingest"], ["gateway"]],
+            order);
+    }
+
+    [Fact]
+    public void Services_GetAspireConventionEnvironment()
+    {
+        var ingest = Model.Get<ProjectResource>("ingest");
+        var gateway = Model.Get<ProjectResource>("gateway");
+        var export = Model.Get<ProjectResource>("export");
+
+        Assert.IsType<ConnectionStringValue>(ingest.Environment["ConnectionStrings__kafka"]);
+        Assert.False(ingest.Environment.ContainsKey("ConnectionStrings__trulayer"));
+        Assert.IsType<ConnectionStringValue>(export.Environment["ConnectionStrings__trulayer"]);
+        Assert.Equal("Http2", ((LiteralValue)ingest.Environment["Kestrel__Endpoints__grpc__Protocols"]).Value);
+        Assert.IsType<EndpointUrlValue>(gateway.Environment["services__ingest__grpc__0"]);
+        Assert.IsType<EndpointUrlValue>(gateway.Environment["services__auth__http__0"]);
+        Assert.Equal("gateway", ((LiteralValue)gateway.Environment["OTEL_SERVICE_NAME"]).Value);
+        Assert.All(Model.Projects.Where(p => p.Name != "processor"), p => Assert.IsType<ParameterValue>(p.Environment["Identity__AssertionKey"]));
+    }
+
+    [Fact]
+    public void Gateway_HasThePublicPorts()
+    {
+        var gateway = Model.Get<ProjectResource>("gateway");
+
+        Assert.Equal(8080, gateway.GetEndpoint("http").Port);
+        Assert.Equal(4317, gateway.GetEndpoint("grpc").Port);
+        Assert.True(gateway.GetEndpoint("grpc").Http2Only);
+    }
+
+    [Fact]
+    public void ExternalServers_ReplaceTheLocalOnes()
+    {
+        var model = TrulayerModel.Build(new StackSettings { ExternalKafka = "kafka:9092", ExternalPostgres = "Host=db" });
+
+        Assert.Equal("kafka:9092", model.Get<KafkaResource>("kafka").ExternalBootstrapServers);
+        Assert.Equal("Host=db", model.Get<PostgresResource>("postgres").ExternalConnectionString);
+    }
+
+    [Fact]
+    public async Task Start_GatewayPortTaken_FailsWithOneLineSayingWhatToDo()
+    {
+        using var blocker = new TcpListener(IPAddress.Loopback, 0);
+        blocker.Start();
+        var port = ((IPEndPoint)blocker.LocalEndpoint).Port;
+        var state = TestDirectories.Create("port");
+        try
+        {
+            var model = TrulayerModel.Build(new StackSettings { GatewayPort = port, OtlpGrpcPort = 0 });
+            var error = await Assert.ThrowsAsync<PrerequisiteException>(
+                () => DistributedApplication.StartAsync(model, new RunOptions { StateDirectory = state }, new MemoryLogSink()));
+
+            Assert.Contains($"port {port}", error.Message, StringComparison.Ordinal);
+            Assert.Contains("--port", error.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain('\n', error.Message);
+        }
+        finally
+        {
+            TestDirectories.TryDelete(state);
+        }
+    }
+}

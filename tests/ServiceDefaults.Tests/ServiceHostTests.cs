@@ -1,0 +1,176 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Trulayer.ServiceDefaults.Http;
+using Trulayer.ServiceDefaults.Identity;
+
+namespace Trulayer.ServiceDefaults.Tests;
+
+/// <summary>AddServiceDefaults and friends in a real host (TestServer), against the real PostgreSQL and broker.</summary>
+public sealed class ServiceHostTests(DatabaseFixture database, KafkaFixture kafka) : IClassFixture<DatabaseFixture>, IClassFixture<KafkaFixture>
+{
+    private static async Task<WebApplication> StartAsync(Dictionary<string, string?> settings, Action<WebApplicationBuilder> configure, Action<WebApplication>? map = null)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseTestServer();
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.AddServiceDefaults();
+        configure(builder);
+        var app = builder.Build();
+        app.MapDefaultEndpoints();
+        map?.Invoke(app);
+        await app.StartAsync();
+        return app;
+    }
+
+    private static async Task<JsonElement> GetJsonAsync(HttpClient client, string path, HttpStatusCode expected)
+    {
+        using var response = await client.GetAsync(path);
+        Assert.Equal(expected, response.StatusCode);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    [Fact]
+    public async Task Health_WithPostgresAndKafka_ReportsEachCheck()
+    {
+        await using var app = await StartAsync(
+            new() { ["ConnectionStrings:trulayer"] = database.ConnectionString, ["ConnectionStrings:kafka"] = kafka.BootstrapServers },
+            builder =>
+            {
+                builder.AddTrulayerNpgsql();
+                builder.AddTrulayerKafka();
+            });
+        var client = app.GetTestClient();
+
+        var health = await GetJsonAsync(client, "/health", HttpStatusCode.OK);
+        Assert.Equal("Healthy", health.GetProperty("status").GetString());
+        Assert.Equal("Healthy", health.GetProperty("checks").GetProperty("postgres").GetProperty("status").GetString());
+        Assert.Contains("8 partitions", health.GetProperty("checks").GetProperty("kafka").GetProperty("description").GetString(), StringComparison.Ordinal);
+
+        var alive = await GetJsonAsync(client, "/alive", HttpStatusCode.OK);
+        Assert.Equal(["self"], alive.GetProperty("checks").EnumerateObject().Select(c => c.Name));
+    }
+
+    [Fact]
+    public async Task Health_PostgresUnreachable_IsUnhealthyButAliveStaysUp()
+    {
+        await using var app = await StartAsync(
+            new() { ["ConnectionStrings:trulayer"] = "Host=127.0.0.1;Port=1;Username=x;Password=y;Database=z;Timeout=2" },
+            builder => builder.AddTrulayerNpgsql());
+        var client = app.GetTestClient();
+
+        var health = await GetJsonAsync(client, "/health", HttpStatusCode.ServiceUnavailable);
+        var postgres = health.GetProperty("checks").GetProperty("postgres");
+        Assert.Equal("Unhealthy", postgres.GetProperty("status").GetString());
+        Assert.Contains("127.0.0.1:1", postgres.GetProperty("description").GetString(), StringComparison.Ordinal);
+
+        await GetJsonAsync(client, "/alive", HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Health_KafkaTopicMissing_IsUnhealthyAndNamesTheTopic()
+    {
+        await using var app = await StartAsync(
+            new() { ["ConnectionStrings:kafka"] = kafka.BootstrapServers, ["Kafka:SpansTopic"] = "no.such.topic" },
+            builder => builder.AddTrulayerKafka());
+
+        var health = await GetJsonAsync(app.GetTestClient(), "/health", HttpStatusCode.ServiceUnavailable);
+        Assert.Contains("no.such.topic", health.GetProperty("checks").GetProperty("kafka").GetProperty("description").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_WithoutKafkaConnectionString_FailsNamingTheKey()
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync([], builder => builder.AddTrulayerKafka()));
+        Assert.Contains("ConnectionStrings:kafka", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_WithoutAssertionKey_FailsNamingTheKey()
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync([], builder => builder.AddIdentityAssertionAuthentication()));
+        Assert.Contains("Identity:AssertionKey", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_WithShortAssertionKey_FailsSayingHowLong()
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync(
+            new() { ["Identity:AssertionKey"] = Convert.ToBase64String(new byte[16]) },
+            builder => builder.AddIdentityAssertionAuthentication()));
+        Assert.Contains("16 bytes", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AddTrulayerNpgsql_WithoutConnectionString_FailsNamingTheKey()
+    {
+        var builder = WebApplication.CreateBuilder();
+        var error = Assert.Throws<InvalidOperationException>(() => builder.AddTrulayerNpgsql());
+        Assert.Contains("ConnectionStrings:trulayer", error.Message, StringComparison.Ordinal);
+    }
+
+    private static Task<WebApplication> StartProtectedAsync() => StartAsync(
+        new() { ["Identity:AssertionKey"] = TestIdentity.AssertionKey },
+        builder => builder.AddIdentityAssertionAuthentication(),
+        app =>
+        {
+            app.MapGet("/who", (CallerIdentity caller) => caller.OrganizationId.ToString()).RequireAuthorization();
+            app.MapGet("/owners", () => "ok").RequireAuthorization(policy => policy.RequireRole(Roles.Owner));
+        });
+
+    [Fact]
+    public async Task ProtectedRoute_WithoutAssertion_Is401WithErrorBody()
+    {
+        await using var app = await StartProtectedAsync();
+
+        var body = await GetJsonAsync(app.GetTestClient(), "/who", HttpStatusCode.Unauthorized);
+        Assert.Contains("through the gateway", body.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ProtectedRoute_WithAssertion_BindsTheCaller()
+    {
+        await using var app = await StartProtectedAsync();
+        var organization = Guid.NewGuid();
+        var client = app.GetTestClient();
+        client.DefaultRequestHeaders.Add(IdentityAssertion.HeaderName, TestIdentity.Sign(TestIdentity.Session(Roles.Viewer, organization, Guid.NewGuid())));
+
+        Assert.Equal(organization.ToString(), await client.GetStringAsync("/who"));
+    }
+
+    [Fact]
+    public async Task RoleAllowlist_RoleNotListed_Is403NamingTheRole()
+    {
+        await using var app = await StartProtectedAsync();
+        var client = app.GetTestClient();
+        client.DefaultRequestHeaders.Add(IdentityAssertion.HeaderName, TestIdentity.Sign(TestIdentity.Session(Roles.Member, Guid.NewGuid(), Guid.NewGuid())));
+
+        var body = await GetJsonAsync(client, "/owners", HttpStatusCode.Forbidden);
+        Assert.Contains("'member'", body.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CorrelationId_ValidOneIsEchoed_InvalidOneReplaced()
+    {
+        await using var app = await StartAsync([], _ => { });
+        var client = app.GetTestClient();
+
+        using var valid = new HttpRequestMessage(HttpMethod.Get, "/alive") { Headers = { { CorrelationIdMiddleware.HeaderName, "req-123.abc" } } };
+        using var validResponse = await client.SendAsync(valid);
+        Assert.Equal("req-123.abc", validResponse.Headers.GetValues(CorrelationIdMiddleware.HeaderName).Single());
+
+        using var invalid = new HttpRequestMessage(HttpMethod.Get, "/alive") { Headers = { { CorrelationIdMiddleware.HeaderName, "bad id with spaces" } } };
+        using var invalidResponse = await client.SendAsync(invalid);
+        var replaced = invalidResponse.Headers.GetValues(CorrelationIdMiddleware.HeaderName).Single();
+        Assert.NotEqual("bad id with spaces", replaced);
+        Assert.Equal(32, replaced.Length);
+    }
+}
