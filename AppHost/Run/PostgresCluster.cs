@@ -117,7 +117,42 @@ public sealed class PostgresCluster : IAsyncDisposable
         }
 
         IsRunning = true;
+        StartWatchdog();
         _log($"PostgreSQL {Path.GetFileName(Path.GetDirectoryName(_binDirectory))} listening on 127.0.0.1:{Port}, data in {DataDirectory}");
+    }
+
+    /// <summary>
+    /// pg_ctl detaches the server from us, so if this process dies without stopping it (SIGKILL, a crash),
+    /// a small shell loop does: it waits while we live and the server runs, then stops the server.
+    /// </summary>
+    private void StartWatchdog()
+    {
+        var stop = new List<string>();
+        if (_runAs is not null)
+        {
+            stop.AddRange(["runuser", "-u", _runAs, "--"]);
+        }
+
+        stop.AddRange([Path.Combine(_binDirectory, "pg_ctl"), "-D", DataDirectory, "-m", "fast", "stop"]);
+        var start = new System.Diagnostics.ProcessStartInfo("/bin/sh")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var argument in (string[])[
+            "-c",
+            "while kill -0 \"$1\" 2>/dev/null && [ -e \"$2/postmaster.pid\" ]; do sleep 1; done; " +
+            "if [ -e \"$2/postmaster.pid\" ]; then shift 2; exec \"$@\" >/dev/null 2>&1; fi",
+            "postgres-watchdog",
+            Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            DataDirectory,
+            .. stop])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var watchdog = System.Diagnostics.Process.Start(start);
     }
 
     /// <summary>Fast shutdown: ends sessions, checkpoints, stops. Nothing committed is lost.</summary>

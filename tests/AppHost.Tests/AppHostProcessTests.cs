@@ -62,7 +62,7 @@ public sealed partial class AppHostProcessTests
             }
 
             var children = ChildrenOf(appHost.Id);
-            Assert.Equal(5, children.Count);
+            Assert.Equal(5, children.Count(pid => File.ReadAllText($"/proc/{pid}/cmdline").Contains(".dll", StringComparison.Ordinal)));
             var postmaster = int.Parse(File.ReadLines(Directory.GetFiles(state, "postmaster.pid", SearchOption.AllDirectories).Single()).First(), CultureInfo.InvariantCulture);
 
             using (var kill = Process.Start("kill", ["-TERM", appHost.Id.ToString(CultureInfo.InvariantCulture)]))
