@@ -89,9 +89,20 @@ public sealed class ProjectResource(string name, string projectName) : Resource(
     /// <summary>Runs before the AppHost stops this service on shutdown (the processor drains the backlog).</summary>
     public bool DrainBacklogBeforeStop { get; set; }
 
+    /// <summary>What a replica asks of a Kubernetes node, and the most memory it may take.</summary>
+    public ComputeResources Compute { get; set; } = ComputeResources.Default;
+
+    public int Replicas { get; set; } = 2;
+
     public Endpoint GetEndpoint(string endpointName)
         => Endpoints.FirstOrDefault(e => e.Name == endpointName)
            ?? throw new InvalidOperationException($"{Name} has no endpoint named '{endpointName}'");
+}
+
+/// <summary>Kubernetes requests and limits of a service's container.</summary>
+public sealed record ComputeResources(string CpuRequest, string MemoryRequest, string CpuLimit, string MemoryLimit)
+{
+    public static readonly ComputeResources Default = new("250m", "256Mi", "1", "512Mi");
 }
 
 /// <summary>The value of an environment variable, resolved differently when run and when published.</summary>
