@@ -59,7 +59,9 @@ internal sealed class OrganizationStore(NpgsqlDataSource dataSource)
             command.Parameters.Add(new() { Value = id });
             command.Parameters.Add(new() { Value = name });
             command.Parameters.Add(new() { Value = ownerUserId });
-            createdAt = (DateTimeOffset)(await command.ExecuteScalarAsync(cancellationToken))!;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            createdAt = reader.GetFieldValue<DateTimeOffset>(0);
         }
 
         await using (var command = new NpgsqlCommand("INSERT INTO auth.members (organization_id, user_id, role) VALUES ($1, $2, 'owner')", connection, transaction))
