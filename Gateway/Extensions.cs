@@ -45,7 +45,8 @@ internal static class GatewayServiceExtensions
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();
         });
-        app.MapFallback((HttpContext context, GatewayListeners listeners) => NoRoute.WriteAsync(context, listeners));
+        // "{**path}", not MapFallback's default pattern, which skips paths that look like files (jwks.json).
+        app.MapFallback("{**path}", (HttpContext context, GatewayListeners listeners) => NoRoute.WriteAsync(context, listeners));
         return app;
     }
 }
