@@ -25,7 +25,7 @@ internal static class JsonBody
         }
         catch (JsonException ex)
         {
-            return (null, $"the body is not valid JSON ({ex.Message}); send e.g. {example}");
+            return (null, $"the body could not be read as the JSON expected ({ex.Message}); send e.g. {example}");
         }
     }
 

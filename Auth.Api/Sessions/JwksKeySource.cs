@@ -25,9 +25,6 @@ internal sealed partial class JwksKeySource(
 
     private sealed record KeySet(IReadOnlyList<SecurityKey> Keys, DateTimeOffset FetchedAt);
 
-    /// <summary>How many times the set was fetched; tests use it to see the refresh floor hold.</summary>
-    public int FetchCount { get; private set; }
-
     /// <summary>
     /// The keys to validate a token with key id <paramref name="kid"/>; fetches the set when it is old,
     /// missing, or lacks that key id (within the refresh floor). Null when the set cannot be had.
@@ -66,7 +63,6 @@ internal sealed partial class JwksKeySource(
     private async Task<KeySet?> FetchAsync(CancellationToken cancellationToken)
     {
         _lastAttempt = time.GetUtcNow();
-        FetchCount++;
         try
         {
             var json = await httpClientFactory.CreateClient(HttpClientName).GetStringAsync(_url, cancellationToken);

@@ -11,9 +11,9 @@ namespace Trulayer.Auth.Verification;
 /// is not valid), 403 (valid, but not for this), or 503 (the session issuer's keys cannot be had).
 /// <paramref name="ExpiresAt"/> is the session token's expiry, which bounds how long the gateway may reuse the answer.
 /// </summary>
-internal sealed record Verification(int Status, CallerIdentity? Caller, string? Error, DateTimeOffset? ExpiresAt = null)
+internal sealed record CallerVerification(int Status, CallerIdentity? Caller, string? Error, DateTimeOffset? ExpiresAt = null)
 {
-    public static Verification Unauthenticated(string error) => new(StatusCodes.Status401Unauthorized, null, error);
+    public static CallerVerification Unauthenticated(string error) => new(StatusCodes.Status401Unauthorized, null, error);
 }
 
 /// <summary>Turns a credential (an API key or a session JWT) into a caller, independent of HTTP.</summary>
@@ -24,7 +24,7 @@ internal sealed class CredentialVerifier(
     OrganizationStore organizations,
     TimeProvider time)
 {
-    public async Task<Verification> VerifyAsync(string credential, AccessPolicy policy, CancellationToken cancellationToken)
+    public async Task<CallerVerification> VerifyAsync(string credential, AccessPolicy policy, CancellationToken cancellationToken)
     {
         var verification = credential.StartsWith(ApiKeySecret.Prefix, StringComparison.Ordinal)
             ? await VerifyApiKeyAsync(credential, cancellationToken)
@@ -39,46 +39,46 @@ internal sealed class CredentialVerifier(
             : verification;
     }
 
-    private async Task<Verification> VerifyApiKeyAsync(string key, CancellationToken cancellationToken)
+    private async Task<CallerVerification> VerifyApiKeyAsync(string key, CancellationToken cancellationToken)
     {
         if (!ApiKeySecret.IsWellFormed(key))
         {
-            return Verification.Unauthenticated("the API key is malformed: it is 'tl_' followed by the secret shown when the key was created");
+            return CallerVerification.Unauthenticated("the API key is malformed: it is 'tl_' followed by the secret shown when the key was created");
         }
 
         var stored = await apiKeys.FindAsync(key, cancellationToken);
         if (stored is null)
         {
-            return Verification.Unauthenticated("the API key is not known: check that it was copied whole, or create a new one");
+            return CallerVerification.Unauthenticated("the API key is not known: check that it was copied whole, or create a new one");
         }
 
         if (stored.RevokedAt is { } revokedAt)
         {
-            return Verification.Unauthenticated($"the API key was revoked at {revokedAt:u}: create a new one");
+            return CallerVerification.Unauthenticated($"the API key was revoked at {revokedAt:u}: create a new one");
         }
 
         usage.Record(stored.Id, time.GetUtcNow());
         var caller = new CallerIdentity(CallerKind.ApiKey, stored.OrganizationId, [stored.ProjectId], ApiKeyId: stored.Id);
-        return new Verification(StatusCodes.Status200OK, caller, null);
+        return new CallerVerification(StatusCodes.Status200OK, caller, null);
     }
 
-    private async Task<Verification> VerifySessionAsync(string token, CancellationToken cancellationToken)
+    private async Task<CallerVerification> VerifySessionAsync(string token, CancellationToken cancellationToken)
     {
         var validation = await sessions.ValidateAsync(token, cancellationToken);
         if (validation.IssuerUnavailable)
         {
-            return new Verification(StatusCodes.Status503ServiceUnavailable, null, validation.Error);
+            return new CallerVerification(StatusCodes.Status503ServiceUnavailable, null, validation.Error);
         }
 
         if (validation.Session is not { } session)
         {
-            return Verification.Unauthenticated(validation.Error ?? "the session token is invalid");
+            return CallerVerification.Unauthenticated(validation.Error ?? "the session token is invalid");
         }
 
         var membership = await organizations.FindMembershipAsync(session.Subject, session.Organization, cancellationToken);
         var caller = membership is null
             ? new CallerIdentity(CallerKind.Session, Guid.Empty, [], Subject: session.Subject)
             : new CallerIdentity(CallerKind.Session, membership.OrganizationId, membership.ProjectIds, membership.Role, session.Subject);
-        return new Verification(StatusCodes.Status200OK, caller, null, session.ExpiresAt);
+        return new CallerVerification(StatusCodes.Status200OK, caller, null, session.ExpiresAt);
     }
 }

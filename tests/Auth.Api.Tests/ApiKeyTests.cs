@@ -149,7 +149,8 @@ public sealed class ApiKeyTests(AuthApp app) : IClassFixture<AuthApp>
     [InlineData("""{"name": "k"}""", "projectId is required")]
     [InlineData("""{"name": "k", "projectId": "nope"}""", "not a project id")]
     [InlineData("""{"projectId": "00000000-0000-0000-0000-000000000001"}""", "name is required")]
-    [InlineData("""{"name": """, "not valid JSON")]
+    [InlineData("""{"name": """, "could not be read as the JSON expected")]
+    [InlineData("""{"name": 5, "projectId": "00000000-0000-0000-0000-000000000001"}""", "could not be read as the JSON expected")]
     public async Task Create_BadBody_Is400SayingWhatToChange(string body, string message)
     {
         var (_, _, owner) = await NewOrganizationAsync();
