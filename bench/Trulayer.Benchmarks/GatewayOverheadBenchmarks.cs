@@ -26,7 +26,9 @@ namespace Trulayer.Benchmarks;
 /// the dev API key), against one running stack, in one run. Each invocation is a round of
 /// <see cref="RequestsPerRound"/> requests from <see cref="Concurrency"/> clients: BenchmarkDotNet's
 /// time per operation is the time per request at that concurrency (so requests/s is its inverse), and
-/// the p50/p99 columns are the latencies of the single requests of the measured rounds.
+/// the p50/p99 columns are the latencies of the single requests of the measured rounds. The CPU columns
+/// are the CPU time the gateway and ingest processes spent per request (from /proc, all threads),
+/// which, unlike latency, does not depend on what else the machine is doing.
 /// The stack runs in Release with the gateway's rate limit raised out of the way; everything else,
 /// the per-request log line included, is as shipped.
 /// <code>dotnet run -c Release --project bench/Trulayer.Benchmarks -- --filter '*GatewayOverhead*'</code>
@@ -41,10 +43,12 @@ public class GatewayOverheadBenchmarks
 
     private static readonly Lazy<Task<Stack>> SharedStack = new(Stack.StartAsync);
     private static readonly ConcurrentDictionary<string, List<double[]>> Latencies = new();
+    private static readonly ConcurrentDictionary<string, List<(double Gateway, double Ingest)>> CpuPerRequest = new();
 
     private Stack _stack = null!;
     private double[] _round = [];
     private int _next;
+    private (TimeSpan Gateway, TimeSpan Ingest) _cpuAtStart;
 
     [Params(1, 8)]
     public int Concurrency { get; set; }
@@ -58,6 +62,12 @@ public class GatewayOverheadBenchmarks
     [IterationSetup(Target = nameof(ThroughGateway))]
     public void BeforeGatewayRound() => StartRound(nameof(ThroughGateway));
 
+    [IterationCleanup(Target = nameof(StraightToIngest))]
+    public void AfterDirectRound() => EndRound(nameof(StraightToIngest));
+
+    [IterationCleanup(Target = nameof(ThroughGateway))]
+    public void AfterGatewayRound() => EndRound(nameof(ThroughGateway));
+
     [Benchmark(Baseline = true, OperationsPerInvoke = RequestsPerRound)]
     public Task StraightToIngest() => RunRoundAsync(_stack.Direct);
 
@@ -69,6 +79,15 @@ public class GatewayOverheadBenchmarks
         _round = new double[RequestsPerRound];
         _next = -1;
         Latencies.GetOrAdd(Key(benchmark, Concurrency), _ => []).Add(_round);
+        _cpuAtStart = _stack.CpuTime();
+    }
+
+    private void EndRound(string benchmark)
+    {
+        var (gateway, ingest) = _stack.CpuTime();
+        CpuPerRequest.GetOrAdd(Key(benchmark, Concurrency), _ => []).Add((
+            (gateway - _cpuAtStart.Gateway).TotalMicroseconds / RequestsPerRound,
+            (ingest - _cpuAtStart.Ingest).TotalMicroseconds / RequestsPerRound));
     }
 
     private async Task RunRoundAsync(Func<HttpRequestMessage> request)
@@ -120,7 +139,12 @@ public class GatewayOverheadBenchmarks
                 .WithIterationCount(MeasuredRounds)
                 .WithInvocationCount(1)
                 .WithUnrollFactor(1));
-            AddColumn(new ThroughputColumn(), new LatencyColumn("p50 latency", 0.50), new LatencyColumn("p99 latency", 0.99));
+            AddColumn(
+                new ThroughputColumn(),
+                new LatencyColumn("p50 latency", 0.50),
+                new LatencyColumn("p99 latency", 0.99),
+                new CpuColumn("gateway CPU/req", c => c.Gateway),
+                new CpuColumn("ingest CPU/req", c => c.Ingest));
             AddColumnProvider(DefaultColumnProviders.Instance);
         }
     }
@@ -174,6 +198,32 @@ public class GatewayOverheadBenchmarks
         public bool IsAvailable(Summary summary) => true;
     }
 
+    private sealed class CpuColumn(string name, Func<(double Gateway, double Ingest), double> select) : IColumn
+    {
+        public string Id => name;
+        public string ColumnName => name;
+        public bool AlwaysShow => true;
+        public ColumnCategory Category => ColumnCategory.Custom;
+        public int PriorityInCategory => 2;
+        public bool IsNumeric => true;
+        public UnitType UnitType => UnitType.Dimensionless;
+        public string Legend => "CPU time of the process (user + system, all threads) per request, mean of the measured rounds";
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
+        {
+            var key = Key(benchmarkCase.Descriptor.WorkloadMethod.Name, (int)benchmarkCase.Parameters["Concurrency"]);
+            return CpuPerRequest.TryGetValue(key, out var rounds) && rounds.Count > 0
+                ? rounds.TakeLast(MeasuredRounds).Average(select).ToString("0 us", CultureInfo.InvariantCulture)
+                : "-";
+        }
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
+
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+
+        public bool IsAvailable(Summary summary) => true;
+    }
+
     /// <summary>The running stack and the two ways to send the same request into it.</summary>
     private sealed class Stack
     {
@@ -184,8 +234,13 @@ public class GatewayOverheadBenchmarks
         private readonly IdentityAssertionSigner _signer;
         private readonly CallerIdentity _caller;
 
+        private readonly int _gatewayPid;
+        private readonly int _ingestPid;
+
         private Stack(DistributedApplication app, DevInfo dev)
         {
+            _gatewayPid = app.GetProcessId("gateway")!.Value;
+            _ingestPid = app.GetProcessId("ingest")!.Value;
             _body = Body();
             _ingest = new Uri(app.GetEndpoint("ingest"), IngestPath);
             _gateway = new Uri(app.GetEndpoint("gateway"), IngestPath);
@@ -227,7 +282,39 @@ public class GatewayOverheadBenchmarks
                 app.StopAsync().GetAwaiter().GetResult();
                 Directory.Delete(state, recursive: true);
             };
-            return new Stack(app, DevInfo.Read(state) ?? throw new InvalidOperationException("the stack wrote no dev.json"));
+            var stack = new Stack(app, DevInfo.Read(state) ?? throw new InvalidOperationException("the stack wrote no dev.json"));
+            await stack.WarmUpAsync(TimeSpan.FromSeconds(15));
+            return stack;
+        }
+
+        /// <summary>
+        /// Loads both paths before anything is measured: the services are fresh processes whose code the
+        /// JIT is still compiling and recompiling (tiered compilation) for its first seconds of work.
+        /// </summary>
+        private async Task WarmUpAsync(TimeSpan duration)
+        {
+            var deadline = DateTime.UtcNow + duration;
+            await Task.WhenAll(Enumerable.Range(0, 8).Select(async client =>
+            {
+                while (DateTime.UtcNow < deadline)
+                {
+                    using var message = client % 2 == 0 ? Direct() : ThroughGateway();
+                    using var response = await Http.SendAsync(message);
+                    await response.Content.LoadIntoBufferAsync();
+                }
+            }));
+        }
+
+        /// <summary>CPU time the gateway and ingest processes have used so far.</summary>
+        public (TimeSpan Gateway, TimeSpan Ingest) CpuTime() => (ProcessCpu(_gatewayPid), ProcessCpu(_ingestPid));
+
+        /// <summary>utime + stime of /proc/&lt;pid&gt;/stat (fields 14 and 15, in clock ticks of 1/100 s).</summary>
+        private static TimeSpan ProcessCpu(int pid)
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return TimeSpan.FromMilliseconds(ticks * 10);
         }
 
         public HttpRequestMessage Direct()
