@@ -29,7 +29,8 @@ internal sealed class GatewayRequestState
 /// <summary>Which listener a request came in on: the OTLP/gRPC port serves gRPC routes only, the HTTP port the rest.</summary>
 internal sealed class GatewayListeners(IConfiguration configuration)
 {
-    private readonly int? _grpcPort = Uri.TryCreate(configuration["Kestrel:Endpoints:grpc:Url"], UriKind.Absolute, out var url) ? url.Port : null;
+    // Parsed as Kestrel parses it: the manifests bind "http://+:4317", which System.Uri does not take.
+    private readonly int? _grpcPort = configuration["Kestrel:Endpoints:grpc:Url"] is { Length: > 0 } url ? BindingAddress.Parse(url).Port : null;
 
     public bool IsGrpc(HttpContext context) => _grpcPort is { } port && context.Connection.LocalPort == port;
 }

@@ -59,6 +59,19 @@ public sealed class GatewayOptionsTests
     }
 
     [Theory]
+    [InlineData("http://+:4317", 4317, true)]
+    [InlineData("http://127.0.0.1:45555", 45555, true)]
+    [InlineData("http://0.0.0.0:4317", 8080, false)]
+    public void GrpcListener_IsFoundByTheConfiguredPort(string url, int localPort, bool isGrpc)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Kestrel:Endpoints:grpc:Url"] = url }).Build();
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        context.Connection.LocalPort = localPort;
+
+        Assert.Equal(isGrpc, new GatewayListeners(configuration).IsGrpc(context));
+    }
+
+    [Theory]
     [InlineData("plain message", "plain message")]
     [InlineData("50% off", "50%25 off")]
     [InlineData("naïve", "na%C3%AFve")]
