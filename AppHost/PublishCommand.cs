@@ -34,7 +34,8 @@ internal static class PublishCommand
                 ExternalPostgres = parse.GetValue(externalPostgres),
                 ExternalKafka = parse.GetValue(externalKafka),
             };
-            var model = TrulayerModel.Build(new StackSettings());
+            // A cluster trusts the dashboard's issuer (Clerk); the dev issuer is for local runs only.
+            var model = TrulayerModel.Build(new StackSettings { DevIssuer = false });
             var files = new KubernetesPublisher(model, options).Publish();
             Console.WriteLine($"wrote {files.Count} files to {options.OutputDirectory}: {string.Join(", ", files)}");
             Console.WriteLine("Replace the placeholders in secret.yaml before applying (see its header), then: kubectl apply -k " + options.OutputDirectory);

@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Security.Cryptography;
 using Trulayer.AppHost.Model;
 using Trulayer.ServiceDefaults.Kafka;
@@ -21,6 +22,12 @@ public sealed record StackSettings
 
     /// <summary>An existing PostgreSQL (a connection string) instead of a private cluster.</summary>
     public string? ExternalPostgres { get; init; }
+
+    /// <summary>
+    /// Auth.Api issues dev sessions itself (and seeds a dev organization, project, people and API key)
+    /// instead of trusting an external issuer such as Clerk. For local runs only.
+    /// </summary>
+    public bool DevIssuer { get; init; } = true;
 }
 
 /// <summary>Trulayer's resource graph, the one source for the local run and the Kubernetes manifests.</summary>
@@ -32,6 +39,7 @@ public static class TrulayerModel
 
         var assertionKey = builder.AddParameter("identity-assertion-key", secret: true, generate: () => RandomBase64(32));
         var postgresPassword = builder.AddParameter("postgres-password", secret: true, generate: () => RandomBase64(24));
+        var authInternalKey = builder.AddParameter("auth-internal-key", secret: true, generate: () => RandomBase64(32));
 
         var postgres = builder.AddPostgres("postgres", postgresPassword);
         postgres.ExternalConnectionString = settings.ExternalPostgres;
@@ -46,7 +54,28 @@ public static class TrulayerModel
             .WithHttpEndpoint()
             .WithReference(postgres)
             .WithEnvironment("Identity__AssertionKey", assertionKey)
+            .WithEnvironment("Auth__InternalKey", authInternalKey)
             .WaitFor(kafka);
+        if (settings.DevIssuer)
+        {
+            // Auth.Api is its own session issuer: tokens name its URL as iss, and it finds its own keys at
+            // {iss}/.well-known/jwks.json, the way it finds Clerk's in production.
+            var devSigningKey = builder.AddParameter("auth-dev-signing-key", secret: true, generate: NewP256PrivateKey);
+            var devApiKey = builder.AddParameter("auth-dev-api-key", secret: true, generate: () => "tl_" + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)));
+            auth.WithEnvironment("Auth__DevIssuer__Enabled", "true")
+                .WithEnvironment("Auth__DevIssuer__SigningKey", devSigningKey)
+                .WithEnvironment("Auth__DevIssuer__ApiKey", devApiKey)
+                .WithEnvironment("Auth__Session__Issuer", new EndpointUrlValue(auth, "http"))
+                .WithEnvironment("Auth__Session__Audience", "trulayer-dev");
+        }
+        else
+        {
+            // The dashboard's session issuer (Clerk): values of the deployment, not generated.
+            var issuer = builder.AddParameter("session-issuer", secret: true, generate: () => throw MissingSetting("session-issuer", "the iss of the dashboard's session tokens"));
+            var audience = builder.AddParameter("session-audience", secret: true, generate: () => throw MissingSetting("session-audience", "their aud"));
+            auth.WithEnvironment("Auth__Session__Issuer", issuer)
+                .WithEnvironment("Auth__Session__Audience", audience);
+        }
 
         var processor = builder.AddProject("processor", "Processor.Worker")
             .WithHttpEndpoint()
@@ -75,10 +104,21 @@ public static class TrulayerModel
             .WithReference(ingest)
             .WithReference(export)
             .WithEnvironment("Identity__AssertionKey", assertionKey)
+            .WithEnvironment("Auth__InternalKey", authInternalKey)
             .WaitFor(ingest, export);
 
         return builder.Build();
     }
 
     private static string RandomBase64(int bytes) => Convert.ToBase64String(RandomNumberGenerator.GetBytes(bytes));
+
+    private static InvalidOperationException MissingSetting(string parameter, string meaning)
+        => new($"without the dev issuer, auth needs '{parameter}' ({meaning}) in secrets.json of the state folder");
+
+    /// <summary>Base64 of a PKCS#8 P-256 private key, for the dev issuer's ES256 signatures.</summary>
+    private static string NewP256PrivateKey()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        return Convert.ToBase64String(key.ExportPkcs8PrivateKey());
+    }
 }

@@ -6,5 +6,6 @@ builder.AddAuthServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapAuthApi();
 
 app.Run();

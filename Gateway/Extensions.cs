@@ -1,4 +1,6 @@
-using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using Trulayer.Gateway;
 using Trulayer.ServiceDefaults.Identity;
 
 namespace Microsoft.Extensions.Hosting;
@@ -8,35 +10,43 @@ internal static class GatewayServiceExtensions
     public static IHostApplicationBuilder AddGatewayServices(this IHostApplicationBuilder builder)
     {
         builder.AddIdentityAssertions();
+        builder.Services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.SectionName).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
+        builder.Services.AddOptions<AuthClientOptions>().BindConfiguration(AuthClientOptions.SectionName).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<AuthClientOptions>, AuthClientOptionsValidator>();
+        builder.Services.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = GatewayOptions.MaxRequestBodySize);
+
+        var clusters = GatewayRoutes.ClusterConfigs(builder.Configuration);
+        var auth = new Uri(builder.Configuration["services:auth:http:0"]!);
+        builder.Services.AddHttpClient(CallerVerifier.HttpClientName, client =>
+        {
+            client.BaseAddress = auth;
+            // CallerVerifier bounds each call with Gateway:AuthTimeout itself.
+            client.Timeout = Timeout.InfiniteTimeSpan;
+        });
+        builder.Services.AddSingleton<CallerVerifier>();
+        builder.Services.AddSingleton<CallerRateLimiter>();
+        builder.Services.AddSingleton<GatewayListeners>();
+        builder.Services.AddReverseProxy().LoadFromMemory(GatewayRoutes.RouteConfigs(), clusters);
+
         builder.Services.AddHttpClient(AuthReachableHealthCheck.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(3));
         builder.Services.AddHealthChecks().AddCheck<AuthReachableHealthCheck>("auth", tags: ["ready"]);
         return builder;
     }
-}
 
-/// <summary>The gateway is healthy only while it can reach Auth.Api, which answers for every request.</summary>
-internal sealed class AuthReachableHealthCheck(IHttpClientFactory httpClientFactory, IConfiguration configuration) : IHealthCheck
-{
-    public const string HttpClientName = "auth-health";
-
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    public static WebApplication MapGateway(this WebApplication app)
     {
-        var auth = configuration["services:auth:http:0"];
-        if (string.IsNullOrEmpty(auth))
+        app.UseMiddleware<FrontDoorMiddleware>();
+        app.MapReverseProxy(proxy =>
         {
-            return HealthCheckResult.Unhealthy("services:auth:http:0 is not set: the gateway does not know where Auth.Api is");
-        }
-
-        try
-        {
-            using var response = await httpClientFactory.CreateClient(HttpClientName).GetAsync(new Uri(new Uri(auth), "/alive"), cancellationToken);
-            return response.IsSuccessStatusCode
-                ? HealthCheckResult.Healthy($"auth at {auth}")
-                : HealthCheckResult.Unhealthy($"auth at {auth} answered {(int)response.StatusCode}");
-        }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-        {
-            return HealthCheckResult.Unhealthy($"auth at {auth} is unreachable: {ex.Message}");
-        }
+            proxy.UseMiddleware<CallerAccessMiddleware>();
+            // Session affinity stays off: YARP's needs System.IO.Hashing, which cannot be restored here,
+            // and the services are stateless.
+            proxy.UseLoadBalancing();
+            proxy.UsePassiveHealthChecks();
+        });
+        // "{**path}", not MapFallback's default pattern, which skips paths that look like files (jwks.json).
+        app.MapFallback("{**path}", (HttpContext context, GatewayListeners listeners) => NoRoute.WriteAsync(context, listeners));
+        return app;
     }
 }

@@ -42,6 +42,8 @@ public static class Extensions
         ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Warning",
         ["Logging:LogLevel:Npgsql"] = "Warning",
         ["Logging:LogLevel:Yarp"] = "Warning",
+        // A request without an assertion (health probes, internal calls) is normal, not news.
+        ["Logging:LogLevel:Trulayer.ServiceDefaults.Identity.IdentityAssertionHandler"] = "Warning",
     };
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -29,6 +30,33 @@ public sealed record DevInfo
     {
         var path = Path.Combine(stateDirectory, FileName);
         return File.Exists(path) ? JsonSerializer.Deserialize<DevInfo>(File.ReadAllText(path), Options) : null;
+    }
+
+    /// <summary>Auth.Api's answer to POST /v1/auth/dev/sessions.</summary>
+    private sealed record DevSessions(
+        [property: JsonPropertyName("projectId")] string ProjectId,
+        [property: JsonPropertyName("sessions")] Dictionary<string, string> Sessions);
+
+    /// <summary>
+    /// Adds what a developer needs to call the stack as someone: the dev API key (a generated secret the
+    /// AppHost gave Auth.Api to seed), and from Auth.Api's dev issuer the seeded project and fresh
+    /// owner, member and viewer sessions. Auth.Api's route is internal: it takes Auth:InternalKey.
+    /// </summary>
+    public async Task<DevInfo> WithDevAccessAsync(Uri auth, string internalKey, string apiKey, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = auth, Timeout = TimeSpan.FromSeconds(10) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/auth/dev/sessions");
+        request.Headers.Add("X-Trulayer-Internal-Key", internalKey);
+        using var response = await http.SendAsync(request, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException(
+                $"auth did not hand out dev sessions: POST /v1/auth/dev/sessions answered {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
+        }
+
+        var dev = await response.Content.ReadFromJsonAsync<DevSessions>(cancellationToken)
+                  ?? throw new InvalidOperationException("auth answered POST /v1/auth/dev/sessions with an empty body");
+        return this with { ApiKey = apiKey, ProjectId = dev.ProjectId, Sessions = dev.Sessions };
     }
 
     public void Write(string stateDirectory)

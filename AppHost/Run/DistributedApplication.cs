@@ -71,7 +71,7 @@ public sealed class DistributedApplication : IAsyncDisposable
             foreach (var group in model.StartOrder())
             {
                 await Task.WhenAll(group.Select(r => app.StartResourceCoreAsync(app._runtimes[r.Name], cancellationToken)));
-                app.UpdateInfo();
+                await app.UpdateInfoAsync(cancellationToken);
             }
         }
         catch
@@ -301,7 +301,7 @@ public sealed class DistributedApplication : IAsyncDisposable
         _ => throw new InvalidOperationException($"cannot resolve {name} of {project.Name}"),
     };
 
-    private void UpdateInfo()
+    private async Task UpdateInfoAsync(CancellationToken cancellationToken)
     {
         var gateway = _runtimes.Values.OfType<ProjectRuntime>().FirstOrDefault(p => p.Resource.Name == "gateway" && _started.Contains(p));
         var postgres = _runtimes.Values.OfType<PostgresRuntime>().FirstOrDefault();
@@ -313,6 +313,18 @@ public sealed class DistributedApplication : IAsyncDisposable
             Postgres = postgres?.ConnectionString,
             Kafka = kafka?.BootstrapServers,
         };
+
+        // Once auth is healthy (it has seeded by then), the dev key, project and sessions.
+        var auth = _runtimes.Values.OfType<ProjectRuntime>().FirstOrDefault(p => p.Resource.Name == "auth" && _started.Contains(p));
+        if (auth is not null && Info.Sessions is null)
+        {
+            var environment = GetEnvironment("auth");
+            if (environment.GetValueOrDefault("Auth__DevIssuer__Enabled") == "true")
+            {
+                Info = await Info.WithDevAccessAsync(auth.Url("http"), environment["Auth__InternalKey"], environment["Auth__DevIssuer__ApiKey"], cancellationToken);
+            }
+        }
+
         Info.Write(_options.StateDirectory);
     }
 

@@ -11,7 +11,7 @@ public sealed class PublishTests : IDisposable
 
     public void Dispose() => TestDirectories.TryDelete(_output);
 
-    private static AppModel Model() => TrulayerModel.Build(new StackSettings());
+    private static AppModel Model() => TrulayerModel.Build(new StackSettings { DevIssuer = false });
 
     private List<(string File, YamlMappingNode Node)> Publish(AppModel? model = null, PublishOptions? options = null)
     {
@@ -277,5 +277,15 @@ public sealed class PublishTests : IDisposable
             var usesKafka = project.Environment.ContainsKey("ConnectionStrings__kafka");
             Assert.Equal(usesKafka, dockerfile.Contains("librdkafka1", StringComparison.Ordinal));
         }
+    }
+
+    [Fact]
+    public void Publish_NeverEnablesTheDevIssuer()
+    {
+        var model = Model();
+        Publish(model);
+
+        Assert.DoesNotContain("DevIssuer", File.ReadAllText(Path.Combine(_output, "auth.yaml")), StringComparison.Ordinal);
+        Assert.Contains("session-issuer", File.ReadAllText(Path.Combine(_output, "secret.yaml")), StringComparison.Ordinal);
     }
 }

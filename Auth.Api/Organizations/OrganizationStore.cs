@@ -1,0 +1,230 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Trulayer.Auth.Organizations;
+
+public sealed record OrganizationInfo(Guid Id, string Name, string Role, DateTimeOffset CreatedAt);
+
+public sealed record ProjectInfo(Guid Id, string Name, DateTimeOffset CreatedAt);
+
+public sealed record MemberInfo(string UserId, string Role, DateTimeOffset CreatedAt);
+
+/// <summary>A person's role in the organization a session acts in, and that organization's projects.</summary>
+internal sealed record Membership(Guid OrganizationId, string Role, IReadOnlyList<Guid> ProjectIds);
+
+internal enum MemberChange
+{
+    Done,
+    NotFound,
+    Exists,
+    LastOwner,
+}
+
+/// <summary>The auth schema's organizations, projects and members. Every query names the organization it is scoped to.</summary>
+internal sealed class OrganizationStore(NpgsqlDataSource dataSource)
+{
+    private const string UniqueViolation = "23505";
+
+    /// <summary>
+    /// The organization a session acts in: the one <paramref name="preferred"/> names if the user is a
+    /// member of it, else the one they joined first. Null when they belong to none.
+    /// </summary>
+    public async Task<Membership?> FindMembershipAsync(string userId, Guid? preferred, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            SELECT m.organization_id, m.role,
+                   coalesce((SELECT array_agg(p.id ORDER BY p.created_at, p.id) FROM auth.projects p WHERE p.organization_id = m.organization_id), '{}')
+            FROM auth.members m
+            WHERE m.user_id = $1
+            ORDER BY (m.organization_id = $2) DESC NULLS LAST, m.created_at, m.organization_id
+            LIMIT 1
+            """);
+        command.Parameters.Add(new() { Value = userId });
+        command.Parameters.Add(new() { Value = (object?)preferred ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new Membership(reader.GetGuid(0), reader.GetString(1), reader.GetFieldValue<Guid[]>(2))
+            : null;
+    }
+
+    public async Task<OrganizationInfo> CreateOrganizationAsync(string name, string ownerUserId, CancellationToken cancellationToken)
+    {
+        var id = Guid.CreateVersion7();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        DateTimeOffset createdAt;
+        await using (var command = new NpgsqlCommand("INSERT INTO auth.organizations (id, name, created_by) VALUES ($1, $2, $3) RETURNING created_at", connection, transaction))
+        {
+            command.Parameters.Add(new() { Value = id });
+            command.Parameters.Add(new() { Value = name });
+            command.Parameters.Add(new() { Value = ownerUserId });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            createdAt = reader.GetFieldValue<DateTimeOffset>(0);
+        }
+
+        await using (var command = new NpgsqlCommand("INSERT INTO auth.members (organization_id, user_id, role) VALUES ($1, $2, 'owner')", connection, transaction))
+        {
+            command.Parameters.Add(new() { Value = id });
+            command.Parameters.Add(new() { Value = ownerUserId });
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new OrganizationInfo(id, name, ServiceDefaults.Identity.Roles.Owner, createdAt);
+    }
+
+    public async Task<IReadOnlyList<OrganizationInfo>> ListOrganizationsAsync(string userId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            SELECT o.id, o.name, m.role, o.created_at FROM auth.members m JOIN auth.organizations o ON o.id = m.organization_id
+            WHERE m.user_id = $1 ORDER BY m.created_at, o.id
+            """);
+        command.Parameters.Add(new() { Value = userId });
+        var organizations = new List<OrganizationInfo>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            organizations.Add(new OrganizationInfo(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3)));
+        }
+
+        return organizations;
+    }
+
+    public async Task<string?> GetOrganizationNameAsync(Guid organizationId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT name FROM auth.organizations WHERE id = $1");
+        command.Parameters.Add(new() { Value = organizationId });
+        return (string?)await command.ExecuteScalarAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<ProjectInfo>> ListProjectsAsync(Guid organizationId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT id, name, created_at FROM auth.projects WHERE organization_id = $1 ORDER BY created_at, id");
+        command.Parameters.Add(new() { Value = organizationId });
+        var projects = new List<ProjectInfo>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            projects.Add(new ProjectInfo(reader.GetGuid(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2)));
+        }
+
+        return projects;
+    }
+
+    /// <summary>Creates a project; null when the organization has one of that name already.</summary>
+    public async Task<ProjectInfo?> CreateProjectAsync(Guid organizationId, string name, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "INSERT INTO auth.projects (id, organization_id, name) VALUES ($1, $2, $3) RETURNING id, name, created_at");
+        command.Parameters.Add(new() { Value = Guid.CreateVersion7() });
+        command.Parameters.Add(new() { Value = organizationId });
+        command.Parameters.Add(new() { Value = name });
+        try
+        {
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            return new ProjectInfo(reader.GetGuid(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2));
+        }
+        catch (PostgresException ex) when (ex.SqlState == UniqueViolation)
+        {
+            return null;
+        }
+    }
+
+    public async Task<IReadOnlyList<MemberInfo>> ListMembersAsync(Guid organizationId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT user_id, role, created_at FROM auth.members WHERE organization_id = $1 ORDER BY created_at, user_id");
+        command.Parameters.Add(new() { Value = organizationId });
+        var members = new List<MemberInfo>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            members.Add(new MemberInfo(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2)));
+        }
+
+        return members;
+    }
+
+    public async Task<(MemberChange Result, MemberInfo? Member)> AddMemberAsync(Guid organizationId, string userId, string role, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            INSERT INTO auth.members (organization_id, user_id, role) VALUES ($1, $2, $3)
+            ON CONFLICT (organization_id, user_id) DO NOTHING
+            RETURNING user_id, role, created_at
+            """);
+        command.Parameters.Add(new() { Value = organizationId });
+        command.Parameters.Add(new() { Value = userId });
+        command.Parameters.Add(new() { Value = role });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? (MemberChange.Done, new MemberInfo(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2)))
+            : (MemberChange.Exists, null);
+    }
+
+    /// <summary>Changes a member's role (<paramref name="role"/> set) or removes them (null); an organization always keeps an owner.</summary>
+    public async Task<(MemberChange Result, MemberInfo? Member)> ChangeMemberAsync(Guid organizationId, string userId, string? role, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        // Locking the organization serializes concurrent changes, so two owners demoting each other
+        // at once cannot leave it without an owner.
+        await using (var lockCommand = new NpgsqlCommand("SELECT 1 FROM auth.organizations WHERE id = $1 FOR UPDATE", connection, transaction))
+        {
+            lockCommand.Parameters.Add(new() { Value = organizationId });
+            await lockCommand.ExecuteScalarAsync(cancellationToken);
+        }
+
+        string current;
+        await using (var find = new NpgsqlCommand("SELECT role FROM auth.members WHERE organization_id = $1 AND user_id = $2", connection, transaction))
+        {
+            find.Parameters.Add(new() { Value = organizationId });
+            find.Parameters.Add(new() { Value = userId });
+            if (await find.ExecuteScalarAsync(cancellationToken) is not string found)
+            {
+                return (MemberChange.NotFound, null);
+            }
+
+            current = found;
+        }
+
+        if (current == ServiceDefaults.Identity.Roles.Owner && role != ServiceDefaults.Identity.Roles.Owner)
+        {
+            await using var owners = new NpgsqlCommand("SELECT count(*) FROM auth.members WHERE organization_id = $1 AND role = 'owner'", connection, transaction);
+            owners.Parameters.Add(new() { Value = organizationId });
+            if ((long)(await owners.ExecuteScalarAsync(cancellationToken))! <= 1)
+            {
+                return (MemberChange.LastOwner, null);
+            }
+        }
+
+        MemberInfo? member = null;
+        await using (var change = new NpgsqlCommand(
+            role is null
+                ? "DELETE FROM auth.members WHERE organization_id = $1 AND user_id = $2 RETURNING user_id, role, created_at"
+                : "UPDATE auth.members SET role = $3 WHERE organization_id = $1 AND user_id = $2 RETURNING user_id, role, created_at",
+            connection,
+            transaction))
+        {
+            change.Parameters.Add(new() { Value = organizationId });
+            change.Parameters.Add(new() { Value = userId });
+            if (role is not null)
+            {
+                change.Parameters.Add(new() { Value = role });
+            }
+
+            await using var reader = await change.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                member = new MemberInfo(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return (MemberChange.Done, member);
+    }
+}

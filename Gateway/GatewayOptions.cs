@@ -1,0 +1,115 @@
+using Microsoft.Extensions.Options;
+
+namespace Trulayer.Gateway;
+
+/// <summary>The "Gateway" section.</summary>
+public sealed class GatewayOptions
+{
+    public const string SectionName = "Gateway";
+
+    /// <summary>The most a verdict may be reused: a revoked key or a removed member stops working within it.</summary>
+    public static readonly TimeSpan MaximumCredentialCacheTtl = TimeSpan.FromSeconds(30);
+
+    /// <summary>The request body limit, as ingest's (DESIGN.md): a larger body is answered 413 before it is forwarded.</summary>
+    public const long MaxRequestBodySize = 20 * 1024 * 1024;
+
+    /// <summary>How long Auth.Api's verdict on a credential is reused (at most 30 s; a session's also not past its expiry).</summary>
+    public TimeSpan CredentialCacheTtl { get; set; } = MaximumCredentialCacheTtl;
+
+    /// <summary>How many verdicts are kept at most (a flood of made-up keys must not fill the memory).</summary>
+    public int CredentialCacheSize { get; set; } = 100_000;
+
+    /// <summary>How long a call to Auth.Api may take before the request is answered 503.</summary>
+    public TimeSpan AuthTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    public RateLimitOptions RateLimit { get; set; } = new();
+}
+
+/// <summary>"Gateway:RateLimit": a token bucket per API key and one per signed-in person.</summary>
+public sealed class RateLimitOptions
+{
+    public TokenBucketOptions ApiKey { get; set; } = new() { PermitsPerSecond = 100, Burst = 200 };
+
+    public TokenBucketOptions Session { get; set; } = new() { PermitsPerSecond = 50, Burst = 100 };
+}
+
+public sealed class TokenBucketOptions
+{
+    /// <summary>Sustained requests per second.</summary>
+    public int PermitsPerSecond { get; set; }
+
+    /// <summary>Requests that may come at once after a quiet time (the bucket's size).</summary>
+    public int Burst { get; set; }
+}
+
+/// <summary>The "Auth" section as the gateway reads it: the key of Auth.Api's internal routes.</summary>
+public sealed class AuthClientOptions
+{
+    public const string SectionName = "Auth";
+
+    /// <summary>Base64 of at least 32 random bytes, the same as Auth.Api's Auth:InternalKey. A secret.</summary>
+    public string InternalKey { get; set; } = "";
+}
+
+internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        var failures = new List<string>();
+        if (options.CredentialCacheTtl <= TimeSpan.Zero || options.CredentialCacheTtl > GatewayOptions.MaximumCredentialCacheTtl)
+        {
+            failures.Add($"Gateway:CredentialCacheTtl must be more than 0 and at most 30 seconds, so a revoked key stops working within 30 s (got {options.CredentialCacheTtl}).");
+        }
+
+        if (options.CredentialCacheSize < 1)
+        {
+            failures.Add($"Gateway:CredentialCacheSize must be at least 1 (got {options.CredentialCacheSize}).");
+        }
+
+        if (options.AuthTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"Gateway:AuthTimeout must be positive (got {options.AuthTimeout}).");
+        }
+
+        Validate(options.RateLimit.ApiKey, "Gateway:RateLimit:ApiKey", failures);
+        Validate(options.RateLimit.Session, "Gateway:RateLimit:Session", failures);
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void Validate(TokenBucketOptions bucket, string key, List<string> failures)
+    {
+        if (bucket.PermitsPerSecond < 1)
+        {
+            failures.Add($"{key}:PermitsPerSecond must be at least 1 (got {bucket.PermitsPerSecond}).");
+        }
+
+        if (bucket.Burst < 1)
+        {
+            failures.Add($"{key}:Burst must be at least 1 (got {bucket.Burst}).");
+        }
+    }
+}
+
+internal sealed class AuthClientOptionsValidator : IValidateOptions<AuthClientOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AuthClientOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.InternalKey))
+        {
+            return ValidateOptionsResult.Fail(
+                "Auth:InternalKey is missing: set it to the same value as Auth.Api's (base64 of at least 32 random bytes); the gateway sends it to verify callers.");
+        }
+
+        try
+        {
+            var bytes = Convert.FromBase64String(options.InternalKey);
+            return bytes.Length >= 32
+                ? ValidateOptionsResult.Success
+                : ValidateOptionsResult.Fail($"Auth:InternalKey holds {bytes.Length} bytes; it needs at least 32.");
+        }
+        catch (FormatException)
+        {
+            return ValidateOptionsResult.Fail("Auth:InternalKey is not valid base64.");
+        }
+    }
+}

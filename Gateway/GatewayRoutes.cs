@@ -1,0 +1,118 @@
+using System.Net;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Trulayer.Gateway;
+
+/// <summary>How a route answers the requests the gateway refuses itself (DESIGN.md, "Errors").</summary>
+public enum ErrorStyle
+{
+    /// <summary><c>{"error": "..."}</c>.</summary>
+    Json,
+
+    /// <summary>OTLP/HTTP: a protobuf google.rpc.Status for a protobuf request, else its JSON form.</summary>
+    Otlp,
+
+    /// <summary>OTLP/gRPC: a gRPC status in trailers.</summary>
+    Grpc,
+}
+
+/// <summary>
+/// One public route: where it goes, which of Auth.Api's access policies it asks for, how it answers
+/// errors. <paramref name="Grpc"/> routes are served on the gRPC port only, the others on the HTTP port only.
+/// </summary>
+public sealed record GatewayRoute(string Id, string Methods, string Path, string Cluster, string Policy, ErrorStyle Errors, bool Grpc = false);
+
+/// <summary>
+/// The gateway's routes (DESIGN.md, "HTTP surface") and the clusters they go to, found through the
+/// Aspire-style services__&lt;name&gt;__&lt;endpoint&gt;__0 settings. Nothing else is routed: Auth.Api's
+/// internal routes (/v1/auth/*, the dev JWKS) and the services' own /health and /alive stay unreachable.
+/// </summary>
+public static class GatewayRoutes
+{
+    /// <summary>Policy names of Auth.Api's access table.</summary>
+    public const string IngestPolicy = "ingest";
+    public const string ExportPolicy = "export";
+    public const string SignedInPolicy = "signed-in";
+
+    public const string GrpcExportPath = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+    private const string AnyMethod = "";
+
+    public static readonly IReadOnlyList<GatewayRoute> All =
+    [
+        new("otlp-traces", "POST", "/v1/otlp/traces", "ingest", IngestPolicy, ErrorStyle.Otlp),
+        // The Collector's otlphttp exporter appends /v1/traces to the endpoint it is given (.../v1/otlp).
+        new("otlp-collector-traces", "POST", "/v1/otlp/v1/traces", "ingest", IngestPolicy, ErrorStyle.Otlp),
+        new("otlp-grpc-export", "POST", GrpcExportPath, "ingest-grpc", IngestPolicy, ErrorStyle.Grpc, Grpc: true),
+        new("otlp-export", "GET", "/v1/otlp/export", "export", ExportPolicy, ErrorStyle.Json),
+        new("traces", "GET", "/v1/traces", "export", ExportPolicy, ErrorStyle.Json),
+        new("trace", "GET", "/v1/traces/{traceId}", "export", ExportPolicy, ErrorStyle.Json),
+        // Auth.Api guards each of its routes by role itself; the gateway asks only for a signed-in person.
+        new("session", AnyMethod, "/v1/session", "auth", SignedInPolicy, ErrorStyle.Json),
+        new("organizations", AnyMethod, "/v1/organizations/{**rest}", "auth", SignedInPolicy, ErrorStyle.Json),
+        new("projects", AnyMethod, "/v1/projects/{**rest}", "auth", SignedInPolicy, ErrorStyle.Json),
+        new("api-keys", AnyMethod, "/v1/api-keys/{**rest}", "auth", SignedInPolicy, ErrorStyle.Json),
+        new("members", AnyMethod, "/v1/members/{**rest}", "auth", SignedInPolicy, ErrorStyle.Json),
+    ];
+
+    /// <summary>The policies this gateway asks Auth.Api for; a credential's cached verdicts are one per policy.</summary>
+    public static readonly IReadOnlyList<string> Policies = [.. All.Select(r => r.Policy).Distinct()];
+
+    private static readonly Dictionary<string, GatewayRoute> ById = All.ToDictionary(r => r.Id);
+
+    public static GatewayRoute Get(string routeId) => ById[routeId];
+
+    /// <summary>The clusters and the setting each one's address comes from.</summary>
+    private static readonly (string Cluster, string Setting, bool Http2)[] Clusters =
+    [
+        ("auth", "services:auth:http:0", false),
+        ("ingest", "services:ingest:http:0", false),
+        ("export", "services:export:http:0", false),
+        ("ingest-grpc", "services:ingest:grpc:0", true),
+    ];
+
+    public static IReadOnlyList<RouteConfig> RouteConfigs() =>
+    [
+        .. All.Select(route => new RouteConfig
+        {
+            RouteId = route.Id,
+            ClusterId = route.Cluster,
+            Match = new RouteMatch
+            {
+                Path = route.Path,
+                Methods = route.Methods == AnyMethod ? null : [route.Methods],
+            },
+        }),
+    ];
+
+    /// <summary>The clusters; a missing or malformed address stops the gateway at start, naming the setting.</summary>
+    public static IReadOnlyList<ClusterConfig> ClusterConfigs(IConfiguration configuration)
+    {
+        var clusters = new List<ClusterConfig>();
+        var failures = new List<string>();
+        foreach (var (cluster, setting, http2) in Clusters)
+        {
+            var address = configuration[setting];
+            if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            {
+                failures.Add($"{setting} is {(string.IsNullOrEmpty(address) ? "missing" : $"'{address}', not an http(s) URL")}: set services__{setting[9..].Replace(":", "__", StringComparison.Ordinal)} to where {cluster} listens");
+                continue;
+            }
+
+            clusters.Add(new ClusterConfig
+            {
+                ClusterId = cluster,
+                Destinations = new Dictionary<string, DestinationConfig> { [cluster] = new() { Address = uri.ToString() } },
+                // OTLP/gRPC goes to ingest's cleartext HTTP/2 port, which takes HTTP/2 with prior knowledge only.
+                HttpRequest = http2
+                    ? new ForwarderRequestConfig { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact }
+                    : null,
+            });
+        }
+
+        return failures.Count == 0
+            ? clusters
+            : throw new InvalidOperationException("the gateway does not know where to send requests: " + string.Join("; ", failures));
+    }
+}

@@ -1,0 +1,365 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Google.Protobuf;
+using Microsoft.Extensions.Options;
+using Trulayer.AppHost;
+using Trulayer.AppHost.Model;
+using Trulayer.AppHost.Run;
+using Trulayer.ServiceDefaults.Identity;
+using Trulayer.Workload;
+
+namespace Trulayer.Benchmarks;
+
+/// <summary>
+/// Gateway overhead: the same authenticated 64 KiB OTLP/protobuf ingest request sent straight to
+/// Ingest.Api (with the signed identity assertion the gateway would add) and through the gateway (with
+/// the dev API key), against one running stack, in one run. Each invocation is a round of
+/// <see cref="RequestsPerRound"/> requests from <see cref="Concurrency"/> clients: BenchmarkDotNet's
+/// time per operation is the time per request at that concurrency (so requests/s is its inverse), and
+/// the p50/p99 columns are the latencies of the single requests of the measured rounds. The CPU columns
+/// are the CPU time the gateway and ingest processes spent per request (from /proc, all threads),
+/// which, unlike latency, does not depend on what else the machine is doing.
+/// The stack runs in Release with the gateway's rate limit raised out of the way; everything else,
+/// the per-request log line included, is as shipped.
+/// <code>dotnet run -c Release --project bench/Trulayer.Benchmarks -- --filter '*GatewayOverhead*'</code>
+/// </summary>
+[Config(typeof(Config))]
+public class GatewayOverheadBenchmarks
+{
+    public const int RequestsPerRound = 1000;
+    private const int WarmupRounds = 2;
+    private const int MeasuredRounds = 10;
+    public const string IngestPath = "/v1/otlp/traces";
+
+    private static readonly Lazy<Task<Stack>> SharedStack = new(Stack.StartAsync);
+    private static readonly ConcurrentDictionary<string, List<double[]>> Latencies = new();
+    private static readonly ConcurrentDictionary<string, List<(double Gateway, double Ingest)>> CpuPerRequest = new();
+
+    private Stack _stack = null!;
+    private double[] _round = [];
+    private int _next;
+    private (TimeSpan Gateway, TimeSpan Ingest) _cpuAtStart;
+
+    [Params(1, 8)]
+    public int Concurrency { get; set; }
+
+    [GlobalSetup]
+    public void Setup() => _stack = SharedStack.Value.GetAwaiter().GetResult();
+
+    [IterationSetup(Target = nameof(StraightToIngest))]
+    public void BeforeDirectRound() => StartRound(nameof(StraightToIngest));
+
+    [IterationSetup(Target = nameof(ThroughGateway))]
+    public void BeforeGatewayRound() => StartRound(nameof(ThroughGateway));
+
+    [IterationCleanup(Target = nameof(StraightToIngest))]
+    public void AfterDirectRound() => EndRound(nameof(StraightToIngest));
+
+    [IterationCleanup(Target = nameof(ThroughGateway))]
+    public void AfterGatewayRound() => EndRound(nameof(ThroughGateway));
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = RequestsPerRound)]
+    public Task StraightToIngest() => RunRoundAsync(_stack.Direct);
+
+    [Benchmark(OperationsPerInvoke = RequestsPerRound)]
+    public Task ThroughGateway() => RunRoundAsync(_stack.ThroughGateway);
+
+    private void StartRound(string benchmark)
+    {
+        _round = new double[RequestsPerRound];
+        _next = -1;
+        Latencies.GetOrAdd(Key(benchmark, Concurrency), _ => []).Add(_round);
+        _cpuAtStart = _stack.CpuTime();
+    }
+
+    private void EndRound(string benchmark)
+    {
+        var (gateway, ingest) = _stack.CpuTime();
+        CpuPerRequest.GetOrAdd(Key(benchmark, Concurrency), _ => []).Add((
+            (gateway - _cpuAtStart.Gateway).TotalMicroseconds / RequestsPerRound,
+            (ingest - _cpuAtStart.Ingest).TotalMicroseconds / RequestsPerRound));
+    }
+
+    private async Task RunRoundAsync(Func<HttpRequestMessage> request)
+    {
+        var round = _round;
+        await Task.WhenAll(Enumerable.Range(0, Concurrency).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref _next)) < RequestsPerRound)
+            {
+                var started = Stopwatch.GetTimestamp();
+                using var message = request();
+                using var response = await _stack.Http.SendAsync(message);
+                await response.Content.LoadIntoBufferAsync();
+                round[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                if (!Stack.IsAnswerOfIngest(response.StatusCode))
+                {
+                    throw new InvalidOperationException($"the request was refused: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                }
+            }
+        }));
+    }
+
+    private static string Key(string benchmark, int concurrency) => $"{benchmark}/{concurrency}";
+
+    /// <summary>Latencies of the measured rounds (the rounds before them are the jitting and warmup ones).</summary>
+    private static double[] Measured(BenchmarkCase benchmark)
+    {
+        var key = Key(benchmark.Descriptor.WorkloadMethod.Name, (int)benchmark.Parameters["Concurrency"]);
+        if (!Latencies.TryGetValue(key, out var rounds))
+        {
+            return [];
+        }
+
+        var all = rounds.TakeLast(MeasuredRounds).SelectMany(r => r).Where(l => l > 0).ToArray();
+        Array.Sort(all);
+        return all;
+    }
+
+    private sealed class Config : ManualConfig
+    {
+        public Config()
+        {
+            // In process: the stack is started once and shared by every case, and the latency columns
+            // read what the rounds recorded in this process.
+            AddJob(Job.Default
+                .WithToolchain(InProcessEmitToolchain.Instance)
+                .WithWarmupCount(WarmupRounds)
+                .WithIterationCount(MeasuredRounds)
+                .WithInvocationCount(1)
+                .WithUnrollFactor(1));
+            AddColumn(
+                new ThroughputColumn(),
+                new LatencyColumn("p50 latency", 0.50),
+                new LatencyColumn("p99 latency", 0.99),
+                new CpuColumn("gateway CPU/req", c => c.Gateway),
+                new CpuColumn("ingest CPU/req", c => c.Ingest));
+            AddColumnProvider(DefaultColumnProviders.Instance);
+        }
+    }
+
+    private sealed class ThroughputColumn : IColumn
+    {
+        public string Id => "requests/s";
+        public string ColumnName => "requests/s";
+        public bool AlwaysShow => true;
+        public ColumnCategory Category => ColumnCategory.Custom;
+        public int PriorityInCategory => 0;
+        public bool IsNumeric => true;
+        public UnitType UnitType => UnitType.Dimensionless;
+        public string Legend => "Requests answered per second at the case's concurrency (1 / time per request)";
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
+            => summary[benchmarkCase]?.ResultStatistics is { } statistics
+                ? (1e9 / statistics.Mean).ToString("N0", CultureInfo.InvariantCulture)
+                : "-";
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
+
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+
+        public bool IsAvailable(Summary summary) => true;
+    }
+
+    private sealed class LatencyColumn(string name, double quantile) : IColumn
+    {
+        public string Id => name;
+        public string ColumnName => name;
+        public bool AlwaysShow => true;
+        public ColumnCategory Category => ColumnCategory.Custom;
+        public int PriorityInCategory => 1;
+        public bool IsNumeric => true;
+        public UnitType UnitType => UnitType.Dimensionless;
+        public string Legend => $"The {quantile:P0} quantile of single request latencies in the measured rounds";
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
+        {
+            var latencies = Measured(benchmarkCase);
+            return latencies.Length == 0
+                ? "-"
+                : latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(quantile * latencies.Length) - 1)].ToString("0.000 ms", CultureInfo.InvariantCulture);
+        }
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
+
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+
+        public bool IsAvailable(Summary summary) => true;
+    }
+
+    private sealed class CpuColumn(string name, Func<(double Gateway, double Ingest), double> select) : IColumn
+    {
+        public string Id => name;
+        public string ColumnName => name;
+        public bool AlwaysShow => true;
+        public ColumnCategory Category => ColumnCategory.Custom;
+        public int PriorityInCategory => 2;
+        public bool IsNumeric => true;
+        public UnitType UnitType => UnitType.Dimensionless;
+        public string Legend => "CPU time of the process (user + system, all threads) per request, mean of the measured rounds";
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
+        {
+            var key = Key(benchmarkCase.Descriptor.WorkloadMethod.Name, (int)benchmarkCase.Parameters["Concurrency"]);
+            return CpuPerRequest.TryGetValue(key, out var rounds) && rounds.Count > 0
+                ? rounds.TakeLast(MeasuredRounds).Average(select).ToString("0 us", CultureInfo.InvariantCulture)
+                : "-";
+        }
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
+
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+
+        public bool IsAvailable(Summary summary) => true;
+    }
+
+    /// <summary>The running stack and the two ways to send the same request into it.</summary>
+    private sealed class Stack
+    {
+        private readonly byte[] _body;
+        private readonly Uri _ingest;
+        private readonly Uri _gateway;
+        private readonly string _apiKey;
+        private readonly IdentityAssertionSigner _signer;
+        private readonly CallerIdentity _caller;
+
+        private readonly int _gatewayPid;
+        private readonly int _ingestPid;
+
+        private Stack(DistributedApplication app, DevInfo dev)
+        {
+            _gatewayPid = app.GetProcessId("gateway")!.Value;
+            _ingestPid = app.GetProcessId("ingest")!.Value;
+            _body = Body();
+            _ingest = new Uri(app.GetEndpoint("ingest"), IngestPath);
+            _gateway = new Uri(app.GetEndpoint("gateway"), IngestPath);
+            _apiKey = dev.ApiKey!;
+            _signer = new IdentityAssertionSigner(
+                Options.Create(new IdentityOptions { AssertionKey = app.GetEnvironment("ingest")["Identity__AssertionKey"] }), TimeProvider.System);
+            // What the gateway asserts for the dev key: its project, its organization, its id.
+            _caller = new CallerIdentity(CallerKind.ApiKey, Guid.NewGuid(), [Guid.Parse(dev.ProjectId!)], ApiKeyId: Guid.NewGuid());
+            Console.WriteLine($"// gateway overhead: {_body.Length} bytes per request ({StandardBatch.SpanCount(Request(_body))} GenAI spans), to {IngestPath}");
+        }
+
+        public HttpClient Http { get; } = new(new SocketsHttpHandler { MaxConnectionsPerServer = 64, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+        {
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+
+        /// <summary>
+        /// What ingest answers the request when the gateway lets it through: 200 once ingest's OTLP
+        /// endpoint is merged (issue 3); until then ingest has no route for it and answers 404.
+        /// </summary>
+        public static bool IsAnswerOfIngest(HttpStatusCode status) => status is HttpStatusCode.OK or HttpStatusCode.NotFound;
+
+        public static async Task<Stack> StartAsync()
+        {
+            var state = Path.Combine(Path.GetTempPath(), $"trulayer-bench-{Environment.ProcessId}");
+            var model = TrulayerModel.Build(new StackSettings { GatewayPort = 0, OtlpGrpcPort = 0 });
+            model.Get<ProjectResource>("gateway")
+                .WithEnvironment("Gateway__RateLimit__ApiKey__PermitsPerSecond", "1000000")
+                .WithEnvironment("Gateway__RateLimit__ApiKey__Burst", "1000000");
+            var app = await DistributedApplication.StartAsync(model, new RunOptions
+            {
+                StateDirectory = state,
+                DurablePostgres = false,
+                WriteLogFiles = false,
+                DrainTimeout = TimeSpan.FromSeconds(5),
+            }, new DiscardingLogSink());
+            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            {
+                app.StopAsync().GetAwaiter().GetResult();
+                Directory.Delete(state, recursive: true);
+            };
+            var stack = new Stack(app, DevInfo.Read(state) ?? throw new InvalidOperationException("the stack wrote no dev.json"));
+            await stack.WarmUpAsync(TimeSpan.FromSeconds(15));
+            return stack;
+        }
+
+        /// <summary>
+        /// Loads both paths before anything is measured: the services are fresh processes whose code the
+        /// JIT is still compiling and recompiling (tiered compilation) for its first seconds of work.
+        /// </summary>
+        private async Task WarmUpAsync(TimeSpan duration)
+        {
+            var deadline = DateTime.UtcNow + duration;
+            await Task.WhenAll(Enumerable.Range(0, 8).Select(async client =>
+            {
+                while (DateTime.UtcNow < deadline)
+                {
+                    using var message = client % 2 == 0 ? Direct() : ThroughGateway();
+                    using var response = await Http.SendAsync(message);
+                    await response.Content.LoadIntoBufferAsync();
+                }
+            }));
+        }
+
+        /// <summary>CPU time the gateway and ingest processes have used so far.</summary>
+        public (TimeSpan Gateway, TimeSpan Ingest) CpuTime() => (ProcessCpu(_gatewayPid), ProcessCpu(_ingestPid));
+
+        /// <summary>utime + stime of /proc/&lt;pid&gt;/stat (fields 14 and 15, in clock ticks of 1/100 s).</summary>
+        private static TimeSpan ProcessCpu(int pid)
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return TimeSpan.FromMilliseconds(ticks * 10);
+        }
+
+        public HttpRequestMessage Direct()
+        {
+            var request = Post(_ingest);
+            request.Headers.Add(IdentityAssertion.HeaderName, _signer.Sign(_caller));
+            return request;
+        }
+
+        public HttpRequestMessage ThroughGateway()
+        {
+            var request = Post(_gateway);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _apiKey);
+            return request;
+        }
+
+        private HttpRequestMessage Post(Uri uri)
+        {
+            var content = new ByteArrayContent(_body);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/x-protobuf");
+            return new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
+        }
+
+        /// <summary>The standard GenAI batch, cut to the fewest spans that make at least 64 KiB.</summary>
+        private static byte[] Body()
+        {
+            for (var spans = 10; ; spans++)
+            {
+                var bytes = StandardBatch.GenAi(spans: spans, traces: 2, seed: 1).ToByteArray();
+                if (bytes.Length >= 64 * 1024)
+                {
+                    return bytes;
+                }
+            }
+        }
+
+        private static OpenTelemetry.Proto.Collector.Trace.V1.ExportTraceServiceRequest Request(byte[] body)
+            => OpenTelemetry.Proto.Collector.Trace.V1.ExportTraceServiceRequest.Parser.ParseFrom(body);
+    }
+
+    /// <summary>The services' log lines are not the benchmark's output.</summary>
+    private sealed class DiscardingLogSink : ILogSink
+    {
+        public void Write(string resource, string line, bool isError = false)
+        {
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Trulayer.Gateway.Tests;
+
+public sealed class GatewayOptionsTests
+{
+    [Fact]
+    public void Defaults_KeepVerdictsAtMost30Seconds_AndValidate()
+    {
+        var options = new GatewayOptions();
+
+        Assert.InRange(options.CredentialCacheTtl, TimeSpan.FromTicks(1), TimeSpan.FromSeconds(30));
+        Assert.True(new GatewayOptionsValidator().Validate(null, options).Succeeded);
+    }
+
+    [Theory]
+    [InlineData("00:00:31")]
+    [InlineData("00:00:00")]
+    public void CredentialCacheTtl_OutsideZeroTo30Seconds_FailsNamingTheKey(string ttl)
+    {
+        var result = new GatewayOptionsValidator().Validate(null, new GatewayOptions { CredentialCacheTtl = TimeSpan.Parse(ttl, System.Globalization.CultureInfo.InvariantCulture) });
+
+        Assert.True(result.Failed);
+        Assert.Contains("Gateway:CredentialCacheTtl", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RateLimit_ZeroPermits_FailsNamingTheKey()
+    {
+        var options = new GatewayOptions();
+        options.RateLimit.ApiKey.PermitsPerSecond = 0;
+
+        var result = new GatewayOptionsValidator().Validate(null, options);
+
+        Assert.Contains("Gateway:RateLimit:ApiKey:PermitsPerSecond", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AuthInternalKey_Missing_FailsNamingTheKey()
+    {
+        var result = new AuthClientOptionsValidator().Validate(null, new AuthClientOptions());
+
+        Assert.Contains("Auth:InternalKey", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ClusterConfigs_MissingServiceAddresses_FailNamingEachSetting()
+    {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["services:auth:http:0"] = "http://127.0.0.1:1" })
+            .Build();
+
+        var error = Assert.Throws<InvalidOperationException>(() => GatewayRoutes.ClusterConfigs(configuration));
+
+        Assert.Contains("services__ingest__http__0", error.Message, StringComparison.Ordinal);
+        Assert.Contains("services__export__http__0", error.Message, StringComparison.Ordinal);
+        Assert.Contains("services__ingest__grpc__0", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("services__auth__http__0", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("http://+:4317", 4317, true)]
+    [InlineData("http://127.0.0.1:45555", 45555, true)]
+    [InlineData("http://0.0.0.0:4317", 8080, false)]
+    public void GrpcListener_IsFoundByTheConfiguredPort(string url, int localPort, bool isGrpc)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Kestrel:Endpoints:grpc:Url"] = url }).Build();
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        context.Connection.LocalPort = localPort;
+
+        Assert.Equal(isGrpc, new GatewayListeners(configuration).IsGrpc(context));
+    }
+
+    [Theory]
+    [InlineData("plain message", "plain message")]
+    [InlineData("50% off", "50%25 off")]
+    [InlineData("naïve", "na%C3%AFve")]
+    public void GrpcMessage_IsPercentEncoded(string message, string encoded)
+        => Assert.Equal(encoded, GatewayErrors.PercentEncode(message));
+}

@@ -1,0 +1,129 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Trulayer.AppHost.Model;
+using Trulayer.AppHost.Run;
+
+namespace Trulayer.Gateway.Tests;
+
+/// <summary>
+/// The whole stack from the AppHost's graph (real Auth.Api with its dev issuer, ingest, export,
+/// processor, PostgreSQL, the dev broker, and the gateway under test), shared by the gateway's test
+/// classes. The gateway keeps verdicts for 2 s instead of 30 and allows an API key 20 requests at once,
+/// so revocation and rate limits show quickly.
+/// </summary>
+public sealed class GatewayStack : StackFixture
+{
+    public const int ApiKeyBurst = 20;
+    public static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(2);
+
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    public DevInfo Dev { get; private set; } = new();
+
+    public Guid DevProject => Guid.Parse(Dev.ProjectId!);
+
+    public string Owner => Dev.Sessions!["owner"];
+
+    public string Member => Dev.Sessions!["member"];
+
+    public string Viewer => Dev.Sessions!["viewer"];
+
+    public Uri GatewayGrpc => App.GetEndpoint("gateway", "grpc");
+
+    public string Setting(string resource, string name) => App.GetEnvironment(resource)[name];
+
+    protected override void Configure(AppModel model)
+    {
+        var gateway = model.Get<ProjectResource>("gateway");
+        gateway.WithEnvironment("Gateway__CredentialCacheTtl", CacheTtl.ToString());
+        gateway.WithEnvironment("Gateway__RateLimit__ApiKey__PermitsPerSecond", "10");
+        gateway.WithEnvironment("Gateway__RateLimit__ApiKey__Burst", ApiKeyBurst.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        Dev = DevInfo.Read(StateDirectory) ?? throw new InvalidOperationException("the stack wrote no dev.json");
+    }
+
+    public override async Task DisposeAsync()
+    {
+        Http.Dispose();
+        await base.DisposeAsync();
+    }
+
+    /// <summary>A request to the gateway with a bearer credential (none when null).</summary>
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string pathAndQuery, string? credential, HttpContent? content = null, Action<HttpRequestMessage>? configure = null)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(Gateway, pathAndQuery)) { Content = content };
+        if (credential is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
+        }
+
+        configure?.Invoke(request);
+        return await Http.SendAsync(request);
+    }
+
+    public async Task<JsonElement> SendJsonAsync(HttpMethod method, string path, string credential, object? body, HttpStatusCode expected)
+    {
+        using var response = await SendAsync(method, path, credential, body is null ? null : JsonContent.Create(body));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"{method} {path}: {(int)response.StatusCode} {text}");
+        return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    /// <summary>A new API key of <paramref name="project"/>, created through the gateway by <paramref name="session"/>.</summary>
+    public async Task<(string Key, Guid Id)> CreateApiKeyAsync(string session, Guid project)
+    {
+        var created = await SendJsonAsync(HttpMethod.Post, "/v1/api-keys", session, new { name = "test key", projectId = project.ToString() }, HttpStatusCode.Created);
+        return (created.GetProperty("key").GetString()!, created.GetProperty("id").GetGuid());
+    }
+
+    /// <summary>A session token for any user from Auth.Api's dev issuer (an internal route, called directly).</summary>
+    public async Task<string> MintSessionAsync(string userId, Guid? organization = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(App.GetEndpoint("auth"), "/v1/auth/dev/token"))
+        {
+            Content = JsonContent.Create(new { userId, organizationId = organization?.ToString() }),
+        };
+        request.Headers.Add("X-Trulayer-Internal-Key", Setting("auth", "Auth__InternalKey"));
+        using var response = await Http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString()!;
+    }
+
+    /// <summary>Another tenant: a new person who creates an organization with a project and an API key, all through the gateway.</summary>
+    public async Task<Tenant> NewTenantAsync()
+    {
+        var user = "tenant_" + Guid.NewGuid().ToString("N")[..8];
+        var session = await MintSessionAsync(user);
+        var organization = (await SendJsonAsync(HttpMethod.Post, "/v1/organizations", session, new { name = "Tenant " + user }, HttpStatusCode.Created)).GetProperty("id").GetGuid();
+        var project = (await SendJsonAsync(HttpMethod.Post, "/v1/projects", session, new { name = "their project" }, HttpStatusCode.Created)).GetProperty("id").GetGuid();
+        var (key, keyId) = await CreateApiKeyAsync(session, project);
+        return new Tenant(user, session, organization, project, key, keyId);
+    }
+
+    public static StringContent OtlpJson(string json = "{}") => new(json, Encoding.UTF8, "application/json");
+
+    public static ByteArrayContent OtlpProtobuf()
+    {
+        var content = new ByteArrayContent([]);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-protobuf");
+        return content;
+    }
+
+    public static async Task<string> ErrorAsync(HttpResponseMessage response)
+        => (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString()!;
+}
+
+public sealed record Tenant(string User, string Session, Guid Organization, Guid Project, string ApiKey, Guid ApiKeyId);
+
+[CollectionDefinition(Name)]
+public sealed class GatewayCollection : ICollectionFixture<GatewayStack>
+{
+    public const string Name = "gateway stack";
+}
