@@ -8,3 +8,7 @@ root.Subcommands.Add(PublishCommand.Create());
 
 // The AppHost handles SIGINT/SIGTERM itself: shutting down in order may take longer than the parser's default grace.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+
+/// <summary>Internal, unlike the public Program the ASP.NET Core generator would emit, so test projects that
+/// reference the AppHost can still name a service's Program in WebApplicationFactory&lt;Program&gt;.</summary>
+internal sealed partial class Program;

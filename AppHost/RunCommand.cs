@@ -9,8 +9,8 @@ namespace Trulayer.AppHost;
 /// <summary><c>run</c>: start the stack, print where everything is, stop it all cleanly on Ctrl+C or SIGTERM.</summary>
 internal static class RunCommand
 {
-    public static string RepositoryRoot { get; } = typeof(RunCommand).Assembly
-        .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "RepositoryRoot").Value!;
+    public static string RepositoryRoot { get; } = Path.GetFullPath(typeof(RunCommand).Assembly
+        .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "RepositoryRoot").Value!);
 
     /// <summary>Adds the run options and action to <paramref name="command"/> (the root command, and "run").</summary>
     public static T Configure<T>(T command) where T : Command
