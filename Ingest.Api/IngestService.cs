@@ -71,6 +71,12 @@ public sealed partial class IngestService(
             return IngestResult.Error(IngestStatus.Unavailable, admitted.Reason ?? "ingest is not accepting spans right now; retry later", admitted.RetryAfter);
         }
 
+        if (request.Payload.IsEmpty)
+        {
+            // An empty body is an empty request in either encoding (a protobuf message with no fields).
+            return new IngestResult(IngestStatus.Accepted, "", new ExportTraceServiceResponse());
+        }
+
         var received = (ulong)time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000UL;
         List<SpanRecord> records;
         SpanTally tally;

@@ -57,7 +57,7 @@ public static class OtlpGrpcApi
         var maxBytes = ingest.Options.MaxRequestBytes;
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
-            limit.MaxRequestBodySize = RequestBodyReader.WireLimit(maxBytes) + FrameHeaderBytes;
+            limit.MaxRequestBodySize = RequestBodyReader.KestrelLimit(maxBytes);
         }
 
         PooledBody message;

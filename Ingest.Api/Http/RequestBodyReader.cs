@@ -56,21 +56,27 @@ public static class RequestBodyReader
     public static string Describe(int bytes) => bytes % (1024 * 1024) == 0 ? $"{bytes / (1024 * 1024)} MiB" : $"{bytes} bytes";
 
     /// <summary>
-    /// The limit Kestrel enforces on the body as sent: a compressed body is never much larger than
-    /// what it decompresses to, so anything beyond the decompressed limit plus framing slack is refused
-    /// before it is read (with our 413, see <see cref="ReadHttpAsync"/>).
+    /// The most a body may take as sent: a compressed body is never much larger than what it
+    /// decompresses to, so anything beyond the decompressed limit plus framing slack is refused unread.
     /// </summary>
     public static long WireLimit(int maxBytes) => maxBytes + (maxBytes / 64) + (64 * 1024);
+
+    /// <summary>
+    /// Kestrel's own limit, set well above <see cref="WireLimit"/>: the 413 is ours, and after it Kestrel
+    /// reads and discards the rest of an oversized body (up to this much) so the client, still sending,
+    /// receives the answer instead of a reset connection.
+    /// </summary>
+    public static long KestrelLimit(int maxBytes) => 4 * WireLimit(maxBytes);
 
     /// <summary>Reads an HTTP request body with its Content-Encoding. Throws <see cref="RequestBodyException"/>.</summary>
     public static async Task<PooledBody> ReadHttpAsync(HttpRequest request, ContentCoding coding, int maxBytes, CancellationToken cancellationToken)
     {
-        var wireLimit = WireLimit(maxBytes);
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
-            limit.MaxRequestBodySize = wireLimit;
+            limit.MaxRequestBodySize = KestrelLimit(maxBytes);
         }
 
+        var wireLimit = WireLimit(maxBytes);
         if (request.ContentLength > wireLimit)
         {
             throw TooLarge(maxBytes);
@@ -83,7 +89,7 @@ public static class RequestBodyReader
             {
                 case ContentCoding.Gzip:
                 {
-                    await using var gzip = new GZipStream(request.Body, CompressionMode.Decompress, leaveOpen: true);
+                    await using var gzip = new GZipStream(new LimitedReadStream(request.Body, wireLimit, maxBytes), CompressionMode.Decompress);
                     return await ReadAsync(gzip, hint * 4, maxBytes, coding, cancellationToken);
                 }
 
@@ -92,7 +98,7 @@ public static class RequestBodyReader
                     // HTTP's "deflate" is the zlib format (RFC 9110), but some clients send raw deflate:
                     // the first two bytes tell which.
                     var zlib = await StartsWithZlibHeaderAsync(request.BodyReader, cancellationToken);
-                    var body = request.BodyReader.AsStream(leaveOpen: true);
+                    var body = new LimitedReadStream(request.BodyReader.AsStream(leaveOpen: true), wireLimit, maxBytes);
                     await using Stream inflater = zlib
                         ? new ZLibStream(body, CompressionMode.Decompress)
                         : new DeflateStream(body, CompressionMode.Decompress);
@@ -183,6 +189,55 @@ public static class RequestBodyReader
     private static RequestBodyException TooLarge(int maxBytes) => new(
         StatusCodes.Status413PayloadTooLarge,
         $"the request body is over the limit of {Describe(maxBytes)} after decompression; send fewer spans per request");
+
+    /// <summary>Passes reads through and refuses a body that goes on past its wire limit.</summary>
+    private sealed class LimitedReadStream(Stream inner, long limit, int maxBytes) : Stream
+    {
+        private long _read;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => _read;
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+            => Count(await inner.ReadAsync(buffer, cancellationToken));
+
+        public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+            => Count(await inner.ReadAsync(buffer.AsMemory(offset, count), cancellationToken));
+
+        private int Count(int read)
+        {
+            _read += read;
+            return _read > limit ? throw TooLarge(maxBytes) : read;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            // The request body belongs to the server.
+        }
+    }
 
     /// <summary>A read-only stream over memory, for inflating a message already read.</summary>
     private sealed class ReadOnlyMemoryStream(ReadOnlyMemory<byte> memory) : Stream
