@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Google.Protobuf;
@@ -131,7 +132,12 @@ internal static class OtlpClient
     {
         var content = new ByteArrayContent(GrpcFrame(gzip ? Gzip(message) : message, compressed: gzip));
         content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
-        using var request = new HttpRequestMessage(HttpMethod.Post, Grpc.OtlpGrpcApi.ExportPath + query) { Content = content };
+        using var request = new HttpRequestMessage(HttpMethod.Post, Grpc.OtlpGrpcApi.ExportPath + query)
+        {
+            Content = content,
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
         request.Headers.TryAddWithoutValidation("te", "trailers");
         if (gzip || grpcEncoding is not null)
         {
@@ -155,7 +161,7 @@ internal static class OtlpClient
         ExportTraceServiceResponse? answer = null;
         if (body.Length >= 5)
         {
-            Assert.Equal(0, body[0]);
+            Assert.True(body[0] == 0, $"not a gRPC message: {(int)response.StatusCode} {response.Content.Headers.ContentType}: {System.Text.Encoding.UTF8.GetString(body)}");
             Assert.Equal(body.Length - 5, (int)BinaryPrimitives.ReadUInt32BigEndian(body.AsSpan(1)));
             answer = ExportTraceServiceResponse.Parser.ParseFrom(body.AsSpan(5));
         }
