@@ -100,7 +100,9 @@ public sealed partial class IngestService(
         if (records.Count > 0)
         {
             var started = Stopwatch.GetTimestamp();
-            var outcome = await producer.ProduceAsync(records, cancellationToken);
+            // Not cancelled with the request: once produced, the records go to Kafka whether or not
+            // the client waits, and the wait is bounded by Kafka:ProduceTimeout.
+            var outcome = await producer.ProduceAsync(records, CancellationToken.None);
             metrics.Produced(Stopwatch.GetElapsedTime(started), outcome.Delivered);
             if (!outcome.Delivered)
             {

@@ -99,11 +99,46 @@ internal static class OtlpJsonFields
     /// <summary>A key of a response message, folded like <see cref="Match"/> (lowercase, no underscores).</summary>
     public static string MatchResponse(string name) => name.Replace("_", "", StringComparison.Ordinal).ToLowerInvariant();
 
+    // The lowerCamelCase keys by length, for the common case: a key exactly as the OTLP spec spells it.
+    private static readonly (byte[] Name, OtlpJsonField Field)[][] CamelCaseByLength = BuildCamelCaseTable();
+
+    private static (byte[] Name, OtlpJsonField Field)[][] BuildCamelCaseTable()
+    {
+        var fields = Enum.GetValues<OtlpJsonField>().Where(f => f != OtlpJsonField.Unknown).ToArray();
+        var table = new (byte[], OtlpJsonField)[MaxNameLength + 1][];
+        for (var length = 0; length <= MaxNameLength; length++)
+        {
+            table[length] = fields
+                .Select(f => (Name: System.Text.Encoding.ASCII.GetBytes(Name(f)), Field: f))
+                .Where(f => f.Name.Length == length)
+                .ToArray();
+        }
+
+        return table;
+    }
+
     /// <summary>
     /// Matches a JSON key (UTF-8, unescaped) to a field. lowerCamelCase and snake_case both match,
-    /// because the key is compared with case and underscores ignored ("traceId", "trace_id").
+    /// because a key that is not spelled exactly is compared with case and underscores ignored
+    /// ("traceId", "trace_id", "TraceId").
     /// </summary>
     public static OtlpJsonField Match(ReadOnlySpan<byte> utf8Name)
+    {
+        if (utf8Name.Length <= MaxNameLength)
+        {
+            foreach (var (name, field) in CamelCaseByLength[utf8Name.Length])
+            {
+                if (utf8Name.SequenceEqual(name))
+                {
+                    return field;
+                }
+            }
+        }
+
+        return MatchFolded(utf8Name);
+    }
+
+    private static OtlpJsonField MatchFolded(ReadOnlySpan<byte> utf8Name)
     {
         if (utf8Name.Length > MaxNameLength * 2)
         {

@@ -17,6 +17,7 @@ namespace Trulayer.Otlp.Json;
 internal ref struct OtlpJsonTranscoder
 {
     private const int MaxIdBytes = 64;
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
     private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 256, CommentHandling = JsonCommentHandling.Disallow };
 
     private Utf8JsonReader _reader;
@@ -25,7 +26,8 @@ internal ref struct OtlpJsonTranscoder
 
     private OtlpJsonTranscoder(ReadOnlySpan<byte> json, ProtobufBuilder output)
     {
-        _reader = new Utf8JsonReader(json, ReaderOptions);
+        // A UTF-8 byte order mark is legal at the start of a JSON text, but the reader does not skip it.
+        _reader = new Utf8JsonReader(json.StartsWith(Utf8Bom) ? json[Utf8Bom.Length..] : json, ReaderOptions);
         _output = output;
         _path = new JsonPathTracker();
     }
@@ -159,7 +161,7 @@ internal ref struct OtlpJsonTranscoder
     private void ReadEntityRef(int fieldNumber)
     {
         ExpectObject();
-        _output.BeginMessage(fieldNumber);
+        _output.BeginSmallMessage(fieldNumber);
         while (NextProperty(out var field))
         {
             switch (field)
@@ -312,7 +314,7 @@ internal ref struct OtlpJsonTranscoder
     private void ReadEvent(int fieldNumber)
     {
         ExpectObject();
-        _output.BeginMessage(fieldNumber);
+        _output.BeginSmallMessage(fieldNumber);
         while (NextProperty(out var field))
         {
             switch (field)
@@ -341,7 +343,7 @@ internal ref struct OtlpJsonTranscoder
     private void ReadLink(int fieldNumber)
     {
         ExpectObject();
-        _output.BeginMessage(fieldNumber);
+        _output.BeginSmallMessage(fieldNumber);
         while (NextProperty(out var field))
         {
             switch (field)
@@ -376,7 +378,7 @@ internal ref struct OtlpJsonTranscoder
     private void ReadStatus(int fieldNumber)
     {
         ExpectObject();
-        _output.BeginMessage(fieldNumber);
+        _output.BeginSmallMessage(fieldNumber);
         while (NextProperty(out var field))
         {
             switch (field)
@@ -399,7 +401,7 @@ internal ref struct OtlpJsonTranscoder
     private void ReadKeyValue(int fieldNumber)
     {
         ExpectObject();
-        _output.BeginMessage(fieldNumber);
+        _output.BeginSmallMessage(fieldNumber);
         while (NextProperty(out var field))
         {
             switch (field)
@@ -424,7 +426,7 @@ internal ref struct OtlpJsonTranscoder
     private void ReadAnyValue(int fieldNumber)
     {
         ExpectObject();
-        _output.BeginMessage(fieldNumber);
+        _output.BeginSmallMessage(fieldNumber);
         while (NextProperty(out var field))
         {
             // A oneof: every kind is written even when it holds its type's default (0, false, ""),
@@ -468,7 +470,7 @@ internal ref struct OtlpJsonTranscoder
     /// <summary>An ArrayValue or KeyValueList: <c>{"values": [...]}</c> (a bare array is accepted too).</summary>
     private void ReadValueList(int fieldNumber, bool keyValues)
     {
-        _output.BeginMessage(fieldNumber);
+        _output.BeginSmallMessage(fieldNumber);
         if (_reader.TokenType == JsonTokenType.StartArray)
         {
             ReadValueListItems(keyValues);
@@ -536,7 +538,7 @@ internal ref struct OtlpJsonTranscoder
         }
 
         // Unescaped straight into the output: the unescaped text is never longer than the escaped.
-        _output.BeginMessage(fieldNumber);
+        _output.BeginSmallMessage(fieldNumber);
         var written = _reader.CopyString(_output.GetSpan(_reader.ValueSpan.Length));
         _output.Advance(written);
         _output.EndMessage();

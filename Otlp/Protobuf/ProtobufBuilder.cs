@@ -6,9 +6,16 @@ namespace Trulayer.Otlp.Protobuf;
 
 /// <summary>
 /// Writes a protobuf message front to back in one pass, for encoders that learn a nested message's
-/// size only after writing it (the OTLP/JSON transcoder). Each nested message gets a 5-byte length
-/// placeholder; <see cref="Finish"/> then compacts the buffer once, writing every length as a minimal
-/// varint, so each byte moves at most once instead of once per nesting level. Buffers are pooled.
+/// size only after writing it (the OTLP/JSON transcoder). Two kinds of nested message:
+/// <list type="bullet">
+/// <item><see cref="BeginMessage"/>, for large containers: a 5-byte length placeholder that
+/// <see cref="Finish"/> compacts into a minimal varint, moving every byte once for all such messages.</item>
+/// <item><see cref="BeginSmallMessage"/>, for the many small ones (attributes, values): a 1-byte length,
+/// widened in place (the content moved by a byte or two) in the rare case the message reaches 128
+/// bytes. Cheaper per message, and it keeps the compaction's chunks few and large. A small message
+/// may only contain small messages.</item>
+/// </list>
+/// Buffers are pooled.
 /// </summary>
 internal sealed class ProtobufBuilder : IDisposable
 {
@@ -24,6 +31,7 @@ internal sealed class ProtobufBuilder : IDisposable
     private int[] _open = new int[32];
     private long[] _savedAtOpen = new long[32];
     private int _depth;
+    private int _smallDepth;
     private long _saved;
 
     public ProtobufBuilder(int initialCapacity)
@@ -104,6 +112,11 @@ internal sealed class ProtobufBuilder : IDisposable
     /// </summary>
     public void BeginMessage(int fieldNumber)
     {
+        if (_smallDepth > 0)
+        {
+            throw new InvalidOperationException("a small message cannot contain a message with a length placeholder");
+        }
+
         WriteTag(fieldNumber, WireType.LengthDelimited);
         Reserve(ProtoWire.MaxVarint32Bytes);
         if (_placeholders == _placeholderAt.Length)
@@ -125,14 +138,55 @@ internal sealed class ProtobufBuilder : IDisposable
         _position += ProtoWire.MaxVarint32Bytes;
     }
 
+    /// <summary>Starts a length-delimited field expected to hold less than 128 bytes; ended by <see cref="EndMessage"/>.</summary>
+    public void BeginSmallMessage(int fieldNumber)
+    {
+        WriteTag(fieldNumber, WireType.LengthDelimited);
+        Reserve(1);
+        if (_depth == _open.Length)
+        {
+            Array.Resize(ref _open, _depth * 2);
+            Array.Resize(ref _savedAtOpen, _depth * 2);
+        }
+
+        _position++;
+        _open[_depth++] = ~_position;
+        _smallDepth++;
+    }
+
     public void EndMessage()
     {
-        var index = _open[--_depth];
+        var open = _open[--_depth];
+        if (open < 0)
+        {
+            EndSmallMessage(~open);
+            return;
+        }
+
+        var index = open;
         var contentStart = _placeholderAt[index] + ProtoWire.MaxVarint32Bytes;
         var innerSaved = _saved - _savedAtOpen[_depth];
         var length = checked((int)(_position - contentStart - innerSaved));
         _finalLength[index] = length;
         _saved += ProtoWire.MaxVarint32Bytes - ProtoWire.VarintSize((uint)length);
+    }
+
+    private void EndSmallMessage(int contentStart)
+    {
+        _smallDepth--;
+        var length = _position - contentStart;
+        if (length < 0x80)
+        {
+            _buffer[contentStart - 1] = (byte)length;
+            return;
+        }
+
+        var extra = ProtoWire.VarintSize((uint)length) - 1;
+        Reserve(extra);
+        var buffer = _buffer.AsSpan();
+        buffer.Slice(contentStart, length).CopyTo(buffer[(contentStart + extra)..]);
+        ProtoWire.WriteVarint(buffer[(contentStart - 1)..], (uint)length);
+        _position += extra;
     }
 
     /// <summary>Room for at least <paramref name="sizeHint"/> bytes at the write position.</summary>

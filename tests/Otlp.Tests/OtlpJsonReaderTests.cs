@@ -255,6 +255,14 @@ public sealed class OtlpJsonReaderTests
     }
 
     [Fact]
+    public void Parse_LeadingByteOrderMark_IsSkipped()
+    {
+        var json = new byte[] { 0xEF, 0xBB, 0xBF }.Concat(Encoding.UTF8.GetBytes(TwoSignalExample)).ToArray();
+
+        Assert.Equal("ChatCompletion", OtlpJson.ParseExportTraceServiceRequest(json).ResourceSpans[0].ScopeSpans[0].Spans[0].Name);
+    }
+
+    [Fact]
     public void Parse_EmptyObject_IsAnEmptyRequest()
     {
         Assert.Empty(OtlpJson.ParseExportTraceServiceRequest("{}"u8).ResourceSpans);

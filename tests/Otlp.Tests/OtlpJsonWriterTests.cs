@@ -45,6 +45,7 @@ public sealed class OtlpJsonWriterTests
             Attributes =
             {
                 new KeyValue { Key = "s", Value = new AnyValue { StringValue = "" } },
+                new KeyValue { Key = "escaped, long", Value = new AnyValue { StringValue = string.Concat(Enumerable.Repeat("line \"q\"\n é 😀 <&> ", 400)) } },
                 new KeyValue { Key = "b", Value = new AnyValue { BoolValue = false } },
                 new KeyValue { Key = "i", Value = new AnyValue { IntValue = long.MinValue } },
                 new KeyValue { Key = "d", Value = new AnyValue { DoubleValue = double.NaN } },
