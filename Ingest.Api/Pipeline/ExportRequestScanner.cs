@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using Google.Protobuf;
 using Trulayer.Otlp.Protobuf;
 
 namespace Trulayer.Ingest.Pipeline;
@@ -182,7 +183,16 @@ public sealed class ExportRequestScanner(IngestOptions limits)
                 byte[]? rewritten = null;
                 if (span.Truncations != Truncations.None)
                 {
-                    rewritten = SpanTruncator.Truncate(buffer.Slice(s, l), limits);
+                    try
+                    {
+                        rewritten = SpanTruncator.Truncate(buffer.Slice(s, l), limits);
+                    }
+                    catch (InvalidProtocolBufferException ex)
+                    {
+                        // What the generated parser refuses, the processor could not read either.
+                        throw new ProtobufFormatException(ex.Message);
+                    }
+
                     tally.Truncate(span.Truncations);
                 }
 
@@ -272,7 +282,7 @@ public sealed class ExportRequestScanner(IngestOptions limits)
                 {
                     attributes++;
                     var s = reader.ReadLengthDelimited(out var l);
-                    ScanKeyValue(buffer, s, s + l, 0, checkKey: true, ref problems);
+                    ScanAttribute(buffer, s, s + l, ref problems);
                     break;
                 }
 
@@ -347,7 +357,7 @@ public sealed class ExportRequestScanner(IngestOptions limits)
             {
                 count++;
                 var s = reader.ReadLengthDelimited(out var l);
-                ScanKeyValue(buffer, s, s + l, 0, checkKey: true, ref problems);
+                ScanAttribute(buffer, s, s + l, ref problems);
             }
             else
             {
@@ -388,6 +398,108 @@ public sealed class ExportRequestScanner(IngestOptions limits)
         {
             throw new ProtobufFormatException($"attribute values nested deeper than {IngestOptions.MaxValueDepth} levels");
         }
+    }
+
+    /// <summary>A span's, event's or link's attribute: bounded key and value.</summary>
+    private void ScanAttribute(ReadOnlySpan<byte> buffer, int start, int end, ref ValueProblems problems)
+    {
+        if (!TryScanSimpleAttribute(buffer.Slice(start, end - start), ref problems))
+        {
+            ScanKeyValue(buffer, start, end, 0, checkKey: true, ref problems);
+        }
+    }
+
+    /// <summary>
+    /// The common attribute, checked without the general walk: a key followed by a value holding one
+    /// string, bytes, bool, int or double, in the order and encoding every SDK writes. False (nothing
+    /// decided) for anything else, which the general walk then reads.
+    /// </summary>
+    private bool TryScanSimpleAttribute(ReadOnlySpan<byte> keyValue, ref ValueProblems problems)
+    {
+        var at = 1;
+        if (keyValue.Length < 4 || keyValue[0] != 0x0A || !TryReadShortVarint(keyValue, ref at, out var keyLength) || keyLength > keyValue.Length - at)
+        {
+            return false;
+        }
+
+        at += keyLength;
+        if (at >= keyValue.Length || keyValue[at++] != 0x12 || !TryReadShortVarint(keyValue, ref at, out var valueLength) || valueLength != keyValue.Length - at)
+        {
+            return false;
+        }
+
+        var value = keyValue[at..];
+        if (value.IsEmpty)
+        {
+            return CheckKey(keyLength, ref problems);
+        }
+
+        var valueAt = 1;
+        switch (value[0])
+        {
+            case 0x0A or 0x3A: // string_value, bytes_value
+                if (!TryReadShortVarint(value, ref valueAt, out var length) || length != value.Length - valueAt)
+                {
+                    return false;
+                }
+
+                if (length > _maxValue)
+                {
+                    problems.Truncations |= Truncations.ValueTooLarge;
+                }
+
+                return CheckKey(keyLength, ref problems);
+            case 0x10 or 0x18: // bool_value, int_value: a varint ending the value
+                while (valueAt < value.Length && valueAt <= 10 && value[valueAt] >= 0x80)
+                {
+                    valueAt++;
+                }
+
+                return valueAt == value.Length - 1 && valueAt <= 10 && CheckKey(keyLength, ref problems);
+            case 0x21: // double_value
+                return value.Length == 9 && CheckKey(keyLength, ref problems);
+            default:
+                return false;
+        }
+    }
+
+    private bool CheckKey(int keyLength, ref ValueProblems problems)
+    {
+        if (keyLength > _maxKey)
+        {
+            problems.Truncations |= Truncations.KeyTooLong;
+        }
+
+        return true;
+    }
+
+    /// <summary>A varint of at most 3 bytes (lengths below 2 MiB); false for anything longer.</summary>
+    private static bool TryReadShortVarint(ReadOnlySpan<byte> bytes, ref int at, out int value)
+    {
+        var p = at;
+        if (p < bytes.Length && bytes[p] < 0x80)
+        {
+            value = bytes[p];
+            at = p + 1;
+            return true;
+        }
+
+        if (p + 1 < bytes.Length && bytes[p + 1] < 0x80)
+        {
+            value = (bytes[p] & 0x7F) | (bytes[p + 1] << 7);
+            at = p + 2;
+            return true;
+        }
+
+        if (p + 2 < bytes.Length && bytes[p + 2] < 0x80)
+        {
+            value = (bytes[p] & 0x7F) | ((bytes[p + 1] & 0x7F) << 7) | (bytes[p + 2] << 14);
+            at = p + 3;
+            return true;
+        }
+
+        value = 0;
+        return false;
     }
 
     private void ScanKeyValue(ReadOnlySpan<byte> buffer, int start, int end, int depth, bool checkKey, ref ValueProblems problems)

@@ -18,16 +18,15 @@ internal ref struct OtlpJsonTranscoder
 {
     private const int MaxIdBytes = 64;
     private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
-    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 256, CommentHandling = JsonCommentHandling.Disallow };
 
-    private Utf8JsonReader _reader;
+    private JsonTokenReader _reader;
     private readonly ProtobufBuilder _output;
     private readonly JsonPathTracker _path;
 
     private OtlpJsonTranscoder(ReadOnlySpan<byte> json, ProtobufBuilder output)
     {
-        // A UTF-8 byte order mark is legal at the start of a JSON text, but the reader does not skip it.
-        _reader = new Utf8JsonReader(json.StartsWith(Utf8Bom) ? json[Utf8Bom.Length..] : json, ReaderOptions);
+        // A UTF-8 byte order mark may start a JSON text; it is not part of the value.
+        _reader = new JsonTokenReader(json.StartsWith(Utf8Bom) ? json[Utf8Bom.Length..] : json);
         _output = output;
         _path = new JsonPathTracker();
     }
@@ -71,8 +70,19 @@ internal ref struct OtlpJsonTranscoder
         _path.Push(field);
         ExpectArray();
         var index = -1;
-        while (NextElement(ref index))
+        while (true)
         {
+            if (field == OtlpJsonField.Attributes && TryReadCompactKeyValue(fieldNumber))
+            {
+                _path.SetIndex(++index);
+                continue;
+            }
+
+            if (!NextElement(ref index))
+            {
+                break;
+            }
+
             switch (field)
             {
                 case OtlpJsonField.ResourceSpans:
@@ -471,7 +481,7 @@ internal ref struct OtlpJsonTranscoder
     private void ReadValueList(int fieldNumber, bool keyValues)
     {
         _output.BeginSmallMessage(fieldNumber);
-        if (_reader.TokenType == JsonTokenType.StartArray)
+        if (_reader.TokenType == JsonToken.StartArray)
         {
             ReadValueListItems(keyValues);
         }
@@ -500,8 +510,19 @@ internal ref struct OtlpJsonTranscoder
     private void ReadValueListItems(bool keyValues)
     {
         var index = -1;
-        while (NextElement(ref index))
+        while (true)
         {
+            if (keyValues && TryReadCompactKeyValue(1))
+            {
+                _path.SetIndex(++index);
+                continue;
+            }
+
+            if (!NextElement(ref index))
+            {
+                break;
+            }
+
             if (keyValues)
             {
                 ReadKeyValue(1);
@@ -513,11 +534,161 @@ internal ref struct OtlpJsonTranscoder
         }
     }
 
+    private enum CompactKind
+    {
+        String,
+        Int,
+        Double,
+        Bool,
+    }
+
+    /// <summary>
+    /// Reads the next KeyValue of an array when it has the compact shape SDKs and Collectors send,
+    /// <c>{"key":"k","value":{"stringValue":"v"}}</c> (or intValue, doubleValue, boolValue) without
+    /// whitespace or escapes, and writes it at once, its sizes known before writing. Anything else
+    /// returns false with nothing consumed, and the element is read token by token: the fast path
+    /// changes the speed, never the result.
+    /// </summary>
+    private bool TryReadCompactKeyValue(int fieldNumber)
+    {
+        var json = _reader.Document;
+        var at = _reader.Position;
+        if (_reader.TokenType != JsonToken.StartArray)
+        {
+            if (at >= json.Length || json[at] != (byte)',')
+            {
+                return false;
+            }
+
+            at++;
+        }
+
+        if (!json[at..].StartsWith("{\"key\":\""u8))
+        {
+            return false;
+        }
+
+        var keyStart = at + 8;
+        var keyEnd = JsonTokenReader.FindStringStop(json, keyStart);
+        if (keyEnd < 0 || json[keyEnd] != (byte)'"' || !json[(keyEnd + 1)..].StartsWith(",\"value\":{\""u8))
+        {
+            return false;
+        }
+
+        at = keyEnd + 12;
+        var rest = json[at..];
+        CompactKind kind;
+        var valueStart = 0;
+        var valueLength = 0;
+        ulong scalar = 0;
+        if (rest.StartsWith("stringValue\":\""u8))
+        {
+            valueStart = at + 14;
+            var end = JsonTokenReader.FindStringStop(json, valueStart);
+            if (end < 0 || json[end] != (byte)'"')
+            {
+                return false;
+            }
+
+            kind = CompactKind.String;
+            valueLength = end - valueStart;
+            at = end + 1;
+        }
+        else if (rest.StartsWith("intValue\":"u8))
+        {
+            at += 10;
+            var quoted = at < json.Length && json[at] == (byte)'"';
+            at += quoted ? 1 : 0;
+            var end = JsonTokenReader.FindNumberEnd(json, at);
+            if (end < 0 || !Utf8Parser.TryParse(json[at..end], out long value, out var consumed) || consumed != end - at)
+            {
+                return false;
+            }
+
+            if (quoted && (end >= json.Length || json[end++] != (byte)'"'))
+            {
+                return false;
+            }
+
+            kind = CompactKind.Int;
+            scalar = unchecked((ulong)value);
+            at = end;
+        }
+        else if (rest.StartsWith("doubleValue\":"u8))
+        {
+            at += 13;
+            var end = JsonTokenReader.FindNumberEnd(json, at);
+            if (end < 0 || !double.TryParse(json[at..end], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value))
+            {
+                return false;
+            }
+
+            kind = CompactKind.Double;
+            scalar = BitConverter.DoubleToUInt64Bits(value);
+            at = end;
+        }
+        else if (rest.StartsWith("boolValue\":true"u8))
+        {
+            kind = CompactKind.Bool;
+            scalar = 1;
+            at += 15;
+        }
+        else if (rest.StartsWith("boolValue\":false"u8))
+        {
+            kind = CompactKind.Bool;
+            at += 16;
+        }
+        else
+        {
+            return false;
+        }
+
+        if (!json[at..].StartsWith("}}"u8))
+        {
+            return false;
+        }
+
+        var keyLength = keyEnd - keyStart;
+        var anyLength = kind switch
+        {
+            CompactKind.String => 1 + ProtoWire.VarintSize((uint)valueLength) + valueLength,
+            CompactKind.Int => 1 + ProtoWire.VarintSize(scalar),
+            CompactKind.Double => 9,
+            _ => 2,
+        };
+        var keyValueLength = (keyLength > 0 ? 1 + ProtoWire.VarintSize((uint)keyLength) + keyLength : 0) + 1 + ProtoWire.VarintSize((uint)anyLength) + anyLength;
+        _output.WriteLengthPrefix(fieldNumber, keyValueLength);
+        if (keyLength > 0)
+        {
+            _output.WriteBytesField(1, json.Slice(keyStart, keyLength));
+        }
+
+        _output.WriteLengthPrefix(2, anyLength);
+        switch (kind)
+        {
+            case CompactKind.String:
+                _output.WriteBytesField(1, json.Slice(valueStart, valueLength));
+                break;
+            case CompactKind.Int:
+                _output.WriteVarintField(3, scalar);
+                break;
+            case CompactKind.Double:
+                _output.WriteFixed64Field(4, scalar);
+                break;
+            default:
+                _output.WriteVarintField(2, scalar);
+                break;
+        }
+
+        _reader.CompleteValue(at + 2);
+        return true;
+    }
+
     // ---- scalars ----
 
     private void WriteString(OtlpJsonField field, int fieldNumber, bool evenIfEmpty = false)
     {
-        if (_reader.TokenType != JsonTokenType.String)
+        if (_reader.TokenType != JsonToken.String)
         {
             throw Error(field, $"expected a string, got {Describe()}");
         }
@@ -551,7 +722,7 @@ internal ref struct OtlpJsonTranscoder
         var index = -1;
         while (NextElement(ref index))
         {
-            if (_reader.TokenType != JsonTokenType.String)
+            if (_reader.TokenType != JsonToken.String)
             {
                 throw Error($"expected a string, got {Describe()}");
             }
@@ -564,7 +735,7 @@ internal ref struct OtlpJsonTranscoder
 
     private void WriteHexId(OtlpJsonField field, int fieldNumber)
     {
-        if (_reader.TokenType != JsonTokenType.String)
+        if (_reader.TokenType != JsonToken.String)
         {
             throw Error(field, $"expected a hex string, got {Describe()}");
         }
@@ -607,7 +778,7 @@ internal ref struct OtlpJsonTranscoder
 
     private void WriteBase64(OtlpJsonField field, int fieldNumber)
     {
-        if (_reader.TokenType != JsonTokenType.String)
+        if (_reader.TokenType != JsonToken.String)
         {
             throw Error(field, $"expected a base64 string, got {Describe()}");
         }
@@ -677,14 +848,14 @@ internal ref struct OtlpJsonTranscoder
     private void WriteEnum(OtlpJsonField field, int fieldNumber, string[] names)
     {
         int value;
-        if (_reader.TokenType == JsonTokenType.Number)
+        if (_reader.TokenType == JsonToken.Number)
         {
             if (!_reader.TryGetInt32(out value))
             {
                 throw Error(field, $"expected an enum number, got {Describe()}");
             }
         }
-        else if (_reader.TokenType == JsonTokenType.String)
+        else if (_reader.TokenType == JsonToken.String)
         {
             Span<byte> text = stackalloc byte[64];
             var name = Unescaped(field, text, "an enum name");
@@ -727,19 +898,19 @@ internal ref struct OtlpJsonTranscoder
 
     private bool ReadBool(OtlpJsonField field) => _reader.TokenType switch
     {
-        JsonTokenType.True => true,
-        JsonTokenType.False => false,
+        JsonToken.True => true,
+        JsonToken.False => false,
         _ => throw Error(field, $"expected true or false, got {Describe()}"),
     };
 
     private ulong ReadUInt64(OtlpJsonField field)
     {
-        if (_reader.TokenType == JsonTokenType.Number && _reader.TryGetUInt64(out var number))
+        if (_reader.TokenType == JsonToken.Number && _reader.TryGetUInt64(out var number))
         {
             return number;
         }
 
-        if (_reader.TokenType == JsonTokenType.String)
+        if (_reader.TokenType == JsonToken.String)
         {
             Span<byte> text = stackalloc byte[32];
             var digits = Unescaped(field, text, "an unsigned integer");
@@ -760,12 +931,12 @@ internal ref struct OtlpJsonTranscoder
 
     private long ReadInt64(OtlpJsonField field)
     {
-        if (_reader.TokenType == JsonTokenType.Number && _reader.TryGetInt64(out var number))
+        if (_reader.TokenType == JsonToken.Number && _reader.TryGetInt64(out var number))
         {
             return number;
         }
 
-        if (_reader.TokenType == JsonTokenType.String)
+        if (_reader.TokenType == JsonToken.String)
         {
             Span<byte> text = stackalloc byte[32];
             var digits = Unescaped(field, text, "an integer");
@@ -780,12 +951,12 @@ internal ref struct OtlpJsonTranscoder
 
     private double ReadDouble(OtlpJsonField field)
     {
-        if (_reader.TokenType == JsonTokenType.Number && _reader.TryGetDouble(out var number))
+        if (_reader.TokenType == JsonToken.Number && _reader.TryGetDouble(out var number))
         {
             return number;
         }
 
-        if (_reader.TokenType == JsonTokenType.String)
+        if (_reader.TokenType == JsonToken.String)
         {
             Span<byte> text = stackalloc byte[64];
             var value = Unescaped(field, text, "a number");
@@ -840,7 +1011,7 @@ internal ref struct OtlpJsonTranscoder
         while (true)
         {
             _reader.Read();
-            if (_reader.TokenType == JsonTokenType.EndObject)
+            if (_reader.TokenType == JsonToken.EndObject)
             {
                 field = OtlpJsonField.Unknown;
                 return false;
@@ -849,7 +1020,7 @@ internal ref struct OtlpJsonTranscoder
             field = _reader.ValueIsEscaped ? MatchEscapedName() : OtlpJsonFields.Match(_reader.ValueSpan);
 
             _reader.Read();
-            if (_reader.TokenType != JsonTokenType.Null)
+            if (_reader.TokenType != JsonToken.Null)
             {
                 return true;
             }
@@ -865,7 +1036,7 @@ internal ref struct OtlpJsonTranscoder
     private bool NextElement(ref int index)
     {
         _reader.Read();
-        if (_reader.TokenType == JsonTokenType.EndArray)
+        if (_reader.TokenType == JsonToken.EndArray)
         {
             return false;
         }
@@ -876,7 +1047,7 @@ internal ref struct OtlpJsonTranscoder
 
     private void ExpectObject()
     {
-        if (_reader.TokenType != JsonTokenType.StartObject)
+        if (_reader.TokenType != JsonToken.StartObject)
         {
             throw Error($"expected an object, got {Describe()}");
         }
@@ -884,7 +1055,7 @@ internal ref struct OtlpJsonTranscoder
 
     private void ExpectArray()
     {
-        if (_reader.TokenType != JsonTokenType.StartArray)
+        if (_reader.TokenType != JsonToken.StartArray)
         {
             throw Error($"expected an array, got {Describe()}");
         }
@@ -892,13 +1063,13 @@ internal ref struct OtlpJsonTranscoder
 
     private readonly string Describe() => _reader.TokenType switch
     {
-        JsonTokenType.StartObject => "an object",
-        JsonTokenType.StartArray => "an array",
-        JsonTokenType.String => "the string " + Quote(_reader.ValueSpan),
-        JsonTokenType.Number => "the number " + Encoding.UTF8.GetString(_reader.ValueSpan),
-        JsonTokenType.True => "true",
-        JsonTokenType.False => "false",
-        JsonTokenType.Null => "null",
+        JsonToken.StartObject => "an object",
+        JsonToken.StartArray => "an array",
+        JsonToken.String => "the string " + Quote(_reader.ValueSpan),
+        JsonToken.Number => "the number " + Encoding.UTF8.GetString(_reader.ValueSpan),
+        JsonToken.True => "true",
+        JsonToken.False => "false",
+        JsonToken.Null => "null",
         _ => _reader.TokenType.ToString(),
     };
 

@@ -75,6 +75,13 @@ internal sealed class ProtobufBuilder : IDisposable
         }
     }
 
+    /// <summary>The tag and length of a length-delimited field whose <paramref name="length"/> bytes the caller writes next.</summary>
+    public void WriteLengthPrefix(int fieldNumber, int length)
+    {
+        WriteTag(fieldNumber, WireType.LengthDelimited);
+        _position += ProtoWire.WriteVarint(Reserve(5), (uint)length);
+    }
+
     public void WriteVarintField(int fieldNumber, ulong value)
     {
         WriteTag(fieldNumber, WireType.Varint);

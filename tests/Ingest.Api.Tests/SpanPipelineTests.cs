@@ -349,6 +349,71 @@ public sealed class SpanPipelineTests
     }
 
     [Fact]
+    public void Scan_MutatedRequests_EitherRefusedOrForwardedAsParseableRecords()
+    {
+        var valid = StandardBatch.GenAi(spans: 30, traces: 3, seed: 9).ToByteArray();
+        var random = new Random(1234);
+        var refused = 0;
+        for (var round = 0; round < 2000; round++)
+        {
+            var mutated = (byte[])valid.Clone();
+            for (var flips = random.Next(1, 4); flips > 0; flips--)
+            {
+                mutated[random.Next(mutated.Length)] = (byte)random.Next(256);
+            }
+
+            if (round % 5 == 0)
+            {
+                mutated = mutated[..random.Next(mutated.Length)];
+            }
+
+            try
+            {
+                var (records, tally) = Run(mutated);
+                var forwarded = records.Sum(r => SpanBatch.Parser.ParseFrom(r.Value).ResourceSpans.SelectMany(x => x.ScopeSpans).Sum(x => x.Spans.Count));
+                Assert.Equal(tally.Accepted, forwarded);
+            }
+            catch (ProtobufFormatException)
+            {
+                refused++;
+            }
+        }
+
+        Assert.InRange(refused, 100, 1990);
+    }
+
+    [Fact]
+    public void Scan_MutatedJson_EitherRefusedWithAPathOrForwarded()
+    {
+        var valid = Otlp.Json.OtlpJson.SerializeExportTraceServiceRequest(StandardBatch.GenAi(spans: 20, traces: 2, seed: 9));
+        var random = new Random(4321);
+        var symbols = "{}[]\\\":,0aZ- u"u8.ToArray();
+        var refused = 0;
+        for (var round = 0; round < 2000; round++)
+        {
+            var mutated = (byte[])valid.Clone();
+            for (var flips = random.Next(1, 3); flips > 0; flips--)
+            {
+                mutated[random.Next(mutated.Length)] = symbols[random.Next(symbols.Length)];
+            }
+
+            try
+            {
+                using var payload = Otlp.Json.OtlpJson.TranscodeTraces(mutated);
+                var (records, tally) = Run(payload.Bytes.ToArray());
+                Assert.Equal(tally.Accepted, SpansOf(records).Count);
+            }
+            catch (Otlp.Json.OtlpJsonException ex)
+            {
+                Assert.NotEmpty(ex.Path);
+                refused++;
+            }
+        }
+
+        Assert.InRange(refused, 100, 2000);
+    }
+
+    [Fact]
     public void Scan_EmptyPayload_HasNoSpans()
     {
         var (records, tally) = Run([]);
