@@ -1,3 +1,5 @@
+using Trulayer.Ingest.Http;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
@@ -6,5 +8,6 @@ builder.AddIngestServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapIngestApi();
 
 app.Run();

@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Proto.Collector.Trace.V1;
+using Trulayer.Ingest.Kafka;
+using Trulayer.Ingest.Pipeline;
+using Trulayer.Otlp.Json;
+using Trulayer.Otlp.Protobuf;
+
+namespace Trulayer.Ingest;
+
+/// <summary>How an export request's payload is encoded.</summary>
+public enum OtlpEncoding
+{
+    Protobuf,
+    Json,
+}
+
+/// <summary>
+/// One export request as the transports hand it over: the decompressed payload (owned by the caller,
+/// unchanged until <see cref="IngestService.IngestAsync"/> completes) and the project it writes to.
+/// </summary>
+public readonly record struct IngestRequest(ReadOnlyMemory<byte> Payload, OtlpEncoding Encoding, Guid ProjectId, string Transport);
+
+public enum IngestStatus
+{
+    /// <summary>Every accepted span is in Kafka (some may be rejected in partial_success).</summary>
+    Accepted,
+
+    /// <summary>The payload does not decode (400 / INVALID_ARGUMENT).</summary>
+    Invalid,
+
+    /// <summary>Too many spans (413 / RESOURCE_EXHAUSTED).</summary>
+    TooLarge,
+
+    /// <summary>Kafka did not take the spans, or admission refused them (503 / UNAVAILABLE); safe to retry.</summary>
+    Unavailable,
+}
+
+/// <summary>The outcome of an export: a response to send, or an error with the message that says what to change.</summary>
+public sealed record IngestResult(IngestStatus Status, string Message, ExportTraceServiceResponse Response, TimeSpan RetryAfter = default)
+{
+    public static IngestResult Error(IngestStatus status, string message, TimeSpan retryAfter = default)
+        => new(status, message, new ExportTraceServiceResponse(), retryAfter);
+}
+
+/// <summary>
+/// The OTLP trace receiver, independent of transport: decodes a request, validates, bounds and groups
+/// its spans, produces one record per trace to Kafka and reports partial success. The HTTP and gRPC
+/// adapters translate requests into <see cref="IngestRequest"/> and results into their status codes.
+/// </summary>
+public sealed partial class IngestService(
+    SpanRecordProducer producer,
+    IIngestAdmission admission,
+    IngestMetrics metrics,
+    IOptions<IngestOptions> options,
+    TimeProvider time,
+    ILogger<IngestService> logger)
+{
+    private readonly IngestOptions _options = options.Value;
+    private readonly ExportRequestScanner _scanner = new(options.Value);
+
+    public IngestOptions Options => _options;
+
+    public async Task<IngestResult> IngestAsync(IngestRequest request, CancellationToken cancellationToken)
+    {
+        metrics.RequestReceived(request.Transport, request.Encoding == OtlpEncoding.Json ? "json" : "protobuf", request.Payload.Length);
+
+        var admitted = await admission.AdmitAsync(request.ProjectId, cancellationToken);
+        if (!admitted.Admitted)
+        {
+            return IngestResult.Error(IngestStatus.Unavailable, admitted.Reason ?? "ingest is not accepting spans right now; retry later", admitted.RetryAfter);
+        }
+
+        if (request.Payload.IsEmpty)
+        {
+            // An empty body is an empty request in either encoding (a protobuf message with no fields).
+            return new IngestResult(IngestStatus.Accepted, "", new ExportTraceServiceResponse());
+        }
+
+        var received = (ulong)time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000UL;
+        List<SpanRecord> records;
+        SpanTally tally;
+        try
+        {
+            (records, tally) = Decode(request, received);
+        }
+        catch (OtlpJsonException ex)
+        {
+            return IngestResult.Error(IngestStatus.Invalid, $"invalid OTLP/JSON at {ex.Path}: {ex.Problem}");
+        }
+        catch (ProtobufFormatException ex)
+        {
+            return IngestResult.Error(IngestStatus.Invalid, $"invalid OTLP protobuf at {ex.Message}; send an encoded ExportTraceServiceRequest");
+        }
+        catch (TooManySpansException ex)
+        {
+            return IngestResult.Error(IngestStatus.TooLarge, ex.Message);
+        }
+
+        if (records.Count > 0)
+        {
+            var started = Stopwatch.GetTimestamp();
+            // Not cancelled with the request: once produced, the records go to Kafka whether or not
+            // the client waits, and the wait is bounded by Kafka:ProduceTimeout.
+            var outcome = await producer.ProduceAsync(records, CancellationToken.None);
+            metrics.Produced(Stopwatch.GetElapsedTime(started), outcome.Delivered);
+            if (!outcome.Delivered)
+            {
+                return IngestResult.Error(
+                    IngestStatus.Unavailable,
+                    $"{outcome.Failure}; nothing of this request is acknowledged: retry it after {_options.RetryAfter.TotalSeconds:0} s",
+                    _options.RetryAfter);
+            }
+        }
+
+        metrics.SpansAccepted(tally.Accepted, tally.Rejected, tally.Truncated);
+        var response = new ExportTraceServiceResponse();
+        if (tally.Describe(_options) is { } message)
+        {
+            Log.PartialSuccess(logger, request.ProjectId, tally.Rejected, tally.Truncated, message);
+            response.PartialSuccess = new ExportTracePartialSuccess { RejectedSpans = tally.Rejected, ErrorMessage = message };
+        }
+
+        return new IngestResult(IngestStatus.Accepted, "", response);
+    }
+
+    /// <summary>The CPU part of an export: decode, validate, bound, group, compose the records.</summary>
+    public (List<SpanRecord> Records, SpanTally Tally) Decode(IngestRequest request, ulong receivedUnixNano)
+    {
+        if (request.Encoding == OtlpEncoding.Json)
+        {
+            using var transcoded = OtlpJson.TranscodeTraces(request.Payload.Span);
+            return ScanAndCompose(transcoded.Bytes, request.ProjectId, receivedUnixNano);
+        }
+
+        return ScanAndCompose(request.Payload, request.ProjectId, receivedUnixNano);
+    }
+
+    private (List<SpanRecord>, SpanTally) ScanAndCompose(ReadOnlyMemory<byte> protobuf, Guid projectId, ulong receivedUnixNano)
+    {
+        var scan = _scanner.Scan(protobuf, receivedUnixNano);
+        var records = SpanBatchComposer.Compose(scan, projectId, receivedUnixNano, _options.MaxRecordBytes);
+        return (records, scan.Tally);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Project {ProjectId}: {Rejected} spans rejected, {Truncated} truncated: {Detail}")]
+        public static partial void PartialSuccess(ILogger logger, Guid projectId, int rejected, int truncated, string detail);
+    }
+}

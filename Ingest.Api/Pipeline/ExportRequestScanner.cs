@@ -1,0 +1,748 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using Google.Protobuf;
+using Trulayer.Otlp.Protobuf;
+
+namespace Trulayer.Ingest.Pipeline;
+
+/// <summary>A request with more spans than one request may carry (413).</summary>
+public sealed class TooManySpansException(int limit)
+    : Exception($"the request holds more than {limit} spans; send at most {limit} spans per request")
+{
+    public int Limit { get; } = limit;
+}
+
+/// <summary>
+/// Validates, bounds and groups the spans of an <c>ExportTraceServiceRequest</c> by reading its
+/// protobuf encoding in place: it walks every field to check the structure (so what it forwards parses
+/// downstream) and learns each span's ids, times and attribute sizes, but it builds no message objects.
+/// Spans are kept as slices of the request, grouped by trace id, for <see cref="SpanBatchComposer"/> to
+/// copy into Kafka records; only a span that must be truncated is decoded and re-encoded
+/// (<see cref="SpanTruncator"/>). Malformed protobuf throws <see cref="ProtobufFormatException"/> naming
+/// the element (<c>resource_spans[0].scope_spans[1].spans[2]</c>).
+/// </summary>
+public sealed class ExportRequestScanner(IngestOptions limits)
+{
+    private const int RequestResourceSpans = 1;
+    private const int ResourceSpansResource = 1;
+    private const int ResourceSpansScopeSpans = 2;
+    private const int ScopeSpansScope = 1;
+    private const int ScopeSpansSpans = 2;
+
+    private readonly int _maxKey = limits.MaxAttributeKeyBytes;
+    private readonly int _maxValue = limits.MaxAttributeValueBytes;
+
+    /// <summary>Scans <paramref name="payload"/>, which must stay unchanged while the result is in use.</summary>
+    public ScannedExport Scan(ReadOnlyMemory<byte> payload, ulong nowUnixNano)
+    {
+        var result = new ScannedExport(payload);
+        var minStart = limits.RetentionDays is { } days ? nowUnixNano - Math.Min(nowUnixNano, (ulong)days * 86_400_000_000_000UL) : 0;
+        var position = new Position();
+        try
+        {
+            var buffer = payload.Span;
+            var reader = new ProtoWireReader(buffer);
+            while (reader.TryReadTag(out var field, out var wireType))
+            {
+                if (field == RequestResourceSpans && wireType == WireType.LengthDelimited)
+                {
+                    var start = reader.ReadLengthDelimited(out var length);
+                    ScanResourceSpans(buffer, start, start + length, result, ref position, minStart);
+                    position.Resource++;
+                }
+                else
+                {
+                    reader.Skip(wireType);
+                }
+            }
+        }
+        catch (ProtobufFormatException ex)
+        {
+            throw new ProtobufFormatException($"{position}: {ex.Message}");
+        }
+
+        return result;
+    }
+
+    private void ScanResourceSpans(ReadOnlySpan<byte> buffer, int start, int end, ScannedExport result, ref Position position, ulong minStart)
+    {
+        // Pass 1: everything but the scope spans is the resource's header, copied into every record verbatim.
+        var header = result.BeginHeader();
+        var reader = new ProtoWireReader(buffer, start, end);
+        while (true)
+        {
+            var fieldStart = reader.Position;
+            if (!reader.TryReadTag(out var field, out var wireType))
+            {
+                break;
+            }
+
+            if (field == ResourceSpansScopeSpans && wireType == WireType.LengthDelimited)
+            {
+                reader.ReadLengthDelimited(out _);
+                continue;
+            }
+
+            if (field == ResourceSpansResource && wireType == WireType.LengthDelimited)
+            {
+                var s = reader.ReadLengthDelimited(out var l);
+                position.InResource = true;
+                ValidateAttributesHolder(buffer, s, s + l, attributesField: 1, nestedField: 3);
+                position.InResource = false;
+            }
+            else
+            {
+                reader.Skip(wireType);
+            }
+
+            result.AddHeaderSegment(fieldStart, reader.Position - fieldStart);
+        }
+
+        var resourceIndex = result.EndResourceHeader(header);
+
+        // Pass 2: the scope spans.
+        reader = new ProtoWireReader(buffer, start, end);
+        position.Scope = 0;
+        while (reader.TryReadTag(out var field, out var wireType))
+        {
+            if (field == ResourceSpansScopeSpans && wireType == WireType.LengthDelimited)
+            {
+                var s = reader.ReadLengthDelimited(out var l);
+                ScanScopeSpans(buffer, s, s + l, resourceIndex, result, ref position, minStart);
+                position.Scope++;
+            }
+            else
+            {
+                reader.Skip(wireType);
+            }
+        }
+
+        position.Scope = -1;
+    }
+
+    private void ScanScopeSpans(ReadOnlySpan<byte> buffer, int start, int end, int resourceIndex, ScannedExport result, ref Position position, ulong minStart)
+    {
+        var header = result.BeginHeader();
+        var reader = new ProtoWireReader(buffer, start, end);
+        while (true)
+        {
+            var fieldStart = reader.Position;
+            if (!reader.TryReadTag(out var field, out var wireType))
+            {
+                break;
+            }
+
+            if (field == ScopeSpansSpans && wireType == WireType.LengthDelimited)
+            {
+                reader.ReadLengthDelimited(out _);
+                continue;
+            }
+
+            if (field == ScopeSpansScope && wireType == WireType.LengthDelimited)
+            {
+                var s = reader.ReadLengthDelimited(out var l);
+                position.InScope = true;
+                ValidateAttributesHolder(buffer, s, s + l, attributesField: 3, nestedField: 0);
+                position.InScope = false;
+            }
+            else
+            {
+                reader.Skip(wireType);
+            }
+
+            result.AddHeaderSegment(fieldStart, reader.Position - fieldStart);
+        }
+
+        var scopeIndex = result.EndScopeHeader(header, resourceIndex);
+
+        reader = new ProtoWireReader(buffer, start, end);
+        position.Span = 0;
+        var tally = result.Tally;
+        while (reader.TryReadTag(out var field, out var wireType))
+        {
+            if (field != ScopeSpansSpans || wireType != WireType.LengthDelimited)
+            {
+                reader.Skip(wireType);
+                continue;
+            }
+
+            var s = reader.ReadLengthDelimited(out var l);
+            if (++tally.Received > limits.MaxSpansPerRequest)
+            {
+                throw new TooManySpansException(limits.MaxSpansPerRequest);
+            }
+
+            var span = ScanSpan(buffer, s, s + l);
+            var rejection = Validate(buffer, in span, minStart);
+            if (rejection is { } reason)
+            {
+                tally.Reject(reason);
+            }
+            else
+            {
+                byte[]? rewritten = null;
+                if (span.Truncations != Truncations.None)
+                {
+                    try
+                    {
+                        rewritten = SpanTruncator.Truncate(buffer.Slice(s, l), limits);
+                    }
+                    catch (InvalidProtocolBufferException ex)
+                    {
+                        // What the generated parser refuses, the processor could not read either.
+                        throw new ProtobufFormatException(ex.Message);
+                    }
+
+                    tally.Truncate(span.Truncations);
+                }
+
+                result.AddSpan(s, l, scopeIndex, buffer.Slice(span.TraceIdStart, 16), rewritten);
+            }
+
+            position.Span++;
+        }
+
+        position.Span = -1;
+    }
+
+    private static RejectReason? Validate(ReadOnlySpan<byte> buffer, in SpanScan span, ulong minStart)
+    {
+        if (span.TraceIdLength != 16 || IsZero(buffer.Slice(span.TraceIdStart, 16)))
+        {
+            return RejectReason.InvalidTraceId;
+        }
+
+        if (span.SpanIdLength != 8 || IsZero(buffer.Slice(span.SpanIdStart, 8)))
+        {
+            return RejectReason.InvalidSpanId;
+        }
+
+        if (span.ParentSpanIdLength is not (0 or 8))
+        {
+            return RejectReason.InvalidParentSpanId;
+        }
+
+        if (span.EndTime < span.StartTime)
+        {
+            return RejectReason.EndBeforeStart;
+        }
+
+        if (span.NestedTooDeep)
+        {
+            return RejectReason.NestedTooDeep;
+        }
+
+        return span.StartTime < minStart ? RejectReason.OutsideRetention : null;
+    }
+
+    private static bool IsZero(ReadOnlySpan<byte> id) => id.IndexOfAnyExcept((byte)0) < 0;
+
+    /// <summary>What the receiver needs to know about one span, read without decoding it.</summary>
+    private struct SpanScan
+    {
+        public int TraceIdStart;
+        public int TraceIdLength;
+        public int SpanIdStart;
+        public int SpanIdLength;
+        public int ParentSpanIdLength;
+        public ulong StartTime;
+        public ulong EndTime;
+        public Truncations Truncations;
+        public bool NestedTooDeep;
+    }
+
+    private SpanScan ScanSpan(ReadOnlySpan<byte> buffer, int start, int end)
+    {
+        var scan = new SpanScan { TraceIdStart = -1, SpanIdStart = -1 };
+        var attributes = 0;
+        var events = 0;
+        var links = 0;
+        var problems = new ValueProblems();
+        var reader = new ProtoWireReader(buffer, start, end);
+        while (reader.TryReadTag(out var field, out var wireType))
+        {
+            switch (field)
+            {
+                case 1 when wireType == WireType.LengthDelimited:
+                    scan.TraceIdStart = reader.ReadLengthDelimited(out scan.TraceIdLength);
+                    break;
+                case 2 when wireType == WireType.LengthDelimited:
+                    scan.SpanIdStart = reader.ReadLengthDelimited(out scan.SpanIdLength);
+                    break;
+                case 4 when wireType == WireType.LengthDelimited:
+                    reader.ReadLengthDelimited(out scan.ParentSpanIdLength);
+                    break;
+                case 7 when wireType == WireType.Fixed64:
+                    scan.StartTime = reader.ReadFixed64();
+                    break;
+                case 8 when wireType == WireType.Fixed64:
+                    scan.EndTime = reader.ReadFixed64();
+                    break;
+                case 9 when wireType == WireType.LengthDelimited:
+                {
+                    attributes++;
+                    var s = reader.ReadLengthDelimited(out var l);
+                    ScanAttribute(buffer, s, s + l, ref problems);
+                    break;
+                }
+
+                case 11 when wireType == WireType.LengthDelimited:
+                {
+                    events++;
+                    var s = reader.ReadLengthDelimited(out var l);
+                    ScanAttributesHolder(buffer, s, s + l, attributesField: 3, ref problems);
+                    break;
+                }
+
+                case 13 when wireType == WireType.LengthDelimited:
+                {
+                    links++;
+                    var s = reader.ReadLengthDelimited(out var l);
+                    ScanAttributesHolder(buffer, s, s + l, attributesField: 4, ref problems);
+                    break;
+                }
+
+                case 15 when wireType == WireType.LengthDelimited:
+                {
+                    var s = reader.ReadLengthDelimited(out var l);
+                    ScanFlat(buffer, s, s + l);
+                    break;
+                }
+
+                default:
+                    reader.Skip(wireType);
+                    break;
+            }
+        }
+
+        scan.Truncations = problems.Truncations;
+        scan.NestedTooDeep = problems.TooDeep;
+        if (attributes > limits.MaxAttributesPerSpan)
+        {
+            scan.Truncations |= Truncations.TooManyAttributes;
+        }
+
+        if (events > limits.MaxEventsPerSpan)
+        {
+            scan.Truncations |= Truncations.TooManyEvents;
+        }
+
+        if (links > limits.MaxLinksPerSpan)
+        {
+            scan.Truncations |= Truncations.TooManyLinks;
+        }
+
+        if (scan.TraceIdStart < 0)
+        {
+            scan.TraceIdLength = 0;
+        }
+
+        return scan;
+    }
+
+    private struct ValueProblems
+    {
+        public Truncations Truncations;
+        public bool TooDeep;
+    }
+
+    /// <summary>An event or a link: its attributes are bounded like the span's.</summary>
+    private void ScanAttributesHolder(ReadOnlySpan<byte> buffer, int start, int end, int attributesField, ref ValueProblems problems)
+    {
+        var count = 0;
+        var reader = new ProtoWireReader(buffer, start, end);
+        while (reader.TryReadTag(out var field, out var wireType))
+        {
+            if (field == attributesField && wireType == WireType.LengthDelimited)
+            {
+                count++;
+                var s = reader.ReadLengthDelimited(out var l);
+                ScanAttribute(buffer, s, s + l, ref problems);
+            }
+            else
+            {
+                reader.Skip(wireType);
+            }
+        }
+
+        if (count > limits.MaxAttributesPerSpan)
+        {
+            problems.Truncations |= Truncations.TooManyAttributes;
+        }
+    }
+
+    /// <summary>A resource or a scope: checks the structure of its attributes (and, for a resource, its entity refs).</summary>
+    private void ValidateAttributesHolder(ReadOnlySpan<byte> buffer, int start, int end, int attributesField, int nestedField)
+    {
+        var problems = new ValueProblems();
+        var reader = new ProtoWireReader(buffer, start, end);
+        while (reader.TryReadTag(out var field, out var wireType))
+        {
+            if (field == attributesField && wireType == WireType.LengthDelimited)
+            {
+                var s = reader.ReadLengthDelimited(out var l);
+                ScanKeyValue(buffer, s, s + l, 0, checkKey: false, ref problems);
+            }
+            else if (field == nestedField && wireType == WireType.LengthDelimited)
+            {
+                var s = reader.ReadLengthDelimited(out var l);
+                ScanFlat(buffer, s, s + l);
+            }
+            else
+            {
+                reader.Skip(wireType);
+            }
+        }
+
+        if (problems.TooDeep)
+        {
+            throw new ProtobufFormatException($"attribute values nested deeper than {IngestOptions.MaxValueDepth} levels");
+        }
+    }
+
+    /// <summary>A span's, event's or link's attribute: bounded key and value.</summary>
+    private void ScanAttribute(ReadOnlySpan<byte> buffer, int start, int end, ref ValueProblems problems)
+    {
+        if (!TryScanSimpleAttribute(buffer.Slice(start, end - start), ref problems))
+        {
+            ScanKeyValue(buffer, start, end, 0, checkKey: true, ref problems);
+        }
+    }
+
+    /// <summary>
+    /// The common attribute, checked without the general walk: a key followed by a value holding one
+    /// string, bytes, bool, int or double, in the order and encoding every SDK writes. False (nothing
+    /// decided) for anything else, which the general walk then reads.
+    /// </summary>
+    private bool TryScanSimpleAttribute(ReadOnlySpan<byte> keyValue, ref ValueProblems problems)
+    {
+        var at = 1;
+        if (keyValue.Length < 4 || keyValue[0] != 0x0A || !TryReadShortVarint(keyValue, ref at, out var keyLength) || keyLength > keyValue.Length - at)
+        {
+            return false;
+        }
+
+        at += keyLength;
+        if (at >= keyValue.Length || keyValue[at++] != 0x12 || !TryReadShortVarint(keyValue, ref at, out var valueLength) || valueLength != keyValue.Length - at)
+        {
+            return false;
+        }
+
+        var value = keyValue[at..];
+        if (value.IsEmpty)
+        {
+            return CheckKey(keyLength, ref problems);
+        }
+
+        var valueAt = 1;
+        switch (value[0])
+        {
+            case 0x0A or 0x3A: // string_value, bytes_value
+                if (!TryReadShortVarint(value, ref valueAt, out var length) || length != value.Length - valueAt)
+                {
+                    return false;
+                }
+
+                if (length > _maxValue)
+                {
+                    problems.Truncations |= Truncations.ValueTooLarge;
+                }
+
+                return CheckKey(keyLength, ref problems);
+            case 0x10 or 0x18: // bool_value, int_value: a varint ending the value
+                while (valueAt < value.Length && valueAt <= 10 && value[valueAt] >= 0x80)
+                {
+                    valueAt++;
+                }
+
+                return valueAt == value.Length - 1 && valueAt <= 10 && CheckKey(keyLength, ref problems);
+            case 0x21: // double_value
+                return value.Length == 9 && CheckKey(keyLength, ref problems);
+            default:
+                return false;
+        }
+    }
+
+    private bool CheckKey(int keyLength, ref ValueProblems problems)
+    {
+        if (keyLength > _maxKey)
+        {
+            problems.Truncations |= Truncations.KeyTooLong;
+        }
+
+        return true;
+    }
+
+    /// <summary>A varint of at most 3 bytes (lengths below 2 MiB); false for anything longer.</summary>
+    private static bool TryReadShortVarint(ReadOnlySpan<byte> bytes, ref int at, out int value)
+    {
+        var p = at;
+        if (p < bytes.Length && bytes[p] < 0x80)
+        {
+            value = bytes[p];
+            at = p + 1;
+            return true;
+        }
+
+        if (p + 1 < bytes.Length && bytes[p + 1] < 0x80)
+        {
+            value = (bytes[p] & 0x7F) | (bytes[p + 1] << 7);
+            at = p + 2;
+            return true;
+        }
+
+        if (p + 2 < bytes.Length && bytes[p + 2] < 0x80)
+        {
+            value = (bytes[p] & 0x7F) | ((bytes[p + 1] & 0x7F) << 7) | (bytes[p + 2] << 14);
+            at = p + 3;
+            return true;
+        }
+
+        value = 0;
+        return false;
+    }
+
+    private void ScanKeyValue(ReadOnlySpan<byte> buffer, int start, int end, int depth, bool checkKey, ref ValueProblems problems)
+    {
+        var reader = new ProtoWireReader(buffer, start, end);
+        while (reader.TryReadTag(out var field, out var wireType))
+        {
+            if (field == 1 && wireType == WireType.LengthDelimited)
+            {
+                reader.ReadLengthDelimited(out var keyLength);
+                if (checkKey && keyLength > _maxKey)
+                {
+                    problems.Truncations |= Truncations.KeyTooLong;
+                }
+            }
+            else if (field == 2 && wireType == WireType.LengthDelimited)
+            {
+                var s = reader.ReadLengthDelimited(out var l);
+                ScanAnyValue(buffer, s, s + l, depth + 1, ref problems);
+            }
+            else
+            {
+                reader.Skip(wireType);
+            }
+        }
+    }
+
+    private void ScanAnyValue(ReadOnlySpan<byte> buffer, int start, int end, int depth, ref ValueProblems problems)
+    {
+        if (depth > IngestOptions.MaxValueDepth)
+        {
+            problems.TooDeep = true;
+            return;
+        }
+
+        var reader = new ProtoWireReader(buffer, start, end);
+        while (reader.TryReadTag(out var field, out var wireType))
+        {
+            if (wireType != WireType.LengthDelimited)
+            {
+                reader.Skip(wireType);
+                continue;
+            }
+
+            var s = reader.ReadLengthDelimited(out var l);
+            if (field is 1 or 5 or 6 or 7 && l > _maxValue)
+            {
+                problems.Truncations |= Truncations.ValueTooLarge;
+            }
+
+            if (field is 5 or 6)
+            {
+                // ArrayValue and KeyValueList both hold their items in field 1.
+                var items = new ProtoWireReader(buffer, s, s + l);
+                while (items.TryReadTag(out var itemField, out var itemWireType))
+                {
+                    if (itemField == 1 && itemWireType == WireType.LengthDelimited)
+                    {
+                        var itemStart = items.ReadLengthDelimited(out var itemLength);
+                        if (field == 5)
+                        {
+                            ScanAnyValue(buffer, itemStart, itemStart + itemLength, depth + 1, ref problems);
+                        }
+                        else
+                        {
+                            ScanKeyValue(buffer, itemStart, itemStart + itemLength, depth, checkKey: false, ref problems);
+                        }
+                    }
+                    else
+                    {
+                        items.Skip(itemWireType);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Checks the structure of a message whose fields are all scalars or strings.</summary>
+    private static void ScanFlat(ReadOnlySpan<byte> buffer, int start, int end)
+    {
+        var reader = new ProtoWireReader(buffer, start, end);
+        while (reader.TryReadTag(out _, out var wireType))
+        {
+            reader.Skip(wireType);
+        }
+    }
+
+    /// <summary>Where the scan is, for error messages.</summary>
+    private struct Position()
+    {
+        public int Resource;
+        public int Scope = -1;
+        public int Span = -1;
+        public bool InResource;
+        public bool InScope;
+
+        public override readonly string ToString()
+        {
+            var text = $"resource_spans[{Resource}]";
+            if (InResource)
+            {
+                return text + ".resource";
+            }
+
+            if (Scope >= 0)
+            {
+                text += $".scope_spans[{Scope}]";
+                if (InScope)
+                {
+                    return text + ".scope";
+                }
+
+                if (Span >= 0)
+                {
+                    text += $".spans[{Span}]";
+                }
+            }
+
+            return text;
+        }
+    }
+}
+
+/// <summary>
+/// The outcome of <see cref="ExportRequestScanner"/>: accepted spans as slices of the request (or
+/// rewritten bytes), each resource's and scope's other fields as raw segments, and the spans grouped by
+/// trace id in request order.
+/// </summary>
+public sealed class ScannedExport
+{
+    internal readonly record struct Segment(int Start, int Length);
+
+    /// <summary>A resource's or scope's fields other than its children, as raw segments of the request.</summary>
+    internal readonly record struct Header(int FirstSegment, int SegmentCount, int Bytes, int Resource);
+
+    internal struct SpanEntry
+    {
+        public int Start;
+        public int Length;
+        public int Scope;
+        public int Next;
+        public byte[]? Rewritten;
+
+        public readonly int EncodedLength => Rewritten?.Length ?? Length;
+    }
+
+    internal struct TraceGroup
+    {
+        public UInt128 TraceId;
+        public int First;
+        public int Last;
+        public int Count;
+    }
+
+    private readonly List<Segment> _segments = [];
+    private readonly List<Header> _resources = [];
+    private readonly List<Header> _scopes = [];
+    private readonly List<SpanEntry> _spans = [];
+    private readonly List<TraceGroup> _groups = [];
+    private readonly Dictionary<UInt128, int> _groupByTrace = [];
+    private int _lastGroup = -1;
+    private int _headerStart;
+
+    internal ScannedExport(ReadOnlyMemory<byte> payload)
+    {
+        Payload = payload;
+    }
+
+    public ReadOnlyMemory<byte> Payload { get; }
+
+    public SpanTally Tally { get; } = new();
+
+    /// <summary>How many distinct traces the accepted spans belong to.</summary>
+    public int TraceCount => _groups.Count;
+
+    internal ReadOnlySpan<Segment> Segments => CollectionsMarshal.AsSpan(_segments);
+
+    internal ReadOnlySpan<Header> Resources => CollectionsMarshal.AsSpan(_resources);
+
+    internal ReadOnlySpan<Header> Scopes => CollectionsMarshal.AsSpan(_scopes);
+
+    internal ReadOnlySpan<SpanEntry> Spans => CollectionsMarshal.AsSpan(_spans);
+
+    internal ReadOnlySpan<TraceGroup> Groups => CollectionsMarshal.AsSpan(_groups);
+
+    internal int BeginHeader() => _headerStart = _segments.Count;
+
+    internal void AddHeaderSegment(int start, int length)
+    {
+        // Adjacent fields of one header (resource then schema_url, say) become one copy.
+        if (_segments.Count > _headerStart && _segments[^1] is var last && last.Start + last.Length == start)
+        {
+            _segments[^1] = last with { Length = last.Length + length };
+        }
+        else
+        {
+            _segments.Add(new Segment(start, length));
+        }
+    }
+
+    internal int EndResourceHeader(int firstSegment) => AddHeader(_resources, firstSegment, -1);
+
+    internal int EndScopeHeader(int firstSegment, int resource) => AddHeader(_scopes, firstSegment, resource);
+
+    private int AddHeader(List<Header> headers, int firstSegment, int resource)
+    {
+        var bytes = 0;
+        for (var i = firstSegment; i < _segments.Count; i++)
+        {
+            bytes += _segments[i].Length;
+        }
+
+        headers.Add(new Header(firstSegment, _segments.Count - firstSegment, bytes, resource));
+        return headers.Count - 1;
+    }
+
+    internal void AddSpan(int start, int length, int scope, ReadOnlySpan<byte> traceId, byte[]? rewritten)
+    {
+        var key = BinaryPrimitives.ReadUInt128BigEndian(traceId);
+        var index = _spans.Count;
+        _spans.Add(new SpanEntry { Start = start, Length = length, Scope = scope, Next = -1, Rewritten = rewritten });
+
+        // Spans of one trace usually arrive together: check the last group before the dictionary.
+        int group;
+        if (_lastGroup >= 0 && _groups[_lastGroup].TraceId == key)
+        {
+            group = _lastGroup;
+        }
+        else if (!_groupByTrace.TryGetValue(key, out group))
+        {
+            group = _groups.Count;
+            _groups.Add(new TraceGroup { TraceId = key, First = index, Last = index });
+            _groupByTrace.Add(key, group);
+        }
+
+        _lastGroup = group;
+        ref var entry = ref CollectionsMarshal.AsSpan(_groups)[group];
+        if (entry.Count > 0)
+        {
+            CollectionsMarshal.AsSpan(_spans)[entry.Last].Next = index;
+            entry.Last = index;
+        }
+
+        entry.Count++;
+    }
+}

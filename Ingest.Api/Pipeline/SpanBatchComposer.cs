@@ -1,0 +1,214 @@
+using System.Buffers.Binary;
+using System.Text;
+using Trulayer.Otlp.Protobuf;
+
+namespace Trulayer.Ingest.Pipeline;
+
+/// <summary>One Kafka record: key <c>&lt;project_id&gt;:&lt;trace_id hex&gt;</c>, value an encoded <c>SpanBatch</c>.</summary>
+public sealed record SpanRecord(string Key, byte[] Value, int SpanCount);
+
+/// <summary>
+/// Builds the Kafka records of a scanned request: one <c>SpanBatch</c> per trace, or several with the same
+/// key when a trace's spans do not fit in one record. The encoding is assembled from the request's own
+/// bytes: each span, resource and scope is copied as received, so a record costs a few memory copies and
+/// no protobuf encoding. Sizes are known before writing (every piece is a slice of known length), so
+/// each record is written once into an array of its exact size.
+/// </summary>
+public static class SpanBatchComposer
+{
+    // SpanBatch fields (trulayer/pipeline/v1/span_batch.proto), and the OTLP fields they nest.
+    private const int BatchProjectId = 1;
+    private const int BatchTraceId = 2;
+    private const int BatchReceivedTime = 3;
+    private const int BatchResourceSpans = 4;
+    private const int ResourceSpansScopeSpans = 2;
+    private const int ScopeSpansSpans = 2;
+
+    // A wrapper (ResourceSpans or ScopeSpans) costs its tag and at most 5 bytes of length.
+    private const int WrapperOverhead = 1 + ProtoWire.MaxVarint32Bytes;
+
+    /// <summary>
+    /// The records of <paramref name="scan"/> for <paramref name="projectId"/>. A span that cannot fit in a
+    /// record of <paramref name="maxRecordBytes"/> even alone is rejected in the scan's tally.
+    /// </summary>
+    public static List<SpanRecord> Compose(ScannedExport scan, Guid projectId, ulong receivedUnixNano, int maxRecordBytes)
+    {
+        var records = new List<SpanRecord>(scan.TraceCount);
+        if (scan.TraceCount == 0)
+        {
+            return records;
+        }
+
+        var project = Encoding.ASCII.GetBytes(projectId.ToString("D"));
+        var baseSize = ProtoWire.LengthDelimitedFieldSize(BatchProjectId, project.Length)
+                       + ProtoWire.LengthDelimitedFieldSize(BatchTraceId, 16)
+                       + 1 + 8;
+        var context = new Context(scan, project, receivedUnixNano, baseSize);
+
+        foreach (ref readonly var group in scan.Groups)
+        {
+            context.BeginGroup(group.TraceId, projectId);
+            var estimate = baseSize;
+            var currentScope = -1;
+            var currentResource = -1;
+            for (var index = group.First; index >= 0; index = scan.Spans[index].Next)
+            {
+                ref readonly var span = ref scan.Spans[index];
+                var spanField = ProtoWire.LengthDelimitedFieldSize(ScopeSpansSpans, span.EncodedLength);
+                var scope = scan.Scopes[span.Scope];
+                var cost = spanField + WrapperCost(span.Scope != currentScope, scope.Resource != currentResource, scope, scan);
+
+                if (estimate + cost > maxRecordBytes && context.PendingSpans > 0)
+                {
+                    records.Add(context.Flush());
+                    estimate = baseSize;
+                    currentScope = -1;
+                    currentResource = -1;
+                    cost = spanField + WrapperCost(true, true, scope, scan);
+                }
+
+                if (estimate + cost > maxRecordBytes)
+                {
+                    scan.Tally.Reject(RejectReason.TooLarge);
+                    continue;
+                }
+
+                context.Add(index);
+                estimate += cost;
+                currentScope = span.Scope;
+                currentResource = scope.Resource;
+            }
+
+            if (context.PendingSpans > 0)
+            {
+                records.Add(context.Flush());
+            }
+        }
+
+        return records;
+    }
+
+    private static int WrapperCost(bool newScope, bool newResource, ScannedExport.Header scope, ScannedExport scan)
+    {
+        var cost = 0;
+        if (newScope)
+        {
+            cost += WrapperOverhead + scope.Bytes;
+        }
+
+        if (newResource)
+        {
+            cost += WrapperOverhead + scan.Resources[scope.Resource].Bytes;
+        }
+
+        return cost;
+    }
+
+    /// <summary>The spans of the record being built and the buffers reused from one record to the next.</summary>
+    private sealed class Context(ScannedExport scan, byte[] project, ulong receivedUnixNano, int baseSize)
+    {
+        private readonly List<int> _spans = [];
+        private readonly List<(int Scope, int Content)> _scopeRuns = [];
+        private readonly List<(int Resource, int Content)> _resourceRuns = [];
+        private readonly byte[] _traceId = new byte[16];
+        private string _key = "";
+
+        public int PendingSpans => _spans.Count;
+
+        public void BeginGroup(UInt128 traceId, Guid projectId)
+        {
+            BinaryPrimitives.WriteUInt128BigEndian(_traceId, traceId);
+            _key = $"{projectId:D}:{Convert.ToHexStringLower(_traceId)}";
+        }
+
+        public void Add(int span) => _spans.Add(span);
+
+        public SpanRecord Flush()
+        {
+            var payload = scan.Payload.Span;
+            var spans = scan.Spans;
+            var scopes = scan.Scopes;
+            var resources = scan.Resources;
+
+            // Sizes, inside out: each scope run's content, then each resource run's.
+            _scopeRuns.Clear();
+            _resourceRuns.Clear();
+            foreach (var index in _spans)
+            {
+                var scope = spans[index].Scope;
+                if (_scopeRuns.Count == 0 || _scopeRuns[^1].Scope != scope)
+                {
+                    _scopeRuns.Add((scope, scopes[scope].Bytes));
+                }
+
+                var run = _scopeRuns[^1];
+                _scopeRuns[^1] = run with { Content = run.Content + ProtoWire.LengthDelimitedFieldSize(ScopeSpansSpans, spans[index].EncodedLength) };
+            }
+
+            foreach (var (scope, content) in _scopeRuns)
+            {
+                var resource = scopes[scope].Resource;
+                if (_resourceRuns.Count == 0 || _resourceRuns[^1].Resource != resource)
+                {
+                    _resourceRuns.Add((resource, resources[resource].Bytes));
+                }
+
+                var run = _resourceRuns[^1];
+                _resourceRuns[^1] = run with { Content = run.Content + ProtoWire.LengthDelimitedFieldSize(ResourceSpansScopeSpans, content) };
+            }
+
+            var total = baseSize;
+            foreach (var (_, content) in _resourceRuns)
+            {
+                total += ProtoWire.LengthDelimitedFieldSize(BatchResourceSpans, content);
+            }
+
+            var value = GC.AllocateUninitializedArray<byte>(total);
+            var output = value.AsSpan();
+            var at = ProtoWire.WriteLengthDelimited(output, BatchProjectId, project);
+            at += ProtoWire.WriteLengthDelimited(output[at..], BatchTraceId, _traceId);
+            at += ProtoWire.WriteFixed64(output[at..], BatchReceivedTime, receivedUnixNano);
+
+            var spanAt = 0;
+            var scopeRun = 0;
+            foreach (var (resource, resourceContent) in _resourceRuns)
+            {
+                at += ProtoWire.WriteLengthPrefix(output[at..], BatchResourceSpans, resourceContent);
+                at += CopyHeader(payload, resources[resource], output[at..]);
+                while (scopeRun < _scopeRuns.Count && scopes[_scopeRuns[scopeRun].Scope].Resource == resource)
+                {
+                    var (scope, scopeContent) = _scopeRuns[scopeRun++];
+                    at += ProtoWire.WriteLengthPrefix(output[at..], ResourceSpansScopeSpans, scopeContent);
+                    at += CopyHeader(payload, scopes[scope], output[at..]);
+                    while (spanAt < _spans.Count && spans[_spans[spanAt]].Scope == scope)
+                    {
+                        ref readonly var span = ref spans[_spans[spanAt++]];
+                        var bytes = span.Rewritten is { } rewritten ? rewritten : payload.Slice(span.Start, span.Length);
+                        at += ProtoWire.WriteLengthDelimited(output[at..], ScopeSpansSpans, bytes);
+                    }
+                }
+            }
+
+            if (at != total)
+            {
+                throw new InvalidOperationException($"SpanBatch size mismatch: computed {total} bytes, wrote {at}");
+            }
+
+            var record = new SpanRecord(_key, value, _spans.Count);
+            _spans.Clear();
+            return record;
+        }
+
+        private int CopyHeader(ReadOnlySpan<byte> payload, ScannedExport.Header header, Span<byte> output)
+        {
+            var at = 0;
+            foreach (var segment in scan.Segments.Slice(header.FirstSegment, header.SegmentCount))
+            {
+                payload.Slice(segment.Start, segment.Length).CopyTo(output[at..]);
+                at += segment.Length;
+            }
+
+            return at;
+        }
+    }
+}

@@ -1,0 +1,148 @@
+using System.Buffers;
+using System.Text.Json;
+using OpenTelemetry.Proto.Collector.Trace.V1;
+using OpenTelemetry.Proto.Trace.V1;
+using Trulayer.Otlp.Protobuf;
+
+namespace Trulayer.Otlp.Json;
+
+/// <summary>
+/// OTLP/JSON input that is wrong, with the JSON path of the offending value
+/// (<c>resourceSpans[0].scopeSpans[0].spans[3].traceId</c>) and what is wrong with it.
+/// </summary>
+public sealed class OtlpJsonException(string path, string problem) : FormatException($"{path}: {problem}")
+{
+    public string Path { get; } = path;
+
+    public string Problem { get; } = problem;
+}
+
+/// <summary>
+/// A protobuf encoding produced from OTLP/JSON, in a pooled buffer: valid until disposed.
+/// </summary>
+public sealed class OtlpProtobufPayload : IDisposable
+{
+    private readonly ProtobufBuilder _builder;
+
+    internal OtlpProtobufPayload(ProtobufBuilder builder, ReadOnlyMemory<byte> bytes)
+    {
+        _builder = builder;
+        Bytes = bytes;
+    }
+
+    public ReadOnlyMemory<byte> Bytes { get; }
+
+    public void Dispose() => _builder.Dispose();
+}
+
+/// <summary>The OTLP/JSON codec for traces: reads requests and TracesData, writes responses and TracesData.</summary>
+public static class OtlpJson
+{
+    /// <summary>
+    /// Transcodes an OTLP/JSON <c>ExportTraceServiceRequest</c> or <c>TracesData</c> (the same shape)
+    /// into its protobuf encoding without building message objects. Throws <see cref="OtlpJsonException"/>.
+    /// </summary>
+    public static OtlpProtobufPayload TranscodeTraces(ReadOnlySpan<byte> utf8Json)
+    {
+        // JSON is larger than its protobuf encoding (hex ids, key names), so the input size is a good first buffer.
+        var builder = new ProtobufBuilder(Math.Min(utf8Json.Length, 64 * 1024 * 1024));
+        try
+        {
+            OtlpJsonTranscoder.Transcode(utf8Json, builder);
+            return new OtlpProtobufPayload(builder, builder.Finish());
+        }
+        catch
+        {
+            builder.Dispose();
+            throw;
+        }
+    }
+
+    public static ExportTraceServiceRequest ParseExportTraceServiceRequest(ReadOnlySpan<byte> utf8Json)
+    {
+        using var payload = TranscodeTraces(utf8Json);
+        return ExportTraceServiceRequest.Parser.ParseFrom(payload.Bytes.Span);
+    }
+
+    public static TracesData ParseTracesData(ReadOnlySpan<byte> utf8Json)
+    {
+        using var payload = TranscodeTraces(utf8Json);
+        return TracesData.Parser.ParseFrom(payload.Bytes.Span);
+    }
+
+    /// <summary>
+    /// Reads an <c>ExportTraceServiceResponse</c> (<c>{"partialSuccess": {"rejectedSpans": ..., "errorMessage": ...}}</c>),
+    /// for clients and tests of the receiver.
+    /// </summary>
+    public static ExportTraceServiceResponse ParseExportTraceServiceResponse(ReadOnlySpan<byte> utf8Json)
+    {
+        var response = new ExportTraceServiceResponse();
+        if (utf8Json.IsEmpty)
+        {
+            return response;
+        }
+
+        var reader = new Utf8JsonReader(utf8Json);
+        using var document = JsonDocument.ParseValue(ref reader);
+        foreach (var property in document.RootElement.EnumerateObject())
+        {
+            if (OtlpJsonFields.MatchResponse(property.Name) != "partialsuccess" || property.Value.ValueKind != JsonValueKind.Object)
+            {
+                continue;
+            }
+
+            var partial = new ExportTracePartialSuccess();
+            foreach (var field in property.Value.EnumerateObject())
+            {
+                switch (OtlpJsonFields.MatchResponse(field.Name))
+                {
+                    case "rejectedspans":
+                        partial.RejectedSpans = field.Value.ValueKind == JsonValueKind.String
+                            ? long.Parse(field.Value.GetString()!, System.Globalization.CultureInfo.InvariantCulture)
+                            : field.Value.GetInt64();
+                        break;
+                    case "errormessage":
+                        partial.ErrorMessage = field.Value.GetString() ?? "";
+                        break;
+                }
+            }
+
+            response.PartialSuccess = partial;
+        }
+
+        return response;
+    }
+
+    public static byte[] SerializeExportTraceServiceResponse(ExportTraceServiceResponse response)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            OtlpJsonWriter.WriteExportTraceServiceResponse(writer, response);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static byte[] SerializeTracesData(TracesData data)
+    {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            OtlpJsonWriter.WriteTracesData(writer, data);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static byte[] SerializeExportTraceServiceRequest(ExportTraceServiceRequest request)
+    {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            OtlpJsonWriter.WriteExportTraceServiceRequest(writer, request);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+}
