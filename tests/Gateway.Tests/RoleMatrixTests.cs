@@ -95,12 +95,12 @@ public sealed class RoleMatrixTests(GatewayStack stack)
     }
 
     /// <summary>
-    /// Management routes answer a 2xx to the valid requests sent here. Ingest and export are built in
-    /// parallel (today they answer 404 for these paths): for them, anything but the gateway's own
-    /// refusals (401, 403, 429, 503) means the request was let through to the service.
+    /// Ingest and management routes answer a 2xx to the valid requests sent here. Export is built in
+    /// parallel (today it answers 404 for its paths): for it, anything but the gateway's own refusals
+    /// (401, 403, 429, 503) means the request was let through to the service.
     /// </summary>
     private static bool ReachedTheService(string row, HttpStatusCode status)
-        => row.Contains("/otlp/", StringComparison.Ordinal) || row.Contains("/v1/traces", StringComparison.Ordinal)
+        => row.Contains("/otlp/export", StringComparison.Ordinal) || row.Contains("/v1/traces", StringComparison.Ordinal)
             ? status is not (HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable)
             : (int)status is >= 200 and < 300;
 
