@@ -4,7 +4,7 @@ using Trulayer.Processor.Pipeline;
 
 namespace Trulayer.Processor.Storage;
 
-/// <summary>What one write stored.</summary>
+/// <summary>What one write stored; <see cref="Duplicates"/> counts spans of the batch that were stored already (or twice in it).</summary>
 internal readonly record struct WriteResult(int Spans, int Duplicates, int Traces, bool UsedFallback);
 
 /// <summary>
@@ -149,7 +149,7 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
                 cache.MarkStored(scope.ProjectId, scope.ScopeId, isScope: true);
             }
 
-            return new WriteResult(inserted.Count, rows.Count - inserted.Count, traces.Count, usedFallback);
+            return new WriteResult(inserted.Count, records.Sum(r => r.Spans.Count) - inserted.Count, traces.Count, usedFallback);
         }
         finally
         {
