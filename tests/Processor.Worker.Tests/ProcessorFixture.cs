@@ -14,7 +14,7 @@ public sealed class ProcessorFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await Database.InitializeAsync();
-        _host = new ProcessorHost(Database, Kafka).Start();
+        _host = new ProcessorHost(Database.ConnectionString, Kafka.BootstrapServers).Start();
     }
 
     public async Task DisposeAsync()

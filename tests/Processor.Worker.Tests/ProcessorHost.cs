@@ -8,7 +8,7 @@ namespace Trulayer.Processor.Tests;
 /// Processor.Worker in this process (WebApplicationFactory), on a test database and dev broker. Keyed on a
 /// type of the worker's assembly: the AppHost, which the test fixtures reference, has a Program too.
 /// </summary>
-internal sealed class ProcessorHost(DatabaseFixture database, KafkaFixture kafka, IDictionary<string, string?>? settings = null)
+internal sealed class ProcessorHost(string connectionString, string bootstrapServers, IDictionary<string, string?>? settings = null)
     : WebApplicationFactory<SpanConsumerWorker>
 {
     /// <summary>Starts the host (migrations, then the consume loop).</summary>
@@ -22,8 +22,8 @@ internal sealed class ProcessorHost(DatabaseFixture database, KafkaFixture kafka
     {
         var configuration = new Dictionary<string, string?>
         {
-            ["ConnectionStrings:trulayer"] = database.ConnectionString,
-            ["ConnectionStrings:kafka"] = kafka.BootstrapServers,
+            ["ConnectionStrings:trulayer"] = connectionString,
+            ["ConnectionStrings:kafka"] = bootstrapServers,
             ["Processor:BatchMaxWait"] = "00:00:00.050",
             ["Processor:RetryInitialDelay"] = "00:00:00.200",
             ["Processor:RetryMaxDelay"] = "00:00:02",
