@@ -12,7 +12,8 @@ internal static class ProcessorServiceExtensions
     /// <summary>The telemetry schema and its migrations, the consume loop, retention, metrics and the worker health check.</summary>
     public static IHostApplicationBuilder AddProcessorServices(this IHostApplicationBuilder builder)
     {
-        builder.AddTrulayerNpgsql();
+        // The trace upsert and the other per-batch statements run thousands of times: plan them once per connection.
+        builder.AddTrulayerNpgsql(dataSource => dataSource.ConnectionStringBuilder.MaxAutoPrepare = Math.Max(dataSource.ConnectionStringBuilder.MaxAutoPrepare, 16));
         builder.AddTrulayerKafka();
         builder.AddSchemaMigrations("telemetry", typeof(SpanConsumerWorker).Assembly);
 

@@ -17,6 +17,12 @@ public sealed class ProcessorOptions
     /// <summary>...or its first record has waited this long.</summary>
     public TimeSpan BatchMaxWait { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// Batches written at once, each in its own transaction and connection: with two, one batch's trace
+    /// upserts and commit overlap the next one's COPY. Offsets still commit in batch order.
+    /// </summary>
+    public int MaxBatchesInFlight { get; set; } = 2;
+
     /// <summary>Cap on input_text and output_text, in UTF-8 bytes; longer text is cut and flagged.</summary>
     public int MaxTextBytes { get; set; } = GenAiMapper.DefaultMaxTextBytes;
 
@@ -59,6 +65,11 @@ internal sealed class ProcessorOptionsValidator : IValidateOptions<ProcessorOpti
         if (options.BatchMaxWait < TimeSpan.Zero || options.BatchMaxWait > TimeSpan.FromMinutes(1))
         {
             failures.Add($"Processor:BatchMaxWait must be between 00:00:00 and 00:01:00 (got {options.BatchMaxWait}).");
+        }
+
+        if (options.MaxBatchesInFlight is < 1 or > 8)
+        {
+            failures.Add($"Processor:MaxBatchesInFlight must be between 1 and 8 (got {options.MaxBatchesInFlight}).");
         }
 
         if (options.MaxTextBytes is < 0 or > 64 * 1024 * 1024)

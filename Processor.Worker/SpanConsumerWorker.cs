@@ -23,6 +23,7 @@ internal sealed partial class SpanConsumerWorker(
         try
         {
             InitializeStorage(stop);
+            pipeline.Start();
             pipeline.Run(stop);
             heartbeat.Stopped("the service is stopping");
         }

@@ -6,11 +6,13 @@ using Trulayer.ServiceDefaults.Kafka;
 namespace Trulayer.Processor.Pipeline;
 
 /// <summary>
-/// The consume loop: reads otlp.spans.v1 into batches, hands each to the writer, and commits a batch's
-/// offsets only after the writer has stored it. While the writer stores one batch, the loop reads and
-/// decodes the next, so decoding overlaps with PostgreSQL's work. Offsets are committed in batch
-/// order, and a batch begun before a rebalance never commits (its records are re-delivered to their new
-/// owner and written again, idempotently). Blocking: run it on a thread of its own.
+/// The consume loop: reads otlp.spans.v1 into batches, hands each to a writer, and commits a batch's
+/// offsets only after it is stored. While writers store batches (up to Processor:MaxBatchesInFlight at
+/// once, each in its own transaction on its own connection, so one batch's trace upserts and commit
+/// overlap the next one's COPY), the loop reads and decodes the next. Offsets are committed in batch
+/// order, only for batches whose predecessors are all stored; a batch begun before a rebalance never
+/// commits (its records are re-delivered to their new owner and written again, idempotently).
+/// Blocking: run it on a thread of its own.
 /// </summary>
 internal sealed partial class SpanPipeline(
     KafkaClientFactory kafka,
@@ -44,8 +46,8 @@ internal sealed partial class SpanPipeline(
     private int _spans;
     private long _firstRecordAt;
 
-    // The batch being written, and what the loop knows of its partitions.
-    private Task<PreparedBatch>? _writing;
+    // The batches being written, oldest first, and what the loop knows of its partitions.
+    private readonly Queue<Task<PreparedBatch>> _writing = new();
     private readonly Dictionary<TopicPartition, Offset> _pendingCommit = [];
     private readonly Dictionary<TopicPartition, Offset> _committed = [];
     private readonly HashSet<TopicPartition> _assigned = [];
@@ -59,15 +61,16 @@ internal sealed partial class SpanPipeline(
     /// <summary>Raised on the loop's thread after offsets are committed (after their batch is stored).</summary>
     public event Action<IReadOnlyList<TopicPartitionOffset>>? Committed;
 
+    private IConsumer<byte[]?, byte[]?>? _consumer;
+
     /// <summary>
-    /// Consumes until <paramref name="stop"/> is cancelled: subscribed to the spans topic as a member of the
-    /// processor group, or (benchmarks) on a fixed <paramref name="assignment"/> from the group's offsets.
+    /// Creates the consumer: subscribed to the spans topic as a member of the processor group, or
+    /// (benchmarks) on a fixed <paramref name="assignment"/> from the group's committed offsets.
     /// </summary>
-    public void Run(CancellationToken stop, IReadOnlyList<TopicPartition>? assignment = null)
+    public void Start(IReadOnlyList<TopicPartition>? assignment = null)
     {
-        _stop = stop;
         var clientId = $"processor-{Environment.MachineName}-{Environment.ProcessId}";
-        using var consumer = kafka.CreateConsumer<byte[]?, byte[]?>(clientId, kafka.Options.ConsumerGroup, builder => builder
+        var consumer = kafka.CreateConsumer<byte[]?, byte[]?>(clientId, kafka.Options.ConsumerGroup, builder => builder
             .SetPartitionsAssignedHandler((c, partitions) => OnAssigned(c, partitions))
             .SetPartitionsRevokedHandler((c, partitions) => OnRevoked(c, [.. partitions.Select(p => p.TopicPartition)], commit: true))
             .SetPartitionsLostHandler((c, partitions) => OnRevoked(c, [.. partitions.Select(p => p.TopicPartition)], commit: false)));
@@ -81,7 +84,15 @@ internal sealed partial class SpanPipeline(
             OnAssigned(consumer, [.. assignment]);
         }
 
+        _consumer = consumer;
         Log.Started(logger, kafka.Options.SpansTopic, kafka.Options.ConsumerGroup, _options.BatchMaxSpans, _options.BatchMaxWait);
+    }
+
+    /// <summary>Consumes until <paramref name="stop"/> is cancelled, then closes the consumer.</summary>
+    public void Run(CancellationToken stop)
+    {
+        var consumer = _consumer ?? throw new InvalidOperationException("Start the pipeline first");
+        _stop = stop;
         try
         {
             while (!stop.IsCancellationRequested)
@@ -92,17 +103,19 @@ internal sealed partial class SpanPipeline(
         finally
         {
             Finish(consumer);
+            consumer.Dispose();
+            _consumer = null;
         }
     }
 
     private void Turn(IConsumer<byte[]?, byte[]?> consumer)
     {
         heartbeat.Beat();
-        CollectWrite();
+        CollectWrites();
         CommitPending(consumer);
         UpdateLag(consumer);
 
-        if (_writing is null && IsDue())
+        if (_writing.Count < _options.MaxBatchesInFlight && IsDue())
         {
             HandOff(consumer);
             return;
@@ -114,10 +127,11 @@ internal sealed partial class SpanPipeline(
             return;
         }
 
-        var timeout = _records.Count + _letters.Count == 0
-            ? IdlePoll
-            : _writing is not null
-                ? BusyPoll
+        // Short waits while writers work, so a batch's offsets are committed soon after it is stored.
+        var timeout = _writing.Count > 0
+            ? BusyPoll
+            : _records.Count + _letters.Count == 0
+                ? IdlePoll
                 : TimeSpan.FromTicks(Math.Max(0, (_options.BatchMaxWait - time.GetElapsedTime(_firstRecordAt)).Ticks));
         Consume(consumer, timeout);
     }
@@ -174,11 +188,11 @@ internal sealed partial class SpanPipeline(
             _spans, _generation);
         ClearBatch();
         var stop = _stop;
-        _writing = Task.Factory.StartNew(() =>
+        _writing.Enqueue(Task.Factory.StartNew(() =>
         {
             handler.Handle(batch, stop);
             return batch;
-        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
 
         if (_paused)
         {
@@ -188,14 +202,14 @@ internal sealed partial class SpanPipeline(
     }
 
     /// <summary>
-    /// The next batch is full and the writer still busy: wait for it rather than read more. A writer that
-    /// takes long (the database is down) must not cost the group membership, so after a while fetching is
-    /// paused and the loop keeps polling, which serves rebalances without reading records.
+    /// The next batch is full and every writer busy: wait for the oldest rather than read more. A write
+    /// that takes long (the database is down) must not cost the group membership, so after a while
+    /// fetching is paused and the loop keeps polling, which serves rebalances without reading records.
     /// </summary>
     private void WaitForWriter(IConsumer<byte[]?, byte[]?> consumer)
     {
         var since = time.GetTimestamp();
-        while (_writing is { IsCompleted: false } writing && !_stop.IsCancellationRequested)
+        while (_writing.Count >= _options.MaxBatchesInFlight && _writing.Peek() is { IsCompleted: false } writing && !_stop.IsCancellationRequested)
         {
             heartbeat.Beat();
             if (!_paused && time.GetElapsedTime(since) > PauseAfter)
@@ -220,39 +234,56 @@ internal sealed partial class SpanPipeline(
         }
     }
 
-    private void CollectWrite()
+    /// <summary>Takes the stored batches off the front of the queue: a batch counts only once every older one is stored.</summary>
+    private void CollectWrites()
     {
-        if (_writing is not { IsCompleted: true } writing)
+        while (_writing.TryPeek(out var writing) && writing.IsCompleted)
         {
-            return;
-        }
-
-        _writing = null;
-        if (writing.IsFaulted)
-        {
-            var error = writing.Exception!.InnerException!;
-            if (error is OperationCanceledException && _stop.IsCancellationRequested)
+            _writing.Dequeue();
+            if (writing.IsFaulted)
             {
-                return;
+                var error = writing.Exception!.InnerException!;
+                if (error is OperationCanceledException && _stop.IsCancellationRequested)
+                {
+                    // Abandoned at shutdown: nothing after it may commit, or offsets would pass its records.
+                    _writing.Clear();
+                    return;
+                }
+
+                ExceptionDispatchInfo.Throw(error);
             }
 
-            ExceptionDispatchInfo.Throw(error);
-        }
-
-        var batch = writing.Result;
-        if (batch.Generation != _generation)
-        {
-            // Stored, but begun before a rebalance: the partitions' new owner re-reads these records.
-            return;
-        }
-
-        foreach (var offset in batch.NextOffsets)
-        {
-            if (!_pendingCommit.TryGetValue(offset.TopicPartition, out var pending) || pending < offset.Offset)
+            var batch = writing.Result;
+            if (batch.Generation != _generation)
             {
-                _pendingCommit[offset.TopicPartition] = offset.Offset;
+                // Stored, but begun before a rebalance: the partitions' new owner re-reads these records.
+                continue;
+            }
+
+            foreach (var offset in batch.NextOffsets)
+            {
+                if (!_pendingCommit.TryGetValue(offset.TopicPartition, out var pending) || pending < offset.Offset)
+                {
+                    _pendingCommit[offset.TopicPartition] = offset.Offset;
+                }
             }
         }
+    }
+
+    /// <summary>Waits (beating the heartbeat) until every batch in flight is done or <paramref name="timeout"/> passes.</summary>
+    private bool WaitForAllWrites(TimeSpan timeout)
+    {
+        var since = time.GetTimestamp();
+        foreach (var writing in _writing)
+        {
+            while (!writing.IsCompleted && time.GetElapsedTime(since) < timeout)
+            {
+                heartbeat.Beat();
+                ((IAsyncResult)writing).AsyncWaitHandle.WaitOne(BusyPoll);
+            }
+        }
+
+        return _writing.All(w => w.IsCompleted);
     }
 
     private void CommitPending(IConsumer<byte[]?, byte[]?> consumer)
@@ -334,17 +365,11 @@ internal sealed partial class SpanPipeline(
 
     private void OnRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions, bool commit)
     {
-        if (commit && !_closing && _writing is not null)
+        if (commit && !_closing && _writing.Count > 0)
         {
-            // Let the batch in flight finish, so its offsets are committed while these partitions are ours.
-            var since = time.GetTimestamp();
-            while (_writing is { IsCompleted: false } writing && time.GetElapsedTime(since) < RevokeWait && !_stop.IsCancellationRequested)
-            {
-                heartbeat.Beat();
-                ((IAsyncResult)writing).AsyncWaitHandle.WaitOne(BusyPoll);
-            }
-
-            CollectWrite();
+            // Let the batches in flight finish, so their offsets are committed while these partitions are ours.
+            WaitForAllWrites(_stop.IsCancellationRequested ? TimeSpan.Zero : RevokeWait);
+            CollectWrites();
         }
 
         if (commit)
@@ -375,25 +400,23 @@ internal sealed partial class SpanPipeline(
         Log.Revoked(logger, partitions.Count, commit ? "revoked" : "lost", _assigned.Count);
     }
 
-    /// <summary>Stops: the batch in flight may finish within Processor:ShutdownTimeout; the one being gathered is left for redelivery.</summary>
+    /// <summary>Stops: batches in flight may finish within Processor:ShutdownTimeout; the one being gathered is left for redelivery.</summary>
     private void Finish(IConsumer<byte[]?, byte[]?> consumer)
     {
         _closing = true;
         try
         {
-            if (_writing is { } writing)
+            if (_writing.Count > 0)
             {
-                ((IAsyncResult)writing).AsyncWaitHandle.WaitOne(_options.ShutdownTimeout);
-                if (writing.IsCompleted)
-                {
-                    CollectWrite();
-                    _commitFailedAt = 0;
-                    CommitPending(consumer);
-                }
-                else
+                if (!WaitForAllWrites(_options.ShutdownTimeout))
                 {
                     Log.Abandoned(logger, _options.ShutdownTimeout);
                 }
+
+                // Whatever finished in order still commits; a batch still running is left for redelivery.
+                CollectWrites();
+                _commitFailedAt = 0;
+                CommitPending(consumer);
             }
 
             consumer.Close();

@@ -1,0 +1,291 @@
+using System.Security.Cryptography;
+using System.Text;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Engines;
+using Confluent.Kafka;
+using Google.Protobuf;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using OpenTelemetry.Proto.Trace.V1;
+using Trulayer.AppHost.Run;
+using Trulayer.Otlp.Pipeline;
+using Trulayer.Processor.Pipeline;
+using Trulayer.Processor.Storage;
+using Trulayer.ServiceDefaults.Kafka;
+using Trulayer.ServiceDefaults.Postgres;
+using Trulayer.Workload;
+
+namespace Trulayer.Benchmarks;
+
+/// <summary>
+/// Processor.Worker's path from Kafka to PostgreSQL (consume, decode, map, binary COPY, trace upserts,
+/// commit, offset commits; the real SpanPipeline) next to the raw binary COPY of exactly the same span
+/// rows into the same table of the same database. One operation is one span: the figures are time per
+/// span, so rows/s = 1 s / Mean, and the Ratio column is raw COPY's rate over the processor's.
+/// <code>dotnet run -c Release --project bench/Trulayer.Benchmarks -- --filter '*ProcessorBenchmarks*'</code>
+/// </summary>
+[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 1, iterationCount: 5)]
+public class ProcessorBenchmarks
+{
+    private const int Spans = 30_000;
+    // The dev broker keeps 5 MiB per partition and drops the oldest records beyond that: 30,000 GenAI
+    // spans are about 57 MB, so they are spread wide enough that nothing is dropped before it is read.
+    private const int Partitions = 32;
+
+    private string _directory = "";
+    private PostgresCluster? _cluster;
+    private DevKafkaBroker? _broker;
+    private Microsoft.Extensions.Hosting.IHost? _host;
+    private NpgsqlDataSource? _dataSource;
+    private List<Message<byte[]?, byte[]?>> _messages = [];
+    private List<SpanRow> _rows = [];
+    private List<DecodedRecord> _decoded = [];
+    private string _topic = "";
+    private Dictionary<int, long> _highWatermarks = [];
+    private SpanPipeline? _pipeline;
+    private CancellationTokenSource? _done;
+
+    [Params("GenAi", "Lean")]
+    public string Batch { get; set; } = "GenAi";
+
+    [GlobalSetup]
+    public void GlobalSetup()
+    {
+        _directory = Path.Combine("/var/tmp/trulayer-bench", $"{Environment.ProcessId}-processor");
+        Directory.CreateDirectory(_directory);
+        // Durable, as PostgreSQL runs in production: each committed batch waits for its WAL flush.
+        _cluster = PostgresCluster.StartAsync(
+            new PostgresClusterOptions { DataDirectory = Path.Combine(_directory, "data"), Password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)), Durable = true },
+            _ => { }).GetAwaiter().GetResult();
+        _cluster.CreateDatabaseIfMissingAsync("trulayer").GetAwaiter().GetResult();
+        _broker = DevKafkaBroker.Start();
+
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:trulayer"] = _cluster.GetConnectionString("trulayer"),
+            ["ConnectionStrings:kafka"] = _broker.BootstrapServers,
+            ["Logging:LogLevel:Default"] = "Warning",
+        });
+        builder.Logging.ClearProviders();
+        builder.AddProcessorServices();
+        _host = builder.Build();
+        _dataSource = _host.Services.GetRequiredService<NpgsqlDataSource>();
+        _host.Services.GetRequiredService<SchemaMigrator>()
+            .MigrateAsync("telemetry", Migration.FromEmbeddedResources(typeof(SpanStorage).Assembly)).GetAwaiter().GetResult();
+        _host.Services.GetRequiredService<SpanStorage>().Initialize();
+
+        var project = Guid.NewGuid();
+        _messages = [.. Enumerable.Range(0, Spans / StandardBatch.DefaultSpans)
+            .Select(_ => Batch == "GenAi" ? StandardBatch.GenAi() : StandardBatch.Lean())
+            .SelectMany(request => ToRecords(project, request))];
+
+        // The rows the processor writes for these records, for the raw COPY.
+        var decoder = new SpanRecordDecoder(new DimensionCache(), Trulayer.Otlp.GenAi.GenAiMapper.DefaultMaxTextBytes);
+        _decoded = [.. _messages.Select(m => decoder.Decode(Consumed(m)).Record!)];
+        _rows = [.. _decoded.SelectMany(r => r.Spans)];
+        if (_rows.Count != Spans)
+        {
+            throw new InvalidOperationException($"{_rows.Count} rows, {Spans} expected");
+        }
+
+        // Create the day partitions once, outside the measurement (both paths write the same days).
+        _host.Services.GetRequiredService<SpanStorage>().EnsurePartitions(_rows.Select(r => UnixNanos.Day(r.StartUnixNano)).ToHashSet());
+    }
+
+    [IterationSetup(Target = nameof(Processor))]
+    public void ProcessorSetup()
+    {
+        Truncate();
+        _topic = "bench.spans." + Guid.NewGuid().ToString("N");
+        _broker!.CreateTopic(_topic, Partitions);
+        var kafka = _host!.Services.GetRequiredService<KafkaClientFactory>();
+        kafka.Options.SpansTopic = _topic;
+        kafka.Options.ConsumerGroup = "bench-" + Guid.NewGuid().ToString("N");
+
+        // The consumer is created and assigned (group coordinator found) before the measurement, as in a
+        // processor that is already running; the records are produced after that.
+        _pipeline = _host.Services.GetRequiredService<SpanPipeline>();
+        _pipeline.Start([.. Enumerable.Range(0, Partitions).Select(p => new TopicPartition(_topic, p))]);
+        _done = new CancellationTokenSource();
+        var committed = new Dictionary<int, long>();
+        var done = _done;
+        _pipeline.Committed += offsets =>
+        {
+            foreach (var offset in offsets)
+            {
+                committed[offset.Partition.Value] = offset.Offset.Value;
+            }
+
+            if (_highWatermarks.All(h => committed.GetValueOrDefault(h.Key) >= h.Value))
+            {
+                done.Cancel();
+            }
+        };
+
+        using var producer = kafka.CreateProducer<byte[]?, byte[]?>("bench");
+        _highWatermarks = [];
+        var deliveries = _messages.Select(m => producer.ProduceAsync(_topic, m)).ToArray();
+        Task.WaitAll(deliveries);
+        foreach (var delivery in deliveries)
+        {
+            _highWatermarks[delivery.Result.Partition.Value] = Math.Max(_highWatermarks.GetValueOrDefault(delivery.Result.Partition.Value), delivery.Result.Offset.Value + 1);
+        }
+    }
+
+    /// <summary>Checks that the processor stored every span: a figure for fewer rows would be worthless.</summary>
+    [IterationCleanup(Target = nameof(Processor))]
+    public void ProcessorCleanup()
+    {
+        using var command = _dataSource!.CreateCommand("SELECT count(*) FROM telemetry.spans");
+        var stored = (long)command.ExecuteScalar()!;
+        if (stored != Spans)
+        {
+            throw new InvalidOperationException($"the processor stored {stored} spans, {Spans} expected");
+        }
+    }
+
+    [IterationSetup(Target = nameof(RawCopy))]
+    public void RawCopySetup() => Truncate();
+
+    /// <summary>Kafka to PostgreSQL through the processor's own pipeline, until every offset is committed.</summary>
+    [Benchmark(OperationsPerInvoke = Spans)]
+    public void Processor()
+    {
+        _pipeline!.Run(_done!.Token);
+        _done.Dispose();
+    }
+
+    /// <summary>The same span rows, prepared in memory, in one binary COPY and one transaction.</summary>
+    [Benchmark(Baseline = true, OperationsPerInvoke = Spans)]
+    public void RawCopy()
+    {
+        using var connection = _dataSource!.OpenConnection();
+        using var transaction = connection.BeginTransaction();
+        SpanCopy.Copy(connection, "telemetry.spans", _rows);
+        transaction.Commit();
+    }
+
+    [IterationSetup(Target = nameof(Write))]
+    public void WriteSetup() => Truncate();
+
+    /// <summary>Part of the processor's work: decoding and mapping the records (no database, no Kafka).</summary>
+    [Benchmark(OperationsPerInvoke = Spans)]
+    public int Decode()
+    {
+        var decoder = new SpanRecordDecoder(new DimensionCache(), Trulayer.Otlp.GenAi.GenAiMapper.DefaultMaxTextBytes);
+        var spans = 0;
+        foreach (var message in _messages)
+        {
+            spans += decoder.Decode(Consumed(message)).Record!.Spans.Count;
+        }
+
+        return spans;
+    }
+
+    /// <summary>Part of the processor's work: its transactions (COPY, trace upserts, commit) for decoded records, in 5,000-span batches.</summary>
+    [Benchmark(OperationsPerInvoke = Spans)]
+    public void Write()
+    {
+        var writer = _host!.Services.GetRequiredService<SpanBatchWriter>();
+        var perBatch = _decoded.Count * 5000 / Spans;
+        for (var i = 0; i < _decoded.Count; i += perBatch)
+        {
+            writer.Write(_decoded.GetRange(i, Math.Min(perBatch, _decoded.Count - i)));
+        }
+    }
+
+    public void DecodeParts()
+    {
+        var spans = _rows.Select(r => r.Otlp.ToArray()).ToList();
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1 << 20);
+        using var json = Trulayer.Otlp.GenAi.AttributeJson.CreateWriter(buffer);
+        for (var round = 0; round < 3; round++)
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var parsed = spans.Select(b => OpenTelemetry.Proto.Trace.V1.Span.Parser.ParseFrom(b)).ToList();
+            var parse = sw.Elapsed.TotalMicroseconds / spans.Count; sw.Restart();
+            foreach (var s in parsed) { buffer.ResetWrittenCount(); json.Reset(buffer); Trulayer.Otlp.GenAi.AttributeJson.WriteObject(json, s.Attributes, Trulayer.Otlp.GenAi.GenAiPrecedence.IsContent); json.Flush(); }
+            var js = sw.Elapsed.TotalMicroseconds / spans.Count; sw.Restart();
+            foreach (var s in parsed) Trulayer.Otlp.GenAi.GenAiMapper.Map(s.Attributes);
+            var map = sw.Elapsed.TotalMicroseconds / spans.Count; sw.Restart();
+            foreach (var s in parsed) Trulayer.Otlp.GenAi.SpanTypeRules.Infer(s.Attributes);
+            var type = sw.Elapsed.TotalMicroseconds / spans.Count; sw.Restart();
+            Console.WriteLine($"parse {parse:F2} json {js:F2} genai {map:F2} type {type:F2} us/span");
+        }
+    }
+
+    public int ConsumeOnly()
+    {
+        var kafka = _host!.Services.GetRequiredService<KafkaClientFactory>();
+        using var consumer = kafka.CreateConsumer<byte[]?, byte[]?>("c", "g-" + Guid.NewGuid().ToString("N"));
+        consumer.Assign(Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset(_topic, p, Offset.Beginning)));
+        var n = 0; var bytes = 0L;
+        while (n < _messages.Count) { var r = consumer.Consume(1000); if (r is { IsPartitionEOF: false }) { n++; bytes += r.Message.Value!.Length; } }
+        consumer.Close();
+        return (int)(bytes / 1000);
+    }
+
+    [GlobalCleanup]
+    public void GlobalCleanup()
+    {
+        _host?.Dispose();
+        _broker?.Dispose();
+        _cluster?.KillAsync().GetAwaiter().GetResult();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static ConsumeResult<byte[]?, byte[]?> Consumed(Message<byte[]?, byte[]?> message)
+        => new() { Message = message, TopicPartitionOffset = new TopicPartitionOffset("bench", 0, 0) };
+
+    private void Truncate()
+    {
+        using var command = _dataSource!.CreateCommand("TRUNCATE telemetry.spans, telemetry.traces, telemetry.resources, telemetry.scopes; CHECKPOINT");
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>The records ingest produces for a request: one SpanBatch per trace, keyed project:trace.</summary>
+    private static IEnumerable<Message<byte[]?, byte[]?>> ToRecords(Guid project, OpenTelemetry.Proto.Collector.Trace.V1.ExportTraceServiceRequest request)
+    {
+        var batches = new Dictionary<ByteString, SpanBatch>();
+        foreach (var resourceSpans in request.ResourceSpans)
+        {
+            foreach (var scopeSpans in resourceSpans.ScopeSpans)
+            {
+                foreach (var span in scopeSpans.Spans)
+                {
+                    if (!batches.TryGetValue(span.TraceId, out var batch))
+                    {
+                        batch = new SpanBatch { ProjectId = project.ToString(), TraceId = span.TraceId, ReceivedTimeUnixNano = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000) };
+                        batch.ResourceSpans.Add(new ResourceSpans { Resource = resourceSpans.Resource, SchemaUrl = resourceSpans.SchemaUrl });
+                        batches.Add(span.TraceId, batch);
+                    }
+
+                    var scope = batch.ResourceSpans[0].ScopeSpans.FirstOrDefault(s => s.Scope == scopeSpans.Scope);
+                    if (scope is null)
+                    {
+                        scope = new ScopeSpans { Scope = scopeSpans.Scope, SchemaUrl = scopeSpans.SchemaUrl };
+                        batch.ResourceSpans[0].ScopeSpans.Add(scope);
+                    }
+
+                    scope.Spans.Add(span);
+                }
+            }
+        }
+
+        return batches.Values.Select(b => new Message<byte[]?, byte[]?>
+        {
+            Key = Encoding.UTF8.GetBytes($"{b.ProjectId}:{Convert.ToHexStringLower(b.TraceId.Span)}"),
+            Value = b.ToByteArray(),
+        });
+    }
+}
