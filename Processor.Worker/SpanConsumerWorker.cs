@@ -23,8 +23,12 @@ internal sealed partial class SpanConsumerWorker(
         try
         {
             InitializeStorage(stop);
-            pipeline.Start();
-            pipeline.Run(stop);
+            using (pipeline)
+            {
+                pipeline.Start();
+                pipeline.Run(stop);
+            }
+
             heartbeat.Stopped("the service is stopping");
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

@@ -22,7 +22,7 @@ internal sealed partial class SpanPipeline(
     WorkerHeartbeat heartbeat,
     IOptions<ProcessorOptions> options,
     TimeProvider time,
-    ILogger<SpanPipeline> logger)
+    ILogger<SpanPipeline> logger) : IDisposable
 {
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan BusyPoll = TimeSpan.FromMilliseconds(10);
@@ -88,7 +88,10 @@ internal sealed partial class SpanPipeline(
         Log.Started(logger, kafka.Options.SpansTopic, kafka.Options.ConsumerGroup, _options.BatchMaxSpans, _options.BatchMaxWait);
     }
 
-    /// <summary>Consumes until <paramref name="stop"/> is cancelled, then closes the consumer.</summary>
+    /// <summary>
+    /// Consumes until <paramref name="stop"/> is cancelled; returns once the batches in flight are stored
+    /// and committed (or abandoned after Processor:ShutdownTimeout). <see cref="Dispose"/> then leaves the group.
+    /// </summary>
     public void Run(CancellationToken stop)
     {
         var consumer = _consumer ?? throw new InvalidOperationException("Start the pipeline first");
@@ -103,9 +106,29 @@ internal sealed partial class SpanPipeline(
         finally
         {
             Finish(consumer);
-            consumer.Dispose();
-            _consumer = null;
         }
+    }
+
+    /// <summary>Closes the consumer, leaving the group so its partitions move to another processor at once.</summary>
+    public void Dispose()
+    {
+        if (_consumer is not { } consumer)
+        {
+            return;
+        }
+
+        _consumer = null;
+        _closing = true;
+        try
+        {
+            consumer.Close();
+        }
+        catch (KafkaException ex)
+        {
+            Log.CloseFailed(logger, ex.Message);
+        }
+
+        consumer.Dispose();
     }
 
     private void Turn(IConsumer<byte[]?, byte[]?> consumer)
@@ -114,6 +137,10 @@ internal sealed partial class SpanPipeline(
         CollectWrites();
         CommitPending(consumer);
         UpdateLag(consumer);
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
 
         if (_writing.Count < _options.MaxBatchesInFlight && IsDue())
         {
@@ -400,7 +427,7 @@ internal sealed partial class SpanPipeline(
         Log.Revoked(logger, partitions.Count, commit ? "revoked" : "lost", _assigned.Count);
     }
 
-    /// <summary>Stops: batches in flight may finish within Processor:ShutdownTimeout; the one being gathered is left for redelivery.</summary>
+    /// <summary>Stops consuming: batches in flight may finish within Processor:ShutdownTimeout; the one being gathered is left for redelivery.</summary>
     private void Finish(IConsumer<byte[]?, byte[]?> consumer)
     {
         _closing = true;
@@ -418,8 +445,6 @@ internal sealed partial class SpanPipeline(
                 _commitFailedAt = 0;
                 CommitPending(consumer);
             }
-
-            consumer.Close();
         }
         catch (Exception ex) when (ex is KafkaException or OperationCanceledException)
         {

@@ -16,8 +16,8 @@ namespace Trulayer.Processor.Pipeline;
 /// <summary>
 /// Turns one Kafka record of otlp.spans.v1 (a <c>trulayer.pipeline.v1.SpanBatch</c>) into rows, or into a
 /// dead letter naming what is wrong with it. Walks the record's wire format so each span's stored bytes
-/// are exactly the bytes that arrived; parses each span with Google.Protobuf for the projections. Not
-/// thread-safe: one per consume loop.
+/// are exactly the bytes that arrived, and reads each span's projections from its wire format too
+/// (<see cref="SpanWire"/>). Not thread-safe: one per consume loop.
 /// </summary>
 internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
 {
@@ -26,7 +26,7 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
     private const int ScopeSpansScope = 1, ScopeSpansSpans = 2, ScopeSpansSchemaUrl = 3;
 
     private readonly Utf8JsonWriter _json = AttributeJson.CreateWriter(new ArrayBufferWriter<byte>());
-    private readonly Func<string, bool> _isContent = GenAiPrecedence.IsContent;
+    private readonly List<KeyValue> _mapped = [];
 
     public (DecodedRecord? Record, DeadLetter? DeadLetter) Decode(ConsumeResult<byte[]?, byte[]?> source)
     {
@@ -196,18 +196,8 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
                 foreach (var (spanOffset, spanLength) in spans)
                 {
                     var otlp = new ReadOnlyMemory<byte>(value, spanOffset, spanLength);
-                    Span span;
-                    try
-                    {
-                        span = Span.Parser.ParseFrom(otlp.Span);
-                    }
-                    catch (InvalidProtocolBufferException ex)
-                    {
-                        throw new RecordRejectedException($"span {spanIndex} is not an OTLP Span: {ex.Message}");
-                    }
-
                     var jsonStart = (int)json.WrittenCount;
-                    var row = Map(span, spanIndex, otlp, projectId, traceId, traceIdBytes, resource.ServiceName, resourceId, scopeId, receivedAt, json);
+                    var row = Map(otlp, spanIndex, projectId, traceId, traceIdBytes, resource.ServiceName, resourceId, scopeId, receivedAt, json);
                     rows.Add((row, jsonStart, (int)json.WrittenCount));
                     spanIndex++;
                 }
@@ -228,37 +218,49 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
     }
 
     private SpanRow Map(
-        Span span, int index, ReadOnlyMemory<byte> otlp, Guid projectId, Guid traceId, ReadOnlySpan<byte> traceIdBytes,
+        ReadOnlyMemory<byte> otlp, int index, Guid projectId, Guid traceId, ReadOnlySpan<byte> traceIdBytes,
         string? serviceName, Guid resourceId, Guid scopeId, DateTime receivedAt, ArrayBufferWriter<byte> json)
     {
-        if (!span.TraceId.Span.SequenceEqual(traceIdBytes))
-        {
-            throw new RecordRejectedException(
-                $"span {index} belongs to trace {Convert.ToHexStringLower(span.TraceId.Span)}, not to the record's trace {Convert.ToHexStringLower(traceIdBytes)}");
-        }
-
-        if (!IsValidId(span.SpanId.Span, 8))
-        {
-            throw new RecordRejectedException($"span {index} has a span_id of {span.SpanId.Length} bytes ({Convert.ToHexStringLower(span.SpanId.Span)}): a span id is 8 bytes, not all zero");
-        }
-
-        if (span.ParentSpanId.Length is not (0 or 8))
-        {
-            throw new RecordRejectedException($"span {index} has a parent_span_id of {span.ParentSpanId.Length} bytes: it must be empty or 8 bytes");
-        }
-
-        if (span.StartTimeUnixNano > long.MaxValue || span.EndTimeUnixNano > long.MaxValue)
-        {
-            throw new RecordRejectedException(
-                $"span {index} has a start or end time past 2262-04-11 ({span.StartTimeUnixNano}, {span.EndTimeUnixNano} ns since 1970), which cannot be stored");
-        }
-
-        var attributes = span.Attributes;
+        var bytes = otlp.Span;
+        _mapped.Clear();
         _json.Reset(json);
-        AttributeJson.WriteObject(_json, attributes, _isContent);
-        _json.Flush();
+        SpanFields fields;
+        try
+        {
+            fields = SpanWire.Read(bytes, _json, _mapped);
+            _json.Flush();
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidProtocolBufferException)
+        {
+            throw new RecordRejectedException($"span {index} is not an OTLP Span: {ex.Message}");
+        }
 
-        var genAi = GenAiMapper.Map(attributes, maxTextBytes);
+        var spanTraceId = bytes.Slice(fields.TraceId.Offset, fields.TraceId.Length);
+        if (!spanTraceId.SequenceEqual(traceIdBytes))
+        {
+            throw new RecordRejectedException(
+                $"span {index} belongs to trace {Convert.ToHexStringLower(spanTraceId)}, not to the record's trace {Convert.ToHexStringLower(traceIdBytes)}");
+        }
+
+        var spanId = bytes.Slice(fields.SpanId.Offset, fields.SpanId.Length);
+        if (!IsValidId(spanId, 8))
+        {
+            throw new RecordRejectedException($"span {index} has a span_id of {spanId.Length} bytes ({Convert.ToHexStringLower(spanId)}): a span id is 8 bytes, not all zero");
+        }
+
+        var parentSpanId = bytes.Slice(fields.ParentSpanId.Offset, fields.ParentSpanId.Length);
+        if (parentSpanId.Length is not (0 or 8))
+        {
+            throw new RecordRejectedException($"span {index} has a parent_span_id of {parentSpanId.Length} bytes: it must be empty or 8 bytes");
+        }
+
+        if (fields.StartTimeUnixNano > long.MaxValue || fields.EndTimeUnixNano > long.MaxValue)
+        {
+            throw new RecordRejectedException(
+                $"span {index} has a start or end time past 2262-04-11 ({fields.StartTimeUnixNano}, {fields.EndTimeUnixNano} ns since 1970), which cannot be stored");
+        }
+
+        var genAi = _mapped.Count == 0 ? GenAiFields.None : GenAiMapper.Map(_mapped, maxTextBytes);
         if (!ReferenceEquals(genAi, GenAiFields.None))
         {
             genAi = genAi with
@@ -275,18 +277,16 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
         {
             ProjectId = projectId,
             TraceId = traceId,
-            SpanId = BinaryPrimitives.ReadInt64BigEndian(span.SpanId.Span),
-            ParentSpanId = span.ParentSpanId.Length == 8 && span.ParentSpanId.Span.ContainsAnyExcept((byte)0)
-                ? BinaryPrimitives.ReadInt64BigEndian(span.ParentSpanId.Span)
-                : null,
-            StartUnixNano = (long)span.StartTimeUnixNano,
-            EndUnixNano = (long)span.EndTimeUnixNano,
-            Name = AttributeJson.Clean(span.Name),
-            Kind = (short)span.Kind,
-            StatusCode = (short)(span.Status?.Code ?? Status.Types.StatusCode.Unset),
-            StatusMessage = span.Status is { Message.Length: > 0 } status ? AttributeJson.Clean(status.Message) : null,
+            SpanId = BinaryPrimitives.ReadInt64BigEndian(spanId),
+            ParentSpanId = parentSpanId.Length == 8 && parentSpanId.ContainsAnyExcept((byte)0) ? BinaryPrimitives.ReadInt64BigEndian(parentSpanId) : null,
+            StartUnixNano = (long)fields.StartTimeUnixNano,
+            EndUnixNano = (long)fields.EndTimeUnixNano,
+            Name = SpanWire.String(bytes.Slice(fields.Name.Offset, fields.Name.Length)),
+            Kind = (short)fields.Kind,
+            StatusCode = (short)fields.StatusCode,
+            StatusMessage = fields.StatusMessage.Length > 0 ? SpanWire.String(bytes.Slice(fields.StatusMessage.Offset, fields.StatusMessage.Length)) : null,
             ServiceName = serviceName,
-            SpanType = SpanTypeRules.Infer(attributes),
+            SpanType = _mapped.Count == 0 ? SpanType.Custom : SpanTypeRules.Infer(_mapped),
             GenAi = genAi,
             ResourceId = resourceId,
             ScopeId = scopeId,
