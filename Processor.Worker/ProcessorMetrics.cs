@@ -25,8 +25,6 @@ internal sealed class ProcessorMetrics : IDisposable
             "Records on the assigned partitions of the spans topic not yet stored and committed.");
     }
 
-    public long ConsumerLag => Interlocked.Read(ref _lag);
-
     public void SetConsumerLag(long records) => Interlocked.Exchange(ref _lag, records);
 
     public void BatchStored(int spans, int duplicates, TimeSpan duration)

@@ -9,16 +9,28 @@ namespace Trulayer.Processor;
 /// </summary>
 internal sealed class WorkerHeartbeat(TimeProvider time)
 {
+    private readonly Dictionary<int, long> _writes = [];
     private long _loopBeat = time.GetTimestamp();
-    private long _writeStarted;
     private string? _stopped;
 
     public void Beat() => Interlocked.Exchange(ref _loopBeat, time.GetTimestamp());
 
-    /// <summary>A write attempt begins; <see cref="WriteEnded"/> ends it.</summary>
-    public void WriteStarted() => Interlocked.Exchange(ref _writeStarted, time.GetTimestamp());
+    /// <summary>A write attempt begins on the calling thread; <see cref="WriteEnded"/> ends it.</summary>
+    public void WriteStarted()
+    {
+        lock (_writes)
+        {
+            _writes[Environment.CurrentManagedThreadId] = time.GetTimestamp();
+        }
+    }
 
-    public void WriteEnded() => Interlocked.Exchange(ref _writeStarted, 0);
+    public void WriteEnded()
+    {
+        lock (_writes)
+        {
+            _writes.Remove(Environment.CurrentManagedThreadId);
+        }
+    }
 
     /// <summary>The loop has ended (shut down or failed); the reason is reported until the process exits.</summary>
     public void Stopped(string reason) => _stopped = reason;
@@ -36,8 +48,13 @@ internal sealed class WorkerHeartbeat(TimeProvider time)
             return (false, $"the worker loop has not turned for {sinceBeat.TotalSeconds:0} s");
         }
 
-        var writeStarted = Interlocked.Read(ref _writeStarted);
-        if (writeStarted != 0 && time.GetElapsedTime(writeStarted) is var writing && writing > timeout)
+        long oldestWrite;
+        lock (_writes)
+        {
+            oldestWrite = _writes.Count == 0 ? 0 : _writes.Values.Min();
+        }
+
+        if (oldestWrite != 0 && time.GetElapsedTime(oldestWrite) is var writing && writing > timeout)
         {
             return (false, $"a database write has been running for {writing.TotalSeconds:0} s");
         }

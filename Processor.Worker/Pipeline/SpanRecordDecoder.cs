@@ -7,7 +7,6 @@ using Confluent.Kafka;
 using Google.Protobuf;
 using OpenTelemetry.Proto.Common.V1;
 using OpenTelemetry.Proto.Resource.V1;
-using OpenTelemetry.Proto.Trace.V1;
 using Trulayer.Otlp.GenAi;
 using Trulayer.Processor.Storage;
 
