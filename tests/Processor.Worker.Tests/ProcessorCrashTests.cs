@@ -20,7 +20,8 @@ public sealed class ProcessorCrashTests : IAsyncLifetime
         var builder = new AppModelBuilder();
         var password = builder.AddParameter("postgres-password", secret: true, generate: () => Guid.NewGuid().ToString("N"));
         var postgres = builder.AddPostgres("postgres", password);
-        var kafka = builder.AddKafka("kafka").WithTopic(KafkaTopics.Spans, 8).WithTopic(KafkaTopics.DeadLetter, 2).WaitFor(postgres);
+        // Wide enough that 10,000 GenAI spans stay far below the dev broker's 5 MiB per partition.
+        var kafka = builder.AddKafka("kafka").WithTopic(KafkaTopics.Spans, 64).WithTopic(KafkaTopics.DeadLetter, 2).WaitFor(postgres);
         builder.AddProject("processor", "Processor.Worker")
             .WithHttpEndpoint()
             .WithReference(postgres)

@@ -43,9 +43,9 @@ internal sealed class ProcessorHost(string connectionString, string bootstrapSer
     }
 
     /// <summary>Waits until the group has committed everything the spans topic holds.</summary>
-    public static async Task WaitUntilDrainedAsync(KafkaFixture kafka, TimeSpan? timeout = null)
+    public static async Task WaitUntilDrainedAsync(KafkaFixture kafka, string? topic = null, TimeSpan? timeout = null)
     {
-        using var reader = new Trulayer.ServiceDefaults.Kafka.ConsumerLagReader(kafka.CreateClientFactory());
+        using var reader = new Trulayer.ServiceDefaults.Kafka.ConsumerLagReader(kafka.CreateClientFactory(), topic);
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
         long left = -1;
         while (DateTime.UtcNow < deadline)

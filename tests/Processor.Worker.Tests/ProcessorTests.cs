@@ -39,9 +39,9 @@ public sealed class ProcessorTests(ProcessorFixture fixture) : IClassFixture<Pro
         var requests = Enumerable.Range(0, 10).Select(_ => StandardBatch.GenAi()).ToList();
         var messages = requests.SelectMany(r => SpanRecords.FromRequest(project, r)).ToList();
 
-        await SpanRecords.ProduceAsync(Kafka, messages);
-        await SpanRecords.ProduceAsync(Kafka, messages);
-        await ProcessorHost.WaitUntilDrainedAsync(Kafka);
+        await SpanRecords.ProduceAsync(Kafka, messages, fixture.Topic);
+        await SpanRecords.ProduceAsync(Kafka, messages, fixture.Topic);
+        await ProcessorHost.WaitUntilDrainedAsync(Kafka, fixture.Topic);
 
         var spans = requests.SelectMany(r => r.ResourceSpans).SelectMany(r => r.ScopeSpans).SelectMany(s => s.Spans).ToList();
         Assert.Equal(10_000, spans.Count);
@@ -107,11 +107,11 @@ public sealed class ProcessorTests(ProcessorFixture fixture) : IClassFixture<Pro
         var mismatched = Record(project, trace, "api", Span(otherTrace, "wrong trace", DateTimeOffset.UtcNow, TimeSpan.FromMilliseconds(5)));
 
         using var producer = Kafka.CreateClientFactory().CreateProducer<byte[]?, byte[]?>("test");
-        var poison = await producer.ProduceAsync(KafkaTopics.Spans, new Message<byte[]?, byte[]?> { Key = good.Key, Value = garbage });
-        var violation = await producer.ProduceAsync(KafkaTopics.Spans, mismatched);
-        var stored = await producer.ProduceAsync(KafkaTopics.Spans, good);
+        var poison = await producer.ProduceAsync(fixture.Topic, new Message<byte[]?, byte[]?> { Key = good.Key, Value = garbage });
+        var violation = await producer.ProduceAsync(fixture.Topic, mismatched);
+        var stored = await producer.ProduceAsync(fixture.Topic, good);
         Assert.Equal(poison.Partition, stored.Partition);
-        await ProcessorHost.WaitUntilDrainedAsync(Kafka);
+        await ProcessorHost.WaitUntilDrainedAsync(Kafka, fixture.Topic);
 
         Assert.Equal(1, await Count($"SELECT count(*) FROM telemetry.spans WHERE project_id = '{project}' AND name = 'after the poison'"));
         Assert.Equal(0, await Count($"SELECT count(*) FROM telemetry.spans WHERE project_id = '{project}' AND name = 'wrong trace'"));
@@ -121,7 +121,7 @@ public sealed class ProcessorTests(ProcessorFixture fixture) : IClassFixture<Pro
                                                         && Header(l, DeadLetterPublisher.SourcePartitionHeader) == poison.Partition.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(garbage, poisonLetter.Message.Value);
         Assert.Equal(good.Key, poisonLetter.Message.Key);
-        Assert.Equal(KafkaTopics.Spans, Header(poisonLetter, DeadLetterPublisher.SourceTopicHeader));
+        Assert.Equal(fixture.Topic, Header(poisonLetter, DeadLetterPublisher.SourceTopicHeader));
         Assert.Equal("decode", Header(poisonLetter, DeadLetterPublisher.StageHeader));
         Assert.StartsWith("the value is not a trulayer.pipeline.v1.SpanBatch", Header(poisonLetter, DeadLetterPublisher.ReasonHeader), StringComparison.Ordinal);
 
@@ -157,10 +157,10 @@ public sealed class ProcessorTests(ProcessorFixture fixture) : IClassFixture<Pro
             var deliveries = new List<DeliveryResult<byte[]?, byte[]?>>();
             foreach (var record in records)
             {
-                deliveries.Add(await producer.ProduceAsync(KafkaTopics.Spans, record));
+                deliveries.Add(await producer.ProduceAsync(fixture.Topic, record));
             }
 
-            await ProcessorHost.WaitUntilDrainedAsync(Kafka);
+            await ProcessorHost.WaitUntilDrainedAsync(Kafka, fixture.Topic);
 
             Assert.Equal(11, await Count($"SELECT count(*) FROM telemetry.spans WHERE project_id = '{project}'"));
             Assert.Equal(11, await Count($"SELECT count(*) FROM telemetry.traces WHERE project_id = '{project}'"));
@@ -359,8 +359,8 @@ public sealed class ProcessorTests(ProcessorFixture fixture) : IClassFixture<Pro
 
     private async Task Deliver(Message<byte[]?, byte[]?> message)
     {
-        await SpanRecords.ProduceAsync(Kafka, [message]);
-        await ProcessorHost.WaitUntilDrainedAsync(Kafka);
+        await SpanRecords.ProduceAsync(Kafka, [message], fixture.Topic);
+        await ProcessorHost.WaitUntilDrainedAsync(Kafka, fixture.Topic);
     }
 
     private async Task<Dictionary<string, object>> TraceRow(Guid project, ByteString trace)
