@@ -60,12 +60,15 @@ public class ProcessorBenchmarks
     [GlobalSetup]
     public void GlobalSetup()
     {
-        _directory = Path.Combine("/var/tmp/trulayer-bench", $"{Environment.ProcessId}-processor");
+        RemoveStaleClusters();
+        _directory = Path.Combine(BenchRoot, $"{Environment.ProcessId}-processor");
         Directory.CreateDirectory(_directory);
         // Durable, as PostgreSQL runs in production: each committed batch waits for its WAL flush.
         _cluster = PostgresCluster.StartAsync(
             new PostgresClusterOptions { DataDirectory = Path.Combine(_directory, "data"), Password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)), Durable = true },
             _ => { }).GetAwaiter().GetResult();
+        var cluster = _cluster;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => cluster.KillAsync().GetAwaiter().GetResult();
         _cluster.CreateDatabaseIfMissingAsync("trulayer").GetAwaiter().GetResult();
         _broker = DevKafkaBroker.Start();
 
@@ -188,6 +191,44 @@ public class ProcessorBenchmarks
         }
         catch (IOException)
         {
+        }
+    }
+
+    private const string BenchRoot = "/var/tmp/trulayer-bench";
+
+    /// <summary>Stops and removes the clusters of benchmark processes that died before their cleanup.</summary>
+    private static void RemoveStaleClusters()
+    {
+        if (!Directory.Exists(BenchRoot))
+        {
+            return;
+        }
+
+        foreach (var directory in Directory.GetDirectories(BenchRoot, "*-processor"))
+        {
+            var name = Path.GetFileName(directory);
+            if (!int.TryParse(name[..name.IndexOf('-', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                || Directory.Exists($"/proc/{pid}"))
+            {
+                continue;
+            }
+
+            var pidFile = Path.Combine(directory, "data", "postmaster.pid");
+            if (File.Exists(pidFile) && int.TryParse(File.ReadLines(pidFile).FirstOrDefault(), out var postmaster) && Directory.Exists($"/proc/{postmaster}"))
+            {
+                // SIGQUIT: PostgreSQL's immediate shutdown.
+                using var kill = System.Diagnostics.Process.Start("kill", ["-QUIT", postmaster.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+                kill.WaitForExit();
+                Thread.Sleep(500);
+            }
+
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
         }
     }
 
