@@ -81,6 +81,8 @@ public static class TrulayerModel
             .WithHttpEndpoint()
             .WithReference(postgres)
             .WithReference(kafka)
+            // A crashed processor's partitions wait this long for their new owner (librdkafka's default: 45 s).
+            .WithEnvironment("Kafka__Consumer__session.timeout.ms", "10000")
             .WaitFor(auth);
         processor.DrainBacklogBeforeStop = true;
 

@@ -1,11 +1,41 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Trulayer.ServiceDefaults.Postgres;
+using Trulayer.Processor;
+using Trulayer.Processor.Pipeline;
+using Trulayer.Processor.Storage;
+
 namespace Microsoft.Extensions.Hosting;
 
 internal static class ProcessorServiceExtensions
 {
+    /// <summary>The telemetry schema and its migrations, the consume loop, retention, metrics and the worker health check.</summary>
     public static IHostApplicationBuilder AddProcessorServices(this IHostApplicationBuilder builder)
     {
-        builder.AddTrulayerNpgsql();
+        // The trace upsert and the other per-batch statements run thousands of times: plan them once per connection.
+        builder.AddTrulayerNpgsql(dataSource => dataSource.ConnectionStringBuilder.MaxAutoPrepare = Math.Max(dataSource.ConnectionStringBuilder.MaxAutoPrepare, 16));
         builder.AddTrulayerKafka();
+        builder.AddSchemaMigrations("telemetry", typeof(SpanConsumerWorker).Assembly);
+
+        builder.Services.AddOptions<ProcessorOptions>().BindConfiguration(ProcessorOptions.SectionName).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ProcessorOptions>, ProcessorOptionsValidator>();
+        builder.Services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.SectionName).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<TelemetryOptions>, TelemetryOptionsValidator>();
+
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ProcessorMetrics>();
+        builder.Services.AddSingleton<WorkerHeartbeat>();
+        builder.Services.AddSingleton<DimensionCache>();
+        builder.Services.AddSingleton<SpanStorage>();
+        builder.Services.AddSingleton<SpanBatchWriter>();
+        builder.Services.AddSingleton<DeadLetterPublisher>();
+        builder.Services.AddSingleton<SpanBatchHandler>();
+        builder.Services.AddTransient<SpanPipeline>();
+
+        // After the migration (registered above), which hosted services start in order of.
+        builder.Services.AddHostedService<SpanConsumerWorker>();
+        builder.Services.AddHostedService<RetentionWorker>();
+        builder.Services.AddHealthChecks().AddCheck<WorkerHealthCheck>("worker");
         return builder;
     }
 }

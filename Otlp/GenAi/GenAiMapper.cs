@@ -1,0 +1,209 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Unicode;
+using OpenTelemetry.Proto.Common.V1;
+
+namespace Trulayer.Otlp.GenAi;
+
+/// <summary>The GenAI columns promoted from one span's attributes; null where no attribute supplied one.</summary>
+public sealed record GenAiFields
+{
+    public static GenAiFields None { get; } = new();
+
+    public string? LlmSystem { get; init; }
+    public string? RequestModel { get; init; }
+    public string? ResponseModel { get; init; }
+    public long? InputTokens { get; init; }
+    public long? OutputTokens { get; init; }
+    public long? CacheReadTokens { get; init; }
+    public long? CacheCreationTokens { get; init; }
+    public long? ReasoningTokens { get; init; }
+
+    /// <summary>The cost in micro-units of its currency (USD by convention): 0.0123 becomes 12,300.</summary>
+    public long? CostMicros { get; init; }
+
+    /// <summary>The prompt or input messages, at most the configured number of UTF-8 bytes.</summary>
+    public string? InputText { get; init; }
+
+    /// <summary>The completion or output messages, at most the configured number of UTF-8 bytes.</summary>
+    public string? OutputText { get; init; }
+
+    /// <summary>Whether <see cref="InputText"/> or <see cref="OutputText"/> was cut to the cap.</summary>
+    public bool TextTruncated { get; init; }
+}
+
+/// <summary>
+/// Promotes GenAI attributes to columns following <see cref="GenAiPrecedence.Table"/>. Pure: the same
+/// attributes always give the same fields. An attribute whose value cannot fill its field (a token
+/// count that is negative or not a whole number, an empty model name) counts as absent, so the next
+/// attribute in the table can supply the field.
+/// </summary>
+public static class GenAiMapper
+{
+    /// <summary>256 KiB: the default cap on input and output text, in UTF-8 bytes.</summary>
+    public const int DefaultMaxTextBytes = 256 * 1024;
+
+    private static readonly int FieldCount = Enum.GetValues<GenAiField>().Length;
+
+    public static GenAiFields Map(IReadOnlyList<KeyValue> attributes, int maxTextBytes = DefaultMaxTextBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxTextBytes);
+        Span<int> ranks = stackalloc int[FieldCount];
+        ranks.Fill(int.MaxValue);
+        Span<long> numbers = stackalloc long[FieldCount];
+        Span<int> winners = stackalloc int[FieldCount];
+        var any = false;
+
+        for (var i = 0; i < attributes.Count; i++)
+        {
+            var attribute = attributes[i];
+            if (!GenAiPrecedence.ByAttribute.TryGetValue(attribute.Key, out var entry) || entry.Rank >= ranks[(int)entry.Field])
+            {
+                continue;
+            }
+
+            var field = (int)entry.Field;
+            var value = attribute.Value;
+            var usable = entry.Field switch
+            {
+                GenAiField.LlmSystem or GenAiField.RequestModel or GenAiField.ResponseModel
+                    => value is { ValueCase: AnyValue.ValueOneofCase.StringValue } && value.StringValue.Length > 0,
+                GenAiField.Cost => TryCostMicros(value, out numbers[field]),
+                GenAiField.InputText or GenAiField.OutputText => IsText(value),
+                _ => TryCount(value, out numbers[field]),
+            };
+            if (usable)
+            {
+                ranks[field] = entry.Rank;
+                winners[field] = i;
+                any = true;
+            }
+        }
+
+        if (!any)
+        {
+            return GenAiFields.None;
+        }
+
+        string? String(GenAiField field, Span<int> ranks, Span<int> winners)
+            => ranks[(int)field] == int.MaxValue ? null : attributes[winners[(int)field]].Value.StringValue;
+
+        long? Number(GenAiField field, Span<int> ranks, Span<long> numbers)
+            => ranks[(int)field] == int.MaxValue ? null : numbers[(int)field];
+
+        var inputText = ranks[(int)GenAiField.InputText] == int.MaxValue
+            ? (Text: (string?)null, Truncated: false)
+            : Cap(TextOf(attributes[winners[(int)GenAiField.InputText]].Value), maxTextBytes);
+        var outputText = ranks[(int)GenAiField.OutputText] == int.MaxValue
+            ? (Text: (string?)null, Truncated: false)
+            : Cap(TextOf(attributes[winners[(int)GenAiField.OutputText]].Value), maxTextBytes);
+
+        return new GenAiFields
+        {
+            LlmSystem = String(GenAiField.LlmSystem, ranks, winners),
+            RequestModel = String(GenAiField.RequestModel, ranks, winners),
+            ResponseModel = String(GenAiField.ResponseModel, ranks, winners),
+            InputTokens = Number(GenAiField.InputTokens, ranks, numbers),
+            OutputTokens = Number(GenAiField.OutputTokens, ranks, numbers),
+            CacheReadTokens = Number(GenAiField.CacheReadTokens, ranks, numbers),
+            CacheCreationTokens = Number(GenAiField.CacheCreationTokens, ranks, numbers),
+            ReasoningTokens = Number(GenAiField.ReasoningTokens, ranks, numbers),
+            CostMicros = Number(GenAiField.Cost, ranks, numbers),
+            InputText = inputText.Text,
+            OutputText = outputText.Text,
+            TextTruncated = inputText.Truncated || outputText.Truncated,
+        };
+    }
+
+    /// <summary>
+    /// Cuts <paramref name="text"/> to at most <paramref name="maxBytes"/> UTF-8 bytes, on a character
+    /// boundary (never inside a surrogate pair).
+    /// </summary>
+    public static (string Text, bool Truncated) Cap(string text, int maxBytes)
+    {
+        // A UTF-16 code unit never takes more than 3 UTF-8 bytes, so short strings need no counting.
+        if ((long)text.Length * 3 <= maxBytes || System.Text.Encoding.UTF8.GetByteCount(text) <= maxBytes)
+        {
+            return (text, false);
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(maxBytes);
+        try
+        {
+            // Not the final block: a high surrogate whose pair would not fit is left out rather than replaced.
+            Utf8.FromUtf16(text, buffer.AsSpan(0, maxBytes), out var charsRead, out _, replaceInvalidSequences: true, isFinalBlock: false);
+            return (text[..charsRead], true);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>A whole, non-negative count: an int, a double with no fraction, or a string of digits.</summary>
+    private static bool TryCount(AnyValue? value, out long count)
+    {
+        count = 0;
+        switch (value?.ValueCase)
+        {
+            case AnyValue.ValueOneofCase.IntValue when value.IntValue >= 0:
+                count = value.IntValue;
+                return true;
+            case AnyValue.ValueOneofCase.DoubleValue:
+                var d = value.DoubleValue;
+                // 2^63 is exactly representable; anything at or above it does not fit a long.
+                if (d >= 0 && d < 9.2233720368547758E18 && Math.Floor(d) == d)
+                {
+                    count = (long)d;
+                    return true;
+                }
+
+                return false;
+            case AnyValue.ValueOneofCase.StringValue:
+                return long.TryParse(value.StringValue, NumberStyles.None, CultureInfo.InvariantCulture, out count);
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>A finite, non-negative amount (number or numeric string) in currency units, as micro-units.</summary>
+    private static bool TryCostMicros(AnyValue? value, out long micros)
+    {
+        micros = 0;
+        double amount;
+        switch (value?.ValueCase)
+        {
+            case AnyValue.ValueOneofCase.DoubleValue:
+                amount = value.DoubleValue;
+                break;
+            case AnyValue.ValueOneofCase.IntValue:
+                amount = value.IntValue;
+                break;
+            case AnyValue.ValueOneofCase.StringValue when double.TryParse(value.StringValue, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed):
+                amount = parsed;
+                break;
+            default:
+                return false;
+        }
+
+        var scaled = Math.Round(amount * 1_000_000, MidpointRounding.AwayFromZero);
+        if (!double.IsFinite(scaled) || scaled < 0 || scaled >= 9.2233720368547758E18)
+        {
+            return false;
+        }
+
+        micros = (long)scaled;
+        return true;
+    }
+
+    /// <summary>Content is a string, or (gen_ai.*.messages in their structured form) an array or map.</summary>
+    private static bool IsText(AnyValue? value) => value?.ValueCase switch
+    {
+        AnyValue.ValueOneofCase.StringValue => value.StringValue.Length > 0,
+        AnyValue.ValueOneofCase.ArrayValue or AnyValue.ValueOneofCase.KvlistValue => true,
+        _ => false,
+    };
+
+    private static string TextOf(AnyValue value)
+        => value.ValueCase == AnyValue.ValueOneofCase.StringValue ? value.StringValue : AttributeJson.ToJson(value);
+}

@@ -1,0 +1,339 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using Google.Protobuf;
+using OpenTelemetry.Proto.Common.V1;
+using OpenTelemetry.Proto.Resource.V1;
+using Trulayer.Otlp.GenAi;
+using Trulayer.Processor.Storage;
+
+namespace Trulayer.Processor.Pipeline;
+
+/// <summary>
+/// Turns one Kafka record of otlp.spans.v1 (a <c>trulayer.pipeline.v1.SpanBatch</c>) into rows, or into a
+/// dead letter naming what is wrong with it. Walks the record's wire format so each span's stored bytes
+/// are exactly the bytes that arrived, and reads each span's projections from its wire format too
+/// (<see cref="SpanWire"/>). Not thread-safe: one per consume loop.
+/// </summary>
+internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
+{
+    private const int SpanBatchProjectId = 1, SpanBatchTraceId = 2, SpanBatchReceivedTime = 3, SpanBatchResourceSpans = 4;
+    private const int ResourceSpansResource = 1, ResourceSpansScopeSpans = 2, ResourceSpansSchemaUrl = 3;
+    private const int ScopeSpansScope = 1, ScopeSpansSpans = 2, ScopeSpansSchemaUrl = 3;
+
+    private readonly Utf8JsonWriter _json = AttributeJson.CreateWriter(new ArrayBufferWriter<byte>());
+    private readonly List<KeyValue> _mapped = [];
+
+    public (DecodedRecord? Record, DeadLetter? DeadLetter) Decode(ConsumeResult<byte[]?, byte[]?> source)
+    {
+        try
+        {
+            return (DecodeCore(source), null);
+        }
+        catch (RecordRejectedException ex)
+        {
+            return (null, new DeadLetter(source, DeadLetterStage.Decode, ex.Message));
+        }
+        catch (FormatException ex)
+        {
+            return (null, new DeadLetter(source, DeadLetterStage.Decode, $"the value is not a trulayer.pipeline.v1.SpanBatch: {ex.Message}"));
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            return (null, new DeadLetter(source, DeadLetterStage.Decode, $"the value is not a trulayer.pipeline.v1.SpanBatch: {ex.Message}"));
+        }
+    }
+
+    private DecodedRecord DecodeCore(ConsumeResult<byte[]?, byte[]?> source)
+    {
+        var value = source.Message.Value;
+        if (value is null || value.Length == 0)
+        {
+            throw new RecordRejectedException("the record has no value (a SpanBatch was expected)");
+        }
+
+        string? projectText = null;
+        ReadOnlySpan<byte> traceIdBytes = default;
+        ulong receivedNanos = 0;
+        var resourceSpans = new List<(int Offset, int Length)>();
+        var reader = new WireReader(value);
+        while (!reader.End)
+        {
+            var (field, wireType) = reader.ReadTag();
+            switch (field)
+            {
+                case SpanBatchProjectId when wireType == WireReader.LengthDelimited:
+                    var (o, l) = reader.ReadLengthDelimited();
+                    projectText = Encoding.UTF8.GetString(value, o, l);
+                    break;
+                case SpanBatchTraceId when wireType == WireReader.LengthDelimited:
+                    var (to, tl) = reader.ReadLengthDelimited();
+                    traceIdBytes = value.AsSpan(to, tl);
+                    break;
+                case SpanBatchReceivedTime when wireType == WireReader.Fixed64:
+                    receivedNanos = reader.ReadFixed64();
+                    break;
+                case SpanBatchResourceSpans when wireType == WireReader.LengthDelimited:
+                    resourceSpans.Add(reader.ReadLengthDelimited());
+                    break;
+                default:
+                    reader.Skip(wireType);
+                    break;
+            }
+        }
+
+        if (!Guid.TryParseExact(projectText, "D", out var projectId))
+        {
+            throw new RecordRejectedException($"project_id '{Truncate(projectText ?? "")}' is not a UUID in canonical form");
+        }
+
+        if (!IsValidId(traceIdBytes, 16))
+        {
+            throw new RecordRejectedException($"trace_id has {traceIdBytes.Length} bytes ({Convert.ToHexStringLower(traceIdBytes)}): a trace id is 16 bytes, not all zero");
+        }
+
+        var traceHex = Convert.ToHexStringLower(traceIdBytes);
+        var expectedKey = projectText + ":" + traceHex;
+        var key = source.Message.Key is { } keyBytes ? Encoding.UTF8.GetString(keyBytes) : null;
+        if (!string.Equals(key, expectedKey, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new RecordRejectedException($"the key '{Truncate(key ?? "(none)")}' does not match the record's project and trace '{expectedKey}'");
+        }
+
+        var traceId = new Guid(traceIdBytes, bigEndian: true);
+        var receivedAt = UnixNanos.ToDateTime(receivedNanos > long.MaxValue ? long.MaxValue : (long)receivedNanos);
+        var json = new ArrayBufferWriter<byte>(Math.Max(1024, value.Length / 2));
+        var rows = new List<(SpanRow Row, int JsonStart, int JsonEnd)>();
+        var resources = new List<ResourceRow>();
+        var scopes = new List<ScopeRow>();
+        var spanIndex = 0;
+
+        foreach (var (rsOffset, rsLength) in resourceSpans)
+        {
+            var resourceParts = new List<(int Offset, int Length)>();
+            var scopeSpans = new List<(int Offset, int Length)>();
+            (int Offset, int Length) resourceSchema = default;
+            var rs = new WireReader(value.AsSpan(rsOffset, rsLength), rsOffset);
+            while (!rs.End)
+            {
+                var (field, wireType) = rs.ReadTag();
+                switch (field)
+                {
+                    case ResourceSpansResource when wireType == WireReader.LengthDelimited:
+                        resourceParts.Add(rs.ReadLengthDelimited());
+                        break;
+                    case ResourceSpansScopeSpans when wireType == WireReader.LengthDelimited:
+                        scopeSpans.Add(rs.ReadLengthDelimited());
+                        break;
+                    case ResourceSpansSchemaUrl when wireType == WireReader.LengthDelimited:
+                        resourceSchema = rs.ReadLengthDelimited();
+                        break;
+                    default:
+                        rs.Skip(wireType);
+                        break;
+                }
+            }
+
+            var resourceBytes = Join(value, resourceParts);
+            var resourceId = ContentId(resourceBytes.Span, value.AsSpan(resourceSchema.Offset, resourceSchema.Length));
+            var resource = cache.FindResource(projectId, resourceId);
+            if (resource is null)
+            {
+                // Repeated occurrences of a message field merge: parsing the concatenation does exactly that.
+                var parsed = Resource.Parser.ParseFrom(resourceBytes.Span);
+                var serviceName = Clean(ResourceConventions.ServiceName(parsed));
+                resource = cache.AddResource(projectId, resourceId, serviceName);
+                resources.Add(new ResourceRow(projectId, resourceId, serviceName, Encoding.UTF8.GetString(value, resourceSchema.Offset, resourceSchema.Length),
+                    AttributeJson.ToJson(parsed.Attributes), resourceBytes.ToArray()));
+            }
+            else if (!resource.Stored)
+            {
+                var parsed = Resource.Parser.ParseFrom(resourceBytes.Span);
+                resources.Add(new ResourceRow(projectId, resourceId, resource.ServiceName, Encoding.UTF8.GetString(value, resourceSchema.Offset, resourceSchema.Length),
+                    AttributeJson.ToJson(parsed.Attributes), resourceBytes.ToArray()));
+            }
+
+            foreach (var (ssOffset, ssLength) in scopeSpans)
+            {
+                var scopeParts = new List<(int Offset, int Length)>();
+                var spans = new List<(int Offset, int Length)>();
+                (int Offset, int Length) scopeSchema = default;
+                var ss = new WireReader(value.AsSpan(ssOffset, ssLength), ssOffset);
+                while (!ss.End)
+                {
+                    var (field, wireType) = ss.ReadTag();
+                    switch (field)
+                    {
+                        case ScopeSpansScope when wireType == WireReader.LengthDelimited:
+                            scopeParts.Add(ss.ReadLengthDelimited());
+                            break;
+                        case ScopeSpansSpans when wireType == WireReader.LengthDelimited:
+                            spans.Add(ss.ReadLengthDelimited());
+                            break;
+                        case ScopeSpansSchemaUrl when wireType == WireReader.LengthDelimited:
+                            scopeSchema = ss.ReadLengthDelimited();
+                            break;
+                        default:
+                            ss.Skip(wireType);
+                            break;
+                    }
+                }
+
+                var scopeBytes = Join(value, scopeParts);
+                var scopeId = ContentId(scopeBytes.Span, value.AsSpan(scopeSchema.Offset, scopeSchema.Length));
+                var scope = cache.FindScope(projectId, scopeId) ?? cache.AddScope(projectId, scopeId);
+                if (!scope.Stored)
+                {
+                    var parsed = InstrumentationScope.Parser.ParseFrom(scopeBytes.Span);
+                    scopes.Add(new ScopeRow(projectId, scopeId, AttributeJson.Clean(parsed.Name), AttributeJson.Clean(parsed.Version),
+                        Encoding.UTF8.GetString(value, scopeSchema.Offset, scopeSchema.Length), AttributeJson.ToJson(parsed.Attributes), scopeBytes.ToArray()));
+                }
+
+                foreach (var (spanOffset, spanLength) in spans)
+                {
+                    var otlp = new ReadOnlyMemory<byte>(value, spanOffset, spanLength);
+                    var jsonStart = (int)json.WrittenCount;
+                    var row = Map(otlp, spanIndex, projectId, traceId, traceIdBytes, resource.ServiceName, resourceId, scopeId, receivedAt, json);
+                    rows.Add((row, jsonStart, (int)json.WrittenCount));
+                    spanIndex++;
+                }
+            }
+        }
+
+        // The buffer may have grown while spans were written: slice the final one.
+        var written = json.WrittenMemory;
+        var spanRows = new SpanRow[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var (row, start, end) = rows[i];
+            row.AttributesJson = written[start..end];
+            spanRows[i] = row;
+        }
+
+        return new DecodedRecord(source, spanRows, resources, scopes);
+    }
+
+    private SpanRow Map(
+        ReadOnlyMemory<byte> otlp, int index, Guid projectId, Guid traceId, ReadOnlySpan<byte> traceIdBytes,
+        string? serviceName, Guid resourceId, Guid scopeId, DateTime receivedAt, ArrayBufferWriter<byte> json)
+    {
+        var bytes = otlp.Span;
+        _mapped.Clear();
+        _json.Reset(json);
+        SpanFields fields;
+        try
+        {
+            fields = SpanWire.Read(bytes, _json, _mapped);
+            _json.Flush();
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidProtocolBufferException)
+        {
+            throw new RecordRejectedException($"span {index} is not an OTLP Span: {ex.Message}");
+        }
+
+        var spanTraceId = bytes.Slice(fields.TraceId.Offset, fields.TraceId.Length);
+        if (!spanTraceId.SequenceEqual(traceIdBytes))
+        {
+            throw new RecordRejectedException(
+                $"span {index} belongs to trace {Convert.ToHexStringLower(spanTraceId)}, not to the record's trace {Convert.ToHexStringLower(traceIdBytes)}");
+        }
+
+        var spanId = bytes.Slice(fields.SpanId.Offset, fields.SpanId.Length);
+        if (!IsValidId(spanId, 8))
+        {
+            throw new RecordRejectedException($"span {index} has a span_id of {spanId.Length} bytes ({Convert.ToHexStringLower(spanId)}): a span id is 8 bytes, not all zero");
+        }
+
+        var parentSpanId = bytes.Slice(fields.ParentSpanId.Offset, fields.ParentSpanId.Length);
+        if (parentSpanId.Length is not (0 or 8))
+        {
+            throw new RecordRejectedException($"span {index} has a parent_span_id of {parentSpanId.Length} bytes: it must be empty or 8 bytes");
+        }
+
+        if (fields.StartTimeUnixNano > long.MaxValue || fields.EndTimeUnixNano > long.MaxValue)
+        {
+            throw new RecordRejectedException(
+                $"span {index} has a start or end time past 2262-04-11 ({fields.StartTimeUnixNano}, {fields.EndTimeUnixNano} ns since 1970), which cannot be stored");
+        }
+
+        var genAi = _mapped.Count == 0 ? GenAiFields.None : GenAiMapper.Map(_mapped, maxTextBytes);
+        if (!ReferenceEquals(genAi, GenAiFields.None))
+        {
+            genAi = genAi with
+            {
+                LlmSystem = Clean(genAi.LlmSystem),
+                RequestModel = Clean(genAi.RequestModel),
+                ResponseModel = Clean(genAi.ResponseModel),
+                InputText = Clean(genAi.InputText),
+                OutputText = Clean(genAi.OutputText),
+            };
+        }
+
+        return new SpanRow
+        {
+            ProjectId = projectId,
+            TraceId = traceId,
+            SpanId = BinaryPrimitives.ReadInt64BigEndian(spanId),
+            ParentSpanId = parentSpanId.Length == 8 && parentSpanId.ContainsAnyExcept((byte)0) ? BinaryPrimitives.ReadInt64BigEndian(parentSpanId) : null,
+            StartUnixNano = (long)fields.StartTimeUnixNano,
+            EndUnixNano = (long)fields.EndTimeUnixNano,
+            Name = SpanWire.String(bytes.Slice(fields.Name.Offset, fields.Name.Length)),
+            Kind = (short)fields.Kind,
+            StatusCode = (short)fields.StatusCode,
+            StatusMessage = fields.StatusMessage.Length > 0 ? SpanWire.String(bytes.Slice(fields.StatusMessage.Offset, fields.StatusMessage.Length)) : null,
+            ServiceName = serviceName,
+            SpanType = _mapped.Count == 0 ? SpanType.Custom : SpanTypeRules.Infer(_mapped),
+            GenAi = genAi,
+            ResourceId = resourceId,
+            ScopeId = scopeId,
+            Otlp = otlp,
+            ReceivedAt = receivedAt,
+        };
+    }
+
+    /// <summary>
+    /// A resource's or scope's id: the first 16 bytes of SHA-256 over the message bytes (length-prefixed)
+    /// and the schema URL that came with it.
+    /// </summary>
+    internal static Guid ContentId(ReadOnlySpan<byte> message, ReadOnlySpan<byte> schemaUrl)
+    {
+        var length = 4 + message.Length + schemaUrl.Length;
+        var rented = length <= 1024 ? null : ArrayPool<byte>.Shared.Rent(length);
+        var buffer = rented is null ? stackalloc byte[length] : rented.AsSpan(0, length);
+        try
+        {
+            BinaryPrimitives.WriteInt32BigEndian(buffer, message.Length);
+            message.CopyTo(buffer[4..]);
+            schemaUrl.CopyTo(buffer[(4 + message.Length)..]);
+            Span<byte> hash = stackalloc byte[32];
+            SHA256.HashData(buffer, hash);
+            return new Guid(hash[..16], bigEndian: true);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static ReadOnlyMemory<byte> Join(byte[] value, List<(int Offset, int Length)> parts) => parts.Count switch
+    {
+        0 => ReadOnlyMemory<byte>.Empty,
+        1 => new ReadOnlyMemory<byte>(value, parts[0].Offset, parts[0].Length),
+        _ => parts.SelectMany(p => value.Skip(p.Offset).Take(p.Length)).ToArray(),
+    };
+
+    private static bool IsValidId(ReadOnlySpan<byte> id, int length) => id.Length == length && id.ContainsAnyExcept((byte)0);
+
+    private static string? Clean(string? text) => text is null ? null : AttributeJson.Clean(text);
+
+    private static string Truncate(string text) => text.Length <= 80 ? text : text[..80] + "...";
+
+    /// <summary>A record that breaks the SpanBatch contract; its message is the dead letter's reason.</summary>
+    private sealed class RecordRejectedException(string reason) : Exception(reason);
+}

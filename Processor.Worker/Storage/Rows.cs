@@ -1,0 +1,58 @@
+using Trulayer.Otlp.GenAi;
+
+namespace Trulayer.Processor.Storage;
+
+/// <summary>One row of telemetry.spans, mapped from one OTLP span.</summary>
+internal sealed class SpanRow
+{
+    public required Guid ProjectId { get; init; }
+    public required Guid TraceId { get; init; }
+    public required long SpanId { get; init; }
+    public required long? ParentSpanId { get; init; }
+    public required long StartUnixNano { get; init; }
+    public required long EndUnixNano { get; init; }
+    public required string Name { get; init; }
+    public required short Kind { get; init; }
+    public required short StatusCode { get; init; }
+    public required string? StatusMessage { get; init; }
+    public required string? ServiceName { get; init; }
+    public required SpanType SpanType { get; init; }
+    public required GenAiFields GenAi { get; init; }
+
+    /// <summary>UTF-8 JSON object of the attributes (without prompt and completion content).</summary>
+    public ReadOnlyMemory<byte> AttributesJson { get; set; }
+
+    public required Guid ResourceId { get; init; }
+    public required Guid ScopeId { get; init; }
+
+    /// <summary>The Span message exactly as it arrived: a slice of the Kafka record.</summary>
+    public required ReadOnlyMemory<byte> Otlp { get; init; }
+
+    public required DateTime ReceivedAt { get; init; }
+
+    /// <summary>The partition column: the start time to the microsecond, as PostgreSQL keeps it.</summary>
+    public DateTime StartTime => UnixNanos.ToDateTime(StartUnixNano);
+
+    public bool IsRoot => ParentSpanId is null;
+
+    public bool IsError => StatusCode == 2;
+
+    public SpanKey Key => new(ProjectId, TraceId, SpanId, StartUnixNano / 1000);
+}
+
+/// <summary>The unique key of telemetry.spans (start time in microseconds, as stored).</summary>
+internal readonly record struct SpanKey(Guid ProjectId, Guid TraceId, long SpanId, long StartMicros);
+
+/// <summary>A row of telemetry.resources.</summary>
+internal sealed record ResourceRow(Guid ProjectId, Guid ResourceId, string? ServiceName, string SchemaUrl, string AttributesJson, byte[] Otlp);
+
+/// <summary>A row of telemetry.scopes.</summary>
+internal sealed record ScopeRow(Guid ProjectId, Guid ScopeId, string Name, string Version, string SchemaUrl, string AttributesJson, byte[] Otlp);
+
+internal static class UnixNanos
+{
+    /// <summary>Nanoseconds since the epoch as a UTC DateTime, to the microsecond (PostgreSQL's precision).</summary>
+    public static DateTime ToDateTime(long unixNanos) => DateTime.UnixEpoch.AddTicks(unixNanos / 1000 * 10);
+
+    public static DateOnly Day(long unixNanos) => DateOnly.FromDateTime(ToDateTime(unixNanos));
+}

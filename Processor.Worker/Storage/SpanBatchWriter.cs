@@ -1,0 +1,268 @@
+using Npgsql;
+using NpgsqlTypes;
+using Trulayer.Processor.Pipeline;
+
+namespace Trulayer.Processor.Storage;
+
+/// <summary>What one write stored; <see cref="Duplicates"/> counts spans of the batch that were stored already (or twice in it).</summary>
+internal readonly record struct WriteResult(int Spans, int Duplicates, int Traces, bool UsedFallback);
+
+/// <summary>
+/// Writes a batch of decoded records in one transaction: spans by binary COPY, the resources and scopes
+/// not stored yet, and the trace rows, which count only spans this transaction actually inserted.
+/// Re-delivered spans are written once: the COPY goes straight into telemetry.spans and, only when it
+/// hits a span that is already there, the transaction starts over through a staging table and
+/// <c>INSERT ... ON CONFLICT DO NOTHING</c>, so the common case pays for one write, not two.
+/// Synchronous: it runs on the pipeline's writer thread.
+/// </summary>
+internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage storage, DimensionCache cache)
+{
+    private const string StagingTable = "span_staging";
+
+    // Whether the incoming name candidate outranks the stored one: a root beats a non-root, then the
+    // earlier start, then the lower span id (the same order TraceRollup uses within a batch).
+    private const string Better =
+        "(EXCLUDED.name_is_root > t.name_is_root OR (EXCLUDED.name_is_root = t.name_is_root AND " +
+        "(EXCLUDED.name_start_unix_nano, EXCLUDED.name_span_id) < (t.name_start_unix_nano, t.name_span_id)))";
+
+    private const string UpsertTracesSql = $$"""
+        WITH batch AS (
+            SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::text[], $5::boolean[], $6::bigint[], $7::bigint[],
+                                 $8::timestamptz[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
+                                 $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[],
+                                 $19::timestamptz[], $20::timestamptz[])
+                AS b(idx, project_id, trace_id, name, name_is_root, name_start_unix_nano, name_span_id,
+                     start_time, start_unix_nano, end_unix_nano, span_count, error_count, input_tokens,
+                     output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_micros,
+                     first_received_at, last_received_at)
+        ), service AS (
+            SELECT idx, array_agg(DISTINCT name ORDER BY name) AS services
+            FROM unnest($21::int[], $22::text[]) AS s(idx, name)
+            GROUP BY idx
+        )
+        INSERT INTO telemetry.traces AS t (
+            project_id, trace_id, name, name_is_root, name_start_unix_nano, name_span_id, start_time,
+            start_unix_nano, end_unix_nano, span_count, error_count, services, input_tokens, output_tokens,
+            cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_micros, first_received_at, last_received_at)
+        SELECT b.project_id, b.trace_id, b.name, b.name_is_root, b.name_start_unix_nano, b.name_span_id, b.start_time,
+               b.start_unix_nano, b.end_unix_nano, b.span_count, b.error_count, coalesce(service.services, '{}'),
+               b.input_tokens, b.output_tokens, b.cache_read_tokens, b.cache_creation_tokens, b.reasoning_tokens,
+               b.cost_micros, b.first_received_at, b.last_received_at
+        FROM batch b LEFT JOIN service USING (idx)
+        ORDER BY b.project_id, b.trace_id
+        ON CONFLICT (project_id, trace_id) DO UPDATE SET
+            name = CASE WHEN {{Better}}
+                        THEN EXCLUDED.name ELSE t.name END,
+            name_start_unix_nano = CASE WHEN {{Better}}
+                        THEN EXCLUDED.name_start_unix_nano ELSE t.name_start_unix_nano END,
+            name_span_id = CASE WHEN {{Better}}
+                        THEN EXCLUDED.name_span_id ELSE t.name_span_id END,
+            name_is_root = t.name_is_root OR EXCLUDED.name_is_root,
+            start_time = least(t.start_time, EXCLUDED.start_time),
+            start_unix_nano = least(t.start_unix_nano, EXCLUDED.start_unix_nano),
+            end_unix_nano = greatest(t.end_unix_nano, EXCLUDED.end_unix_nano),
+            span_count = t.span_count + EXCLUDED.span_count,
+            error_count = t.error_count + EXCLUDED.error_count,
+            services = CASE WHEN EXCLUDED.services <@ t.services THEN t.services
+                            ELSE ARRAY(SELECT DISTINCT s FROM unnest(t.services || EXCLUDED.services) AS s ORDER BY s) END,
+            input_tokens = least(t.input_tokens::numeric + EXCLUDED.input_tokens, 9223372036854775807)::bigint,
+            output_tokens = least(t.output_tokens::numeric + EXCLUDED.output_tokens, 9223372036854775807)::bigint,
+            cache_read_tokens = least(t.cache_read_tokens::numeric + EXCLUDED.cache_read_tokens, 9223372036854775807)::bigint,
+            cache_creation_tokens = least(t.cache_creation_tokens::numeric + EXCLUDED.cache_creation_tokens, 9223372036854775807)::bigint,
+            reasoning_tokens = least(t.reasoning_tokens::numeric + EXCLUDED.reasoning_tokens, 9223372036854775807)::bigint,
+            cost_micros = least(t.cost_micros::numeric + EXCLUDED.cost_micros, 9223372036854775807)::bigint,
+            first_received_at = least(t.first_received_at, EXCLUDED.first_received_at),
+            last_received_at = greatest(t.last_received_at, EXCLUDED.last_received_at)
+        """;
+
+    private const string InsertResourcesSql = """
+        INSERT INTO telemetry.resources (project_id, resource_id, service_name, schema_url, attributes, otlp)
+        SELECT p, r, s, u, a::jsonb, o FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bytea[]) AS x(p, r, s, u, a, o)
+        ON CONFLICT DO NOTHING
+        """;
+
+    private const string InsertScopesSql = """
+        INSERT INTO telemetry.scopes (project_id, scope_id, name, version, schema_url, attributes, otlp)
+        SELECT p, i, n, v, u, a::jsonb, o FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[]) AS x(p, i, n, v, u, a, o)
+        ON CONFLICT DO NOTHING
+        """;
+
+    /// <summary>Writes the records in one transaction; throws what PostgreSQL throws, having written nothing.</summary>
+    public WriteResult Write(IReadOnlyList<DecodedRecord> records)
+    {
+        var rows = Distinct(records);
+        storage.EnsurePartitions(rows.Select(r => UnixNanos.Day(r.StartUnixNano)).ToHashSet());
+        var resources = records.SelectMany(r => r.Resources).DistinctBy(r => (r.ProjectId, r.ResourceId)).ToList();
+        var scopes = records.SelectMany(r => r.Scopes).DistinctBy(s => (s.ProjectId, s.ScopeId)).ToList();
+
+        using var connection = dataSource.OpenConnection();
+        var transaction = connection.BeginTransaction();
+        try
+        {
+            IReadOnlyList<SpanRow> inserted = rows;
+            var usedFallback = false;
+            try
+            {
+                SpanCopy.Copy(connection, "telemetry.spans", rows);
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                transaction.Rollback();
+                transaction.Dispose();
+                transaction = connection.BeginTransaction();
+                inserted = InsertNew(connection, transaction, rows);
+                usedFallback = true;
+            }
+
+            var traces = TraceRollup.Of(inserted);
+            using (var batch = new NpgsqlBatch(connection, transaction))
+            {
+                if (resources.Count > 0)
+                {
+                    batch.BatchCommands.Add(ResourcesCommand(resources));
+                }
+
+                if (scopes.Count > 0)
+                {
+                    batch.BatchCommands.Add(ScopesCommand(scopes));
+                }
+
+                if (traces.Count > 0)
+                {
+                    batch.BatchCommands.Add(TracesCommand(traces));
+                }
+
+                if (batch.BatchCommands.Count > 0)
+                {
+                    batch.ExecuteNonQuery();
+                }
+            }
+
+            transaction.Commit();
+            foreach (var resource in resources)
+            {
+                cache.MarkStored(resource.ProjectId, resource.ResourceId, isScope: false);
+            }
+
+            foreach (var scope in scopes)
+            {
+                cache.MarkStored(scope.ProjectId, scope.ScopeId, isScope: true);
+            }
+
+            return new WriteResult(inserted.Count, records.Sum(r => r.Spans.Count) - inserted.Count, traces.Count, usedFallback);
+        }
+        finally
+        {
+            transaction.Dispose();
+        }
+    }
+
+    /// <summary>The batch's rows, each key once (a record delivered twice in one batch counts once).</summary>
+    private static List<SpanRow> Distinct(IReadOnlyList<DecodedRecord> records)
+    {
+        var count = records.Sum(r => r.Spans.Count);
+        var rows = new List<SpanRow>(count);
+        var keys = new HashSet<SpanKey>(count);
+        foreach (var record in records)
+        {
+            foreach (var row in record.Spans)
+            {
+                if (keys.Add(row.Key))
+                {
+                    rows.Add(row);
+                }
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>The fallback: stage every row, insert those not stored yet, and return them.</summary>
+    private static List<SpanRow> InsertNew(NpgsqlConnection connection, NpgsqlTransaction transaction, List<SpanRow> rows)
+    {
+        using (var create = new NpgsqlCommand(
+                   $"CREATE TEMP TABLE IF NOT EXISTS {StagingTable} (LIKE telemetry.spans) ON COMMIT DELETE ROWS", connection, transaction))
+        {
+            create.ExecuteNonQuery();
+        }
+
+        SpanCopy.Copy(connection, StagingTable, rows);
+        var stored = new HashSet<SpanKey>();
+        using (var insert = new NpgsqlCommand(
+                   $"INSERT INTO telemetry.spans SELECT * FROM {StagingTable} ON CONFLICT DO NOTHING RETURNING project_id, trace_id, span_id, start_time",
+                   connection, transaction))
+        using (var reader = insert.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                var startMicros = (reader.GetFieldValue<DateTime>(3) - DateTime.UnixEpoch).Ticks / 10;
+                stored.Add(new SpanKey(reader.GetGuid(0), reader.GetGuid(1), reader.GetInt64(2), startMicros));
+            }
+        }
+
+        return rows.Where(r => stored.Contains(r.Key)).ToList();
+    }
+
+    private static NpgsqlBatchCommand ResourcesCommand(List<ResourceRow> resources) => new(InsertResourcesSql)
+    {
+        Parameters =
+        {
+            Array(resources.Select(r => r.ProjectId), NpgsqlDbType.Uuid),
+            Array(resources.Select(r => r.ResourceId), NpgsqlDbType.Uuid),
+            Array(resources.Select(r => r.ServiceName), NpgsqlDbType.Text),
+            Array(resources.Select(r => r.SchemaUrl), NpgsqlDbType.Text),
+            Array(resources.Select(r => r.AttributesJson), NpgsqlDbType.Text),
+            Array(resources.Select(r => r.Otlp), NpgsqlDbType.Bytea),
+        },
+    };
+
+    private static NpgsqlBatchCommand ScopesCommand(List<ScopeRow> scopes) => new(InsertScopesSql)
+    {
+        Parameters =
+        {
+            Array(scopes.Select(s => s.ProjectId), NpgsqlDbType.Uuid),
+            Array(scopes.Select(s => s.ScopeId), NpgsqlDbType.Uuid),
+            Array(scopes.Select(s => s.Name), NpgsqlDbType.Text),
+            Array(scopes.Select(s => s.Version), NpgsqlDbType.Text),
+            Array(scopes.Select(s => s.SchemaUrl), NpgsqlDbType.Text),
+            Array(scopes.Select(s => s.AttributesJson), NpgsqlDbType.Text),
+            Array(scopes.Select(s => s.Otlp), NpgsqlDbType.Bytea),
+        },
+    };
+
+    private static NpgsqlBatchCommand TracesCommand(List<TraceRollup> traces)
+    {
+        var services = traces.SelectMany((t, i) => t.Services.Select(s => (Index: i, Name: s))).ToList();
+        return new NpgsqlBatchCommand(UpsertTracesSql)
+        {
+            Parameters =
+            {
+                Array(Enumerable.Range(0, traces.Count), NpgsqlDbType.Integer),
+                Array(traces.Select(t => t.ProjectId), NpgsqlDbType.Uuid),
+                Array(traces.Select(t => t.TraceId), NpgsqlDbType.Uuid),
+                Array(traces.Select(t => t.Name), NpgsqlDbType.Text),
+                Array(traces.Select(t => t.NameIsRoot), NpgsqlDbType.Boolean),
+                Array(traces.Select(t => t.NameStartUnixNano), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.NameSpanId), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.StartTime), NpgsqlDbType.TimestampTz),
+                Array(traces.Select(t => t.StartUnixNano), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.EndUnixNano), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.SpanCount), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.ErrorCount), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.InputTokens), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.OutputTokens), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.CacheReadTokens), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.CacheCreationTokens), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.ReasoningTokens), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.CostMicros), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.FirstReceivedAt), NpgsqlDbType.TimestampTz),
+                Array(traces.Select(t => t.LastReceivedAt), NpgsqlDbType.TimestampTz),
+                Array(services.Select(s => s.Index), NpgsqlDbType.Integer),
+                Array(services.Select(s => s.Name), NpgsqlDbType.Text),
+            },
+        };
+    }
+
+    private static NpgsqlParameter Array<T>(IEnumerable<T> values, NpgsqlDbType elementType)
+        => new() { Value = values.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | elementType };
+}

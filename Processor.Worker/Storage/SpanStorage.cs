@@ -1,0 +1,166 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Trulayer.Processor.Storage;
+
+/// <summary>How telemetry.spans is partitioned.</summary>
+public enum StorageMode
+{
+    /// <summary>Native range partitions by day, created by the processor as batches need them.</summary>
+    Partitioned,
+
+    /// <summary>A TimescaleDB hypertable: chunks by day, compression after 7 days.</summary>
+    Timescale,
+}
+
+/// <summary>
+/// What the processor knows of the telemetry schema's layout: which <see cref="StorageMode"/> the
+/// migration chose, and (partitioned) which day partitions exist; creates missing ones and applies
+/// retention. Both modes take the same rows and answer the same queries.
+/// </summary>
+internal sealed partial class SpanStorage(NpgsqlDataSource dataSource, IOptions<TelemetryOptions> telemetryOptions, ILogger<SpanStorage> logger)
+{
+    private readonly ConcurrentDictionary<DateOnly, bool> _days = new();
+    private readonly Lock _initializeLock = new();
+    private StorageMode? _mode;
+
+    public StorageMode Mode => _mode ?? throw new InvalidOperationException("the storage has not been initialized");
+
+    public bool IsInitialized => _mode is not null;
+
+    /// <summary>Reads the layout, logs it, and (TimescaleDB) applies the configured retention policy.</summary>
+    public void Initialize()
+    {
+        lock (_initializeLock)
+        {
+            using var connection = dataSource.OpenConnection();
+            using (var command = new NpgsqlCommand("SELECT relkind = 'p' FROM pg_class WHERE oid = 'telemetry.spans'::regclass", connection))
+            {
+                _mode = (bool)command.ExecuteScalar()! ? StorageMode.Partitioned : StorageMode.Timescale;
+            }
+
+            var retentionDays = telemetryOptions.Value.RetentionDays;
+            if (_mode == StorageMode.Partitioned)
+            {
+                LoadPartitions(connection);
+                Log.Partitioned(logger, _days.Count, retentionDays?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "off");
+                return;
+            }
+
+            using (var command = new NpgsqlCommand("SELECT remove_retention_policy('telemetry.spans', if_exists => true)", connection))
+            {
+                command.ExecuteNonQuery();
+            }
+
+            if (retentionDays is { } days)
+            {
+                using var command = new NpgsqlCommand("SELECT add_retention_policy('telemetry.spans', drop_after => make_interval(days => $1))", connection);
+                command.Parameters.Add(new NpgsqlParameter { Value = days });
+                command.ExecuteNonQuery();
+            }
+
+            Log.Timescale(logger, retentionDays?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "off");
+        }
+    }
+
+    /// <summary>Creates the day partitions among <paramref name="days"/> that do not exist yet (partitioned mode).</summary>
+    public void EnsurePartitions(IReadOnlyCollection<DateOnly> days)
+    {
+        if (Mode != StorageMode.Partitioned)
+        {
+            return;
+        }
+
+        var missing = days.Where(d => !_days.ContainsKey(d)).Distinct().ToArray();
+        if (missing.Length == 0)
+        {
+            return;
+        }
+
+        using var connection = dataSource.OpenConnection();
+        using var transaction = connection.BeginTransaction();
+        using var command = new NpgsqlCommand("SELECT telemetry.ensure_span_partitions($1)", connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter { Value = missing, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Date });
+        var created = (int)command.ExecuteScalar()!;
+        transaction.Commit();
+        foreach (var day in missing)
+        {
+            _days[day] = true;
+        }
+
+        if (created > 0)
+        {
+            Log.PartitionsCreated(logger, created, string.Join(", ", missing.Order().Select(d => d.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture))));
+        }
+    }
+
+    /// <summary>Forgets the known partitions (another processor's retention may have dropped some) and reloads them.</summary>
+    public void ReloadPartitions()
+    {
+        using var connection = dataSource.OpenConnection();
+        LoadPartitions(connection);
+    }
+
+    /// <summary>
+    /// Drops what is older than Telemetry:RetentionDays: day partitions (partitioned mode; TimescaleDB's
+    /// policy drops chunks itself) and traces whose last span ended before the cutoff.
+    /// </summary>
+    public async Task ApplyRetentionAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (telemetryOptions.Value.RetentionDays is not { } days)
+        {
+            return;
+        }
+
+        var cutoff = now.UtcDateTime.Date.AddDays(-days);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var partitions = 0;
+        if (Mode == StorageMode.Partitioned)
+        {
+            await using var drop = new NpgsqlCommand("SELECT telemetry.drop_span_partitions_before($1)", connection);
+            drop.Parameters.Add(new NpgsqlParameter { Value = DateOnly.FromDateTime(cutoff), NpgsqlDbType = NpgsqlDbType.Date });
+            partitions = (int)(await drop.ExecuteScalarAsync(cancellationToken))!;
+            foreach (var day in _days.Keys.Where(d => d < DateOnly.FromDateTime(cutoff)))
+            {
+                _days.TryRemove(day, out _);
+            }
+        }
+
+        await using var traces = new NpgsqlCommand("DELETE FROM telemetry.traces WHERE start_time < $1 AND end_unix_nano < $2", connection);
+        traces.Parameters.Add(new NpgsqlParameter { Value = cutoff, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        traces.Parameters.Add(new NpgsqlParameter { Value = (cutoff - DateTime.UnixEpoch).Ticks * 100 });
+        var deleted = await traces.ExecuteNonQueryAsync(cancellationToken);
+        Log.Retention(logger, days, cutoff, partitions, deleted);
+    }
+
+    private void LoadPartitions(NpgsqlConnection connection)
+    {
+        _days.Clear();
+        using var command = new NpgsqlCommand("SELECT d FROM telemetry.span_partition_days() AS d", connection);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            _days[reader.GetFieldValue<DateOnly>(0)] = true;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1100, Level = LogLevel.Information,
+            Message = "Span storage: native PostgreSQL range partitions by day, created on demand ({Count} exist); retention {RetentionDays} days")]
+        public static partial void Partitioned(ILogger logger, int count, string retentionDays);
+
+        [LoggerMessage(EventId = 1101, Level = LogLevel.Information,
+            Message = "Span storage: TimescaleDB hypertable (1-day chunks, compressed after 7 days); retention {RetentionDays} days")]
+        public static partial void Timescale(ILogger logger, string retentionDays);
+
+        [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "Created {Count} span partition(s) for {Days}")]
+        public static partial void PartitionsCreated(ILogger logger, int count, string days);
+
+        [LoggerMessage(EventId = 1103, Level = LogLevel.Information,
+            Message = "Retention ({Days} days, cutoff {Cutoff:yyyy-MM-dd}): dropped {Partitions} span partition(s) and {Traces} trace row(s)")]
+        public static partial void Retention(ILogger logger, int days, DateTime cutoff, int partitions, int traces);
+    }
+}

@@ -1,0 +1,90 @@
+namespace Trulayer.Processor.Storage;
+
+/// <summary>
+/// What a set of newly stored spans adds to one telemetry.traces row. Every part combines in any order
+/// (minimum, maximum, sums, set union, and a name chosen by rank), so a trace comes out the same however
+/// its spans are split across batches and whatever order they arrive in.
+/// </summary>
+internal sealed class TraceRollup(Guid projectId, Guid traceId)
+{
+    public Guid ProjectId { get; } = projectId;
+    public Guid TraceId { get; } = traceId;
+
+    public string Name { get; private set; } = "";
+    public bool NameIsRoot { get; private set; }
+    public long NameStartUnixNano { get; private set; } = long.MaxValue;
+    public long NameSpanId { get; private set; } = long.MaxValue;
+    public long StartUnixNano { get; private set; } = long.MaxValue;
+    public long EndUnixNano { get; private set; } = long.MinValue;
+    public long SpanCount { get; private set; }
+    public long ErrorCount { get; private set; }
+    public SortedSet<string> Services { get; } = new(StringComparer.Ordinal);
+    public long InputTokens { get; private set; }
+    public long OutputTokens { get; private set; }
+    public long CacheReadTokens { get; private set; }
+    public long CacheCreationTokens { get; private set; }
+    public long ReasoningTokens { get; private set; }
+    public long CostMicros { get; private set; }
+    public DateTime FirstReceivedAt { get; private set; } = DateTime.MaxValue;
+    public DateTime LastReceivedAt { get; private set; } = DateTime.MinValue;
+
+    public DateTime StartTime => UnixNanos.ToDateTime(StartUnixNano);
+
+    /// <summary>Rolls up the given rows per (project, trace), in key order (the order rows are locked in).</summary>
+    public static List<TraceRollup> Of(IEnumerable<SpanRow> rows)
+    {
+        var traces = new Dictionary<(Guid, Guid), TraceRollup>();
+        foreach (var row in rows)
+        {
+            if (!traces.TryGetValue((row.ProjectId, row.TraceId), out var trace))
+            {
+                trace = new TraceRollup(row.ProjectId, row.TraceId);
+                traces.Add((row.ProjectId, row.TraceId), trace);
+            }
+
+            trace.Add(row);
+        }
+
+        var result = traces.Values.ToList();
+        result.Sort((a, b) => a.ProjectId != b.ProjectId ? a.ProjectId.CompareTo(b.ProjectId) : a.TraceId.CompareTo(b.TraceId));
+        return result;
+    }
+
+    public void Add(SpanRow row)
+    {
+        // The name comes from the earliest root span; until a root arrives, from the earliest span. Span id
+        // breaks ties, so the choice is the same in every order.
+        if (row.IsRoot != NameIsRoot
+                ? row.IsRoot
+                : row.StartUnixNano < NameStartUnixNano || (row.StartUnixNano == NameStartUnixNano && row.SpanId < NameSpanId))
+        {
+            Name = row.Name;
+            NameIsRoot = row.IsRoot;
+            NameStartUnixNano = row.StartUnixNano;
+            NameSpanId = row.SpanId;
+        }
+
+        StartUnixNano = Math.Min(StartUnixNano, row.StartUnixNano);
+        EndUnixNano = Math.Max(EndUnixNano, row.EndUnixNano);
+        SpanCount++;
+        ErrorCount += row.IsError ? 1 : 0;
+        if (row.ServiceName is { } service)
+        {
+            Services.Add(service);
+        }
+
+        var genAi = row.GenAi;
+        InputTokens = Saturating(InputTokens, genAi.InputTokens);
+        OutputTokens = Saturating(OutputTokens, genAi.OutputTokens);
+        CacheReadTokens = Saturating(CacheReadTokens, genAi.CacheReadTokens);
+        CacheCreationTokens = Saturating(CacheCreationTokens, genAi.CacheCreationTokens);
+        ReasoningTokens = Saturating(ReasoningTokens, genAi.ReasoningTokens);
+        CostMicros = Saturating(CostMicros, genAi.CostMicros);
+        FirstReceivedAt = row.ReceivedAt < FirstReceivedAt ? row.ReceivedAt : FirstReceivedAt;
+        LastReceivedAt = row.ReceivedAt > LastReceivedAt ? row.ReceivedAt : LastReceivedAt;
+    }
+
+    /// <summary>Adds without overflowing: absurd client-sent counts must not make a trace unstorable.</summary>
+    private static long Saturating(long total, long? value)
+        => value is not { } v ? total : v > long.MaxValue - total ? long.MaxValue : total + v;
+}

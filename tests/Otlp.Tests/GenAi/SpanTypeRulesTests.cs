@@ -1,0 +1,60 @@
+using OpenTelemetry.Proto.Common.V1;
+using Trulayer.Otlp.GenAi;
+
+namespace Trulayer.Otlp.Tests.GenAi;
+
+public sealed class SpanTypeRulesTests
+{
+    [Theory]
+    // 1. Explicit types first, any case; trulayer's before the seeds' 2signal; unknown values ignored.
+    [InlineData(SpanType.Tool, "trulayer.span.type=tool", "gen_ai.system=openai")]
+    [InlineData(SpanType.Agent, "2signal.span.type=AGENT", "db.system=postgresql")]
+    [InlineData(SpanType.Retrieval, "trulayer.span.type=RETRIEVAL", "2signal.span.type=LLM")]
+    [InlineData(SpanType.Llm, "2signal.span.type=LLM", "trulayer.span.type=CHAIN")]
+    [InlineData(SpanType.Custom, "trulayer.span.type=custom", "gen_ai.operation.name=invoke_agent")]
+    [InlineData(SpanType.Tool, "2signal.span.type=unknown", "tool.name=search")]
+    // 2. Agent operations, though they carry gen_ai.* attributes.
+    [InlineData(SpanType.Agent, "gen_ai.operation.name=invoke_agent", "gen_ai.system=openai")]
+    [InlineData(SpanType.Agent, "gen_ai.operation.name=create_agent")]
+    [InlineData(SpanType.Agent, "gen_ai.tool.name=search", "gen_ai.operation.name=invoke_agent")]
+    // 3. A GenAI tool call, though it is a gen_ai.* attribute.
+    [InlineData(SpanType.Tool, "gen_ai.tool.name=get_weather", "gen_ai.operation.name=execute_tool")]
+    // 4. Any gen_ai.* or llm.* attribute.
+    [InlineData(SpanType.Llm, "gen_ai.operation.name=chat")]
+    [InlineData(SpanType.Llm, "gen_ai.usage.input_tokens=3", "rpc.method=Complete")]
+    [InlineData(SpanType.Llm, "llm.model_name=gpt-4o", "db.statement=SELECT 1")]
+    // 5. Tools.
+    [InlineData(SpanType.Tool, "tool.name=calculator")]
+    [InlineData(SpanType.Tool, "rpc.method=GetUser", "db.system=redis")]
+    // 6. Retrieval.
+    [InlineData(SpanType.Retrieval, "db.system=postgresql")]
+    [InlineData(SpanType.Retrieval, "db.statement=SELECT 1")]
+    // 7. Everything else.
+    [InlineData(SpanType.Custom, "http.route=/v1/chat")]
+    [InlineData(SpanType.Custom, "genai.system=typo", "llmx=1")]
+    [InlineData(SpanType.Custom)]
+    public void Infer_FollowsTheRuleTable(SpanType expected, params string[] attributes)
+    {
+        var keyValues = attributes.Select(a => a.Split('=', 2)).Select(p => new KeyValue { Key = p[0], Value = new AnyValue { StringValue = p[1] } }).ToList();
+
+        Assert.Equal(expected, SpanTypeRules.Infer(keyValues));
+        keyValues.Reverse();
+        Assert.Equal(expected, SpanTypeRules.Infer(keyValues));
+    }
+
+    [Fact]
+    public void Infer_ExplicitTypeThatIsNotAString_IsIgnored()
+    {
+        var attributes = new[] { new KeyValue { Key = "trulayer.span.type", Value = new AnyValue { IntValue = 1 } }, new KeyValue { Key = "tool.name", Value = new AnyValue { StringValue = "x" } } };
+
+        Assert.Equal(SpanType.Tool, SpanTypeRules.Infer(attributes));
+    }
+
+    [Theory]
+    [InlineData(SpanType.Llm, "LLM")]
+    [InlineData(SpanType.Tool, "TOOL")]
+    [InlineData(SpanType.Retrieval, "RETRIEVAL")]
+    [InlineData(SpanType.Agent, "AGENT")]
+    [InlineData(SpanType.Custom, "CUSTOM")]
+    public void ToColumn_IsTheStoredSpelling(SpanType type, string column) => Assert.Equal(column, type.ToColumn());
+}

@@ -1,0 +1,86 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Trulayer.Processor.Storage;
+using static Trulayer.Processor.Tests.TestSpans;
+
+namespace Trulayer.Processor.Tests;
+
+public sealed class ProcessorStartupTests(DatabaseFixture database, KafkaFixture kafka) : IClassFixture<DatabaseFixture>, IClassFixture<KafkaFixture>
+{
+    [Theory]
+    [InlineData("Processor:BatchMaxSpans", "0")]
+    [InlineData("Processor:BatchMaxRecords", "-3")]
+    [InlineData("Processor:BatchMaxWait", "00:05:00")]
+    [InlineData("Processor:MaxTextBytes", "-1")]
+    [InlineData("Processor:RetryMaxDelay", "00:00:00.001")]
+    [InlineData("Processor:LivenessTimeout", "00:00:00")]
+    [InlineData("Telemetry:RetentionDays", "0")]
+    public async Task Start_InvalidSetting_FailsNamingTheKey(string key, string value)
+    {
+        // The service's own registrations on a plain builder: WebApplicationFactory races with a host
+        // that fails to start and sometimes reports a disposed provider instead of the failure.
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:trulayer"] = database.ConnectionString,
+            ["ConnectionStrings:kafka"] = kafka.BootstrapServers,
+            [key] = value,
+        });
+        builder.AddProcessorServices();
+        await using var app = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
+
+        Assert.Contains(key, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_TwiceOnOneDatabase_MigratesOnceAndRetentionDropsOldDays()
+    {
+        await using (new ProcessorHost(database.ConnectionString, kafka.BootstrapServers).Start())
+        {
+        }
+
+        await using var host = new ProcessorHost(database.ConnectionString, kafka.BootstrapServers,
+            new Dictionary<string, string?> { ["Telemetry:RetentionDays"] = "30" }).Start();
+        Assert.Equal(1, await ProcessorHost.CountAsync(database.DataSource, "SELECT count(*) FROM telemetry.schema_migrations"));
+
+        var project = Guid.NewGuid();
+        var old = Id(16);
+        var recent = Id(16);
+        var now = DateTimeOffset.UtcNow;
+        await SpanRecords.ProduceAsync(kafka, [
+            .. SpanRecords.FromRequest(project, Request(Span(old, "old", now.AddDays(-45), TimeSpan.FromSeconds(1)))),
+            .. SpanRecords.FromRequest(project, Request(Span(recent, "recent", now.AddDays(-29), TimeSpan.FromSeconds(1)))),
+        ]);
+        await ProcessorHost.WaitUntilDrainedAsync(kafka);
+        Assert.Equal(2, await ProcessorHost.CountAsync(database.DataSource, $"SELECT count(*) FROM telemetry.traces WHERE project_id = '{project}'"));
+
+        await host.Services.GetRequiredService<SpanStorage>().ApplyRetentionAsync(now, CancellationToken.None);
+
+        Assert.Equal(["recent"], await Names(project));
+        Assert.Equal(1, await ProcessorHost.CountAsync(database.DataSource, $"SELECT count(*) FROM telemetry.traces WHERE project_id = '{project}'"));
+        Assert.Equal(0, await ProcessorHost.CountAsync(database.DataSource, $"SELECT count(*) FROM pg_class WHERE relname = 'spans_{now.AddDays(-45):yyyyMMdd}'"));
+    }
+
+    private static OpenTelemetry.Proto.Collector.Trace.V1.ExportTraceServiceRequest Request(OpenTelemetry.Proto.Trace.V1.Span span) => new()
+    {
+        ResourceSpans = { new OpenTelemetry.Proto.Trace.V1.ResourceSpans { ScopeSpans = { new OpenTelemetry.Proto.Trace.V1.ScopeSpans { Spans = { span } } } } },
+    };
+
+    private async Task<List<string>> Names(Guid project)
+    {
+        await using var command = database.DataSource.CreateCommand($"SELECT name FROM telemetry.spans WHERE project_id = '{project}' ORDER BY name");
+        await using var reader = await command.ExecuteReaderAsync();
+        var names = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
+    }
+}

@@ -1,0 +1,183 @@
+using System.Text;
+using Confluent.Kafka;
+using Google.Protobuf;
+using OpenTelemetry.Proto.Common.V1;
+using OpenTelemetry.Proto.Resource.V1;
+using OpenTelemetry.Proto.Trace.V1;
+using Trulayer.Otlp.GenAi;
+using Trulayer.Otlp.Pipeline;
+using Trulayer.Processor.Pipeline;
+using static Trulayer.Processor.Tests.TestSpans;
+
+namespace Trulayer.Processor.Tests;
+
+public sealed class SpanRecordDecoderTests
+{
+    private static readonly Guid Project = Guid.NewGuid();
+    private readonly SpanRecordDecoder _decoder = new(new DimensionCache(), 64);
+
+    [Fact]
+    public void Decode_StandardBatch_KeepsEachSpansBytesExactlyAndMapsTheColumns()
+    {
+        var request = Trulayer.Workload.StandardBatch.GenAi(spans: 30, traces: 1, seed: 7);
+        var message = Assert.Single(SpanRecords.FromRequest(Project, request));
+        var spans = request.ResourceSpans.SelectMany(r => r.ScopeSpans).SelectMany(s => s.Spans).ToList();
+
+        var (record, letter) = _decoder.Decode(Consumed(message));
+
+        Assert.Null(letter);
+        Assert.Equal(30, record!.Spans.Count);
+        Assert.All(record.Spans, row => Assert.Contains(spans, s => s.ToByteString().Span.SequenceEqual(row.Otlp.Span)));
+        var llm = record.Spans.First(r => r.SpanType == SpanType.Llm);
+        var original = OpenTelemetry.Proto.Trace.V1.Span.Parser.ParseFrom(llm.Otlp.Span);
+        Assert.Equal(original.Attributes.Single(a => a.Key == "gen_ai.request.model").Value.StringValue, llm.GenAi.RequestModel);
+        Assert.Equal(64, llm.GenAi.InputText!.Length);
+        Assert.True(llm.GenAi.TextTruncated);
+        Assert.Equal("bench-agent", llm.ServiceName);
+        Assert.DoesNotContain("gen_ai.prompt", Encoding.UTF8.GetString(llm.AttributesJson.Span), StringComparison.Ordinal);
+        Assert.Contains("\"gen_ai.usage.input_tokens\":", Encoding.UTF8.GetString(llm.AttributesJson.Span), StringComparison.Ordinal);
+        Assert.Single(record.Resources);
+        Assert.Equal(2, record.Scopes.Count);
+        Assert.Single(record.Spans, r => r.IsRoot);
+    }
+
+    [Fact]
+    public void Decode_SameResourceAgain_IsNotStoredTwiceOnceCommitted()
+    {
+        var cache = new DimensionCache();
+        var decoder = new SpanRecordDecoder(cache, 1024);
+        var first = decoder.Decode(Consumed(Message(Span(Id(16), "a", DateTimeOffset.UtcNow, TimeSpan.Zero)))).Record!;
+        cache.MarkStored(Project, first.Resources.Single().ResourceId, isScope: false);
+        cache.MarkStored(Project, first.Scopes.Single().ScopeId, isScope: true);
+
+        var second = decoder.Decode(Consumed(Message(Span(Id(16), "b", DateTimeOffset.UtcNow, TimeSpan.Zero)))).Record!;
+
+        Assert.Empty(second.Resources);
+        Assert.Empty(second.Scopes);
+        Assert.Equal(first.Spans[0].ResourceId, second.Spans[0].ResourceId);
+        Assert.Equal("svc", second.Spans[0].ServiceName);
+    }
+
+    [Fact]
+    public void ContentId_DependsOnTheBytesAndTheSchemaUrl()
+    {
+        var bytes = new Resource { Attributes = { Str("service.name", "a") } }.ToByteArray();
+
+        Assert.Equal(SpanRecordDecoder.ContentId(bytes, "u"u8), SpanRecordDecoder.ContentId(bytes, "u"u8));
+        Assert.NotEqual(SpanRecordDecoder.ContentId(bytes, "u"u8), SpanRecordDecoder.ContentId(bytes, "v"u8));
+        Assert.NotEqual(SpanRecordDecoder.ContentId(bytes, ""u8), SpanRecordDecoder.ContentId([.. bytes, 0x75], ""u8));
+    }
+
+    [Fact]
+    public void Decode_RootSpanWithAllZeroParent_IsARoot()
+    {
+        var trace = Id(16);
+        var span = Span(trace, "root", DateTimeOffset.UtcNow, TimeSpan.Zero, ByteString.CopyFrom(new byte[8]));
+
+        Assert.True(_decoder.Decode(Consumed(Message(span))).Record!.Spans.Single().IsRoot);
+    }
+
+    public static TheoryData<string, string> Violations() => new()
+    {
+        { "garbage", "the value is not a trulayer.pipeline.v1.SpanBatch" },
+        { "empty", "the record has no value" },
+        { "project", "project_id 'not-a-uuid' is not a UUID" },
+        { "trace", "trace_id has 15 bytes" },
+        { "zero-trace", "trace_id has 16 bytes (00000000000000000000000000000000)" },
+        { "key", "does not match the record's project and trace" },
+        { "span-trace", "span 0 belongs to trace" },
+        { "span-id", "span 0 has a span_id of 4 bytes" },
+        { "parent", "span 0 has a parent_span_id of 3 bytes" },
+        { "year-2262", "span 0 has a start or end time past 2262-04-11" },
+        { "span-bytes", "span 0 is not an OTLP Span" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Violations))]
+    public void Decode_RecordBreakingTheContract_IsADeadLetterWithTheReason(string violation, string reason)
+    {
+        var trace = Id(16);
+        var span = Span(trace, "s", DateTimeOffset.UtcNow, TimeSpan.Zero);
+        var batch = Batch(trace, span);
+        Message<byte[]?, byte[]?> message;
+        switch (violation)
+        {
+            case "garbage":
+                message = new Message<byte[]?, byte[]?> { Key = Key(trace), Value = [0x0A, 0xFF] };
+                break;
+            case "empty":
+                message = new Message<byte[]?, byte[]?> { Key = Key(trace), Value = null };
+                break;
+            case "project":
+                batch.ProjectId = "not-a-uuid";
+                message = SpanRecords.ToMessage(batch);
+                break;
+            case "trace":
+                batch.TraceId = ByteString.CopyFrom(new byte[15]);
+                message = SpanRecords.ToMessage(batch);
+                break;
+            case "zero-trace":
+                batch.TraceId = ByteString.CopyFrom(new byte[16]);
+                message = SpanRecords.ToMessage(batch);
+                break;
+            case "key":
+                message = SpanRecords.ToMessage(batch);
+                message.Key = Key(Id(16));
+                break;
+            case "span-trace":
+                span.TraceId = Id(16);
+                message = SpanRecords.ToMessage(batch);
+                break;
+            case "span-id":
+                span.SpanId = Id(4);
+                message = SpanRecords.ToMessage(batch);
+                break;
+            case "parent":
+                span.ParentSpanId = Id(3);
+                message = SpanRecords.ToMessage(batch);
+                break;
+            case "year-2262":
+                span.StartTimeUnixNano = (ulong)long.MaxValue + 1;
+                message = SpanRecords.ToMessage(batch);
+                break;
+            default:
+                // A span field whose bytes are not a Span: field 1 (trace_id) declared longer than the span.
+                var value = batch.ToByteArray();
+                var spanBytes = span.ToByteArray();
+                var at = value.AsSpan().IndexOf(spanBytes);
+                value[at + 1] = 0x7F;
+                message = new Message<byte[]?, byte[]?> { Key = Key(trace), Value = value };
+                break;
+        }
+
+        var (record, letter) = _decoder.Decode(Consumed(message));
+
+        Assert.Null(record);
+        Assert.Equal(DeadLetterStage.Decode, letter!.Stage);
+        Assert.Contains(reason, letter.Reason, StringComparison.Ordinal);
+    }
+
+    private static SpanBatch Batch(ByteString trace, params OpenTelemetry.Proto.Trace.V1.Span[] spans) => new()
+    {
+        ProjectId = Project.ToString(),
+        TraceId = trace,
+        ResourceSpans =
+        {
+            new ResourceSpans
+            {
+                Resource = new Resource { Attributes = { Str("service.name", "svc") } },
+                ScopeSpans = { new ScopeSpans { Scope = new InstrumentationScope { Name = "lib" }, Spans = { spans } } },
+            },
+        },
+    };
+
+    private static Message<byte[]?, byte[]?> Message(OpenTelemetry.Proto.Trace.V1.Span span) => SpanRecords.ToMessage(Batch(span.TraceId, span));
+
+    private static byte[] Key(ByteString trace) => Encoding.UTF8.GetBytes($"{Project}:{Convert.ToHexStringLower(trace.Span)}");
+
+    private static ConsumeResult<byte[]?, byte[]?> Consumed(Message<byte[]?, byte[]?> message) => new()
+    {
+        Message = message,
+        TopicPartitionOffset = new TopicPartitionOffset("otlp.spans.v1", 0, 1),
+    };
+}
