@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -52,6 +53,9 @@ public static class Extensions
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
         builder.Services.AddSingleton<IStartupFilter, CorrelationIdStartupFilter>();
+        // Error messages quote what was wrong ('text/plain', "zz"): keep them readable rather than \u0027-escaped.
+        // The APIs answer JSON that is never embedded in HTML, where relaxed escaping would matter.
+        builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
 
         if (int.TryParse(builder.Configuration[ParentProcessWatchdog.EnvironmentVariable], NumberStyles.None, CultureInfo.InvariantCulture, out var parentPid))
         {

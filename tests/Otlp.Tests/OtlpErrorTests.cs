@@ -31,4 +31,12 @@ public sealed class OtlpErrorTests
         Assert.Equal("try \"later\"", json.RootElement.GetProperty("message").GetString());
         Assert.Equal("try \"later\"", json.RootElement.GetProperty("error").GetString());
     }
+
+    [Fact]
+    public void ToJson_KeepsQuotesReadable()
+    {
+        var json = System.Text.Encoding.UTF8.GetString(OtlpError.ToJson(GrpcStatusCode.InvalidArgument, "Content-Type 'text/plain' is not supported"));
+
+        Assert.Contains("'text/plain'", json, StringComparison.Ordinal);
+    }
 }
