@@ -228,6 +228,13 @@ public ref struct ProtoWireReader
         return start;
     }
 
+    /// <summary>Reads a length-delimited field; returns where its content is in the buffer.</summary>
+    public (int Start, int Length) ReadRange()
+    {
+        var start = ReadLengthDelimited(out var length);
+        return (start, length);
+    }
+
     /// <summary>Reads a length-delimited field's content.</summary>
     public ReadOnlySpan<byte> ReadBytes()
     {

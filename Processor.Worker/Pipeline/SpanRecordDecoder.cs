@@ -1,13 +1,14 @@
-using System.Buffers;
 using System.Buffers.Binary;
+using System.Buffers;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using Confluent.Kafka;
 using Google.Protobuf;
 using OpenTelemetry.Proto.Common.V1;
 using OpenTelemetry.Proto.Resource.V1;
 using Trulayer.Otlp.GenAi;
+using Trulayer.Otlp.Protobuf;
 using Trulayer.Processor.Storage;
 
 namespace Trulayer.Processor.Pipeline;
@@ -59,25 +60,24 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
         ReadOnlySpan<byte> traceIdBytes = default;
         ulong receivedNanos = 0;
         var resourceSpans = new List<(int Offset, int Length)>();
-        var reader = new WireReader(value);
-        while (!reader.End)
+        var reader = new ProtoWireReader(value);
+        while (reader.TryReadTag(out var field, out var wireType))
         {
-            var (field, wireType) = reader.ReadTag();
             switch (field)
             {
-                case SpanBatchProjectId when wireType == WireReader.LengthDelimited:
-                    var (o, l) = reader.ReadLengthDelimited();
+                case SpanBatchProjectId when wireType == WireType.LengthDelimited:
+                    var (o, l) = reader.ReadRange();
                     projectText = Encoding.UTF8.GetString(value, o, l);
                     break;
-                case SpanBatchTraceId when wireType == WireReader.LengthDelimited:
-                    var (to, tl) = reader.ReadLengthDelimited();
+                case SpanBatchTraceId when wireType == WireType.LengthDelimited:
+                    var (to, tl) = reader.ReadRange();
                     traceIdBytes = value.AsSpan(to, tl);
                     break;
-                case SpanBatchReceivedTime when wireType == WireReader.Fixed64:
+                case SpanBatchReceivedTime when wireType == WireType.Fixed64:
                     receivedNanos = reader.ReadFixed64();
                     break;
-                case SpanBatchResourceSpans when wireType == WireReader.LengthDelimited:
-                    resourceSpans.Add(reader.ReadLengthDelimited());
+                case SpanBatchResourceSpans when wireType == WireType.LengthDelimited:
+                    resourceSpans.Add(reader.ReadRange());
                     break;
                 default:
                     reader.Skip(wireType);
@@ -116,20 +116,19 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
             var resourceParts = new List<(int Offset, int Length)>();
             var scopeSpans = new List<(int Offset, int Length)>();
             (int Offset, int Length) resourceSchema = default;
-            var rs = new WireReader(value.AsSpan(rsOffset, rsLength), rsOffset);
-            while (!rs.End)
+            var rs = new ProtoWireReader(value, rsOffset, rsOffset + rsLength);
+            while (rs.TryReadTag(out var field, out var wireType))
             {
-                var (field, wireType) = rs.ReadTag();
                 switch (field)
                 {
-                    case ResourceSpansResource when wireType == WireReader.LengthDelimited:
-                        resourceParts.Add(rs.ReadLengthDelimited());
+                    case ResourceSpansResource when wireType == WireType.LengthDelimited:
+                        resourceParts.Add(rs.ReadRange());
                         break;
-                    case ResourceSpansScopeSpans when wireType == WireReader.LengthDelimited:
-                        scopeSpans.Add(rs.ReadLengthDelimited());
+                    case ResourceSpansScopeSpans when wireType == WireType.LengthDelimited:
+                        scopeSpans.Add(rs.ReadRange());
                         break;
-                    case ResourceSpansSchemaUrl when wireType == WireReader.LengthDelimited:
-                        resourceSchema = rs.ReadLengthDelimited();
+                    case ResourceSpansSchemaUrl when wireType == WireType.LengthDelimited:
+                        resourceSchema = rs.ReadRange();
                         break;
                     default:
                         rs.Skip(wireType);
@@ -161,20 +160,19 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
                 var scopeParts = new List<(int Offset, int Length)>();
                 var spans = new List<(int Offset, int Length)>();
                 (int Offset, int Length) scopeSchema = default;
-                var ss = new WireReader(value.AsSpan(ssOffset, ssLength), ssOffset);
-                while (!ss.End)
+                var ss = new ProtoWireReader(value, ssOffset, ssOffset + ssLength);
+                while (ss.TryReadTag(out var field, out var wireType))
                 {
-                    var (field, wireType) = ss.ReadTag();
                     switch (field)
                     {
-                        case ScopeSpansScope when wireType == WireReader.LengthDelimited:
-                            scopeParts.Add(ss.ReadLengthDelimited());
+                        case ScopeSpansScope when wireType == WireType.LengthDelimited:
+                            scopeParts.Add(ss.ReadRange());
                             break;
-                        case ScopeSpansSpans when wireType == WireReader.LengthDelimited:
-                            spans.Add(ss.ReadLengthDelimited());
+                        case ScopeSpansSpans when wireType == WireType.LengthDelimited:
+                            spans.Add(ss.ReadRange());
                             break;
-                        case ScopeSpansSchemaUrl when wireType == WireReader.LengthDelimited:
-                            scopeSchema = ss.ReadLengthDelimited();
+                        case ScopeSpansSchemaUrl when wireType == WireType.LengthDelimited:
+                            scopeSchema = ss.ReadRange();
                             break;
                         default:
                             ss.Skip(wireType);

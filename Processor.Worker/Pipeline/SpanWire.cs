@@ -1,9 +1,10 @@
 using System.Buffers.Binary;
-using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
+using System.Text;
 using OpenTelemetry.Proto.Common.V1;
 using Trulayer.Otlp.GenAi;
+using Trulayer.Otlp.Protobuf;
 
 namespace Trulayer.Processor.Pipeline;
 
@@ -34,52 +35,50 @@ internal static class SpanWire
     public static SpanFields Read(ReadOnlySpan<byte> span, Utf8JsonWriter json, List<KeyValue> mapped)
     {
         var fields = default(SpanFields);
-        var reader = new WireReader(span);
+        var reader = new ProtoWireReader(span);
         json.WriteStartObject();
-        while (!reader.End)
+        while (reader.TryReadTag(out var field, out var wireType))
         {
-            var (field, wireType) = reader.ReadTag();
             switch ((field, wireType))
             {
-                case (1, WireReader.LengthDelimited):
-                    fields.TraceId = reader.ReadLengthDelimited();
+                case (1, WireType.LengthDelimited):
+                    fields.TraceId = reader.ReadRange();
                     break;
-                case (2, WireReader.LengthDelimited):
-                    fields.SpanId = reader.ReadLengthDelimited();
+                case (2, WireType.LengthDelimited):
+                    fields.SpanId = reader.ReadRange();
                     break;
-                case (4, WireReader.LengthDelimited):
-                    fields.ParentSpanId = reader.ReadLengthDelimited();
+                case (4, WireType.LengthDelimited):
+                    fields.ParentSpanId = reader.ReadRange();
                     break;
-                case (5, WireReader.LengthDelimited):
-                    fields.Name = reader.ReadLengthDelimited();
+                case (5, WireType.LengthDelimited):
+                    fields.Name = reader.ReadRange();
                     break;
-                case (6, WireReader.Varint):
-                    fields.Kind = (int)reader.ReadVarint();
+                case (6, WireType.Varint):
+                    fields.Kind = (int)reader.ReadVarint64();
                     break;
-                case (7, WireReader.Fixed64):
+                case (7, WireType.Fixed64):
                     fields.StartTimeUnixNano = reader.ReadFixed64();
                     break;
-                case (8, WireReader.Fixed64):
+                case (8, WireType.Fixed64):
                     fields.EndTimeUnixNano = reader.ReadFixed64();
                     break;
-                case (9, WireReader.LengthDelimited):
-                    var (offset, length) = reader.ReadLengthDelimited();
+                case (9, WireType.LengthDelimited):
+                    var (offset, length) = reader.ReadRange();
                     WriteAttribute(span.Slice(offset, length), json, mapped);
                     break;
-                case (15, WireReader.LengthDelimited):
+                case (15, WireType.LengthDelimited):
                     // A message field that occurs twice merges: later scalar values win.
-                    var (statusOffset, statusLength) = reader.ReadLengthDelimited();
-                    var status = new WireReader(span.Slice(statusOffset, statusLength), statusOffset);
-                    while (!status.End)
+                    var (statusOffset, statusLength) = reader.ReadRange();
+                    var status = new ProtoWireReader(span, statusOffset, statusOffset + statusLength);
+                    while (status.TryReadTag(out var statusField, out var statusWireType))
                     {
-                        var (statusField, statusWireType) = status.ReadTag();
-                        if (statusField == 2 && statusWireType == WireReader.LengthDelimited)
+                        if (statusField == 2 && statusWireType == WireType.LengthDelimited)
                         {
-                            fields.StatusMessage = status.ReadLengthDelimited();
+                            fields.StatusMessage = status.ReadRange();
                         }
-                        else if (statusField == 3 && statusWireType == WireReader.Varint)
+                        else if (statusField == 3 && statusWireType == WireType.Varint)
                         {
-                            fields.StatusCode = (int)status.ReadVarint();
+                            fields.StatusCode = (int)status.ReadVarint64();
                         }
                         else
                         {
@@ -136,17 +135,16 @@ internal static class SpanWire
     {
         (int, int) key = default, value = default;
         var values = 0;
-        var reader = new WireReader(keyValue);
-        while (!reader.End)
+        var reader = new ProtoWireReader(keyValue);
+        while (reader.TryReadTag(out var field, out var wireType))
         {
-            var (field, wireType) = reader.ReadTag();
-            if (field == 1 && wireType == WireReader.LengthDelimited)
+            if (field == 1 && wireType == WireType.LengthDelimited)
             {
-                key = reader.ReadLengthDelimited();
+                key = reader.ReadRange();
             }
-            else if (field == 2 && wireType == WireReader.LengthDelimited)
+            else if (field == 2 && wireType == WireType.LengthDelimited)
             {
-                value = reader.ReadLengthDelimited();
+                value = reader.ReadRange();
                 values++;
             }
             else
@@ -169,13 +167,12 @@ internal static class SpanWire
         var kind = 0;
         ulong scalar = 0;
         (int Offset, int Length) range = default;
-        var reader = new WireReader(anyValue);
-        while (!reader.End)
+        var reader = new ProtoWireReader(anyValue);
+        while (reader.TryReadTag(out var field, out var wireType))
         {
-            var (field, wireType) = reader.ReadTag();
             switch ((field, wireType))
             {
-                case (1 or 5 or 6 or 7, WireReader.LengthDelimited):
+                case (1 or 5 or 6 or 7, WireType.LengthDelimited):
                     if (kind is 5 or 6 && kind == field)
                     {
                         // An array or map that occurs twice merges its elements: leave that to Google.Protobuf.
@@ -184,13 +181,13 @@ internal static class SpanWire
                     }
 
                     kind = field;
-                    range = reader.ReadLengthDelimited();
+                    range = reader.ReadRange();
                     break;
-                case (2 or 3, WireReader.Varint):
+                case (2 or 3, WireType.Varint):
                     kind = field;
-                    scalar = reader.ReadVarint();
+                    scalar = reader.ReadVarint64();
                     break;
-                case (4, WireReader.Fixed64):
+                case (4, WireType.Fixed64):
                     kind = field;
                     scalar = reader.ReadFixed64();
                     break;
@@ -226,13 +223,12 @@ internal static class SpanWire
                 break;
             case 5:
                 json.WriteStartArray();
-                var items = new WireReader(bytes);
-                while (!items.End)
+                var items = new ProtoWireReader(bytes);
+                while (items.TryReadTag(out var field, out var wireType))
                 {
-                    var (field, wireType) = items.ReadTag();
-                    if (field == 1 && wireType == WireReader.LengthDelimited)
+                    if (field == 1 && wireType == WireType.LengthDelimited)
                     {
-                        var (offset, length) = items.ReadLengthDelimited();
+                        var (offset, length) = items.ReadRange();
                         WriteValue(json, bytes.Slice(offset, length), depth + 1);
                     }
                     else
@@ -245,13 +241,12 @@ internal static class SpanWire
                 break;
             case 6:
                 json.WriteStartObject();
-                var entries = new WireReader(bytes);
-                while (!entries.End)
+                var entries = new ProtoWireReader(bytes);
+                while (entries.TryReadTag(out var field, out var wireType))
                 {
-                    var (field, wireType) = entries.ReadTag();
-                    if (field == 1 && wireType == WireReader.LengthDelimited)
+                    if (field == 1 && wireType == WireType.LengthDelimited)
                     {
-                        var (offset, length) = entries.ReadLengthDelimited();
+                        var (offset, length) = entries.ReadRange();
                         var entry = bytes.Slice(offset, length);
                         var (key, value, values) = ReadKeyValue(entry);
                         if (values > 1)
