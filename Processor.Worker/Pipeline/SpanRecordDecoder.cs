@@ -1,8 +1,8 @@
-using System.Buffers.Binary;
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Security.Cryptography;
-using System.Text.Json;
 using System.Text;
+using System.Text.Json;
 using Confluent.Kafka;
 using Google.Protobuf;
 using OpenTelemetry.Proto.Common.V1;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
+using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
-using System.Text;
 using OpenTelemetry.Proto.Common.V1;
 using Trulayer.Otlp.GenAi;
 using Trulayer.Otlp.Protobuf;
