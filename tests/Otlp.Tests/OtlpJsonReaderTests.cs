@@ -9,44 +9,6 @@ namespace Trulayer.Otlp.Tests;
 
 public sealed class OtlpJsonReaderTests
 {
-    /// <summary>The example request of 2Signal's OTLP/JSON endpoint (shared/spec/003).</summary>
-    public const string TwoSignalExample = """
-        {
-        "resourceSpans": [
-        {
-        "resource": {
-        "attributes": [
-        { "key": "service.name", "value": { "stringValue": "my-agent" } }
-        ]
-        },
-        "scopeSpans": [
-        {
-        "scope": { "name": "openai-instrumentation", "version": "1.0.0" },
-        "spans": [
-        {
-        "traceId": "0af7651916cd43dd8448eb211c80319c",
-        "spanId": "b7ad6b7169203331",
-        "parentSpanId": "",
-        "name": "ChatCompletion",
-        "kind": 3,
-        "startTimeUnixNano": "1700000000000000000",
-        "endTimeUnixNano": "1700000002000000000",
-        "attributes": [
-        { "key": "gen_ai.system", "value": { "stringValue": "openai" } },
-        { "key": "gen_ai.request.model", "value": { "stringValue": "gpt-4o" } },
-        { "key": "gen_ai.usage.input_tokens", "value": { "intValue": 150 } },
-        { "key": "gen_ai.usage.output_tokens", "value": { "intValue": 50 } }
-        ],
-        "status": { "code": 1 }
-        }
-        ]
-        }
-        ]
-        }
-        ]
-        }
-        """;
-
     private static Span OnlySpan(string json)
         => OtlpJson.ParseExportTraceServiceRequest(Encoding.UTF8.GetBytes(json)).ResourceSpans.Single().ScopeSpans.Single().Spans.Single();
 
@@ -58,7 +20,7 @@ public sealed class OtlpJsonReaderTests
     [Fact]
     public void Parse_TwoSignalExample_ReadsEveryField()
     {
-        var request = OtlpJson.ParseExportTraceServiceRequest(Encoding.UTF8.GetBytes(TwoSignalExample));
+        var request = OtlpJson.ParseExportTraceServiceRequest(Encoding.UTF8.GetBytes(SeedPayloads.TwoSignalExample));
 
         var resourceSpans = request.ResourceSpans.Single();
         Assert.Equal("my-agent", resourceSpans.Resource.Attributes.Single().Value.StringValue);
@@ -257,7 +219,7 @@ public sealed class OtlpJsonReaderTests
     [Fact]
     public void Parse_LeadingByteOrderMark_IsSkipped()
     {
-        var json = new byte[] { 0xEF, 0xBB, 0xBF }.Concat(Encoding.UTF8.GetBytes(TwoSignalExample)).ToArray();
+        var json = new byte[] { 0xEF, 0xBB, 0xBF }.Concat(Encoding.UTF8.GetBytes(SeedPayloads.TwoSignalExample)).ToArray();
 
         Assert.Equal("ChatCompletion", OtlpJson.ParseExportTraceServiceRequest(json).ResourceSpans[0].ScopeSpans[0].Spans[0].Name);
     }

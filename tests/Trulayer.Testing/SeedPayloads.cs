@@ -1,7 +1,7 @@
-namespace Trulayer.Ingest.Tests;
+namespace Trulayer.Testing;
 
 /// <summary>The example payloads of the products Trulayer is modelled on, exactly as their documents print them.</summary>
-internal static class SeedPayloads
+public static class SeedPayloads
 {
     /// <summary>2Signal's OTLP/JSON request (shared/spec/003).</summary>
     public const string TwoSignalExample = """
