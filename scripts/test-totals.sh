@@ -11,5 +11,12 @@ for trx in "$1"/**/*.trx; do
   passed=$((passed + p))
   failed=$((failed + f + e + t + a))
   skipped=$((skipped + total - executed))
+  # A run that aborted (a test host that crashed or never started) counts as one failure even when
+  # it recorded no test: its tests did not pass.
+  outcome=$(grep -o '<ResultSummary outcome="[A-Za-z]*"' "$trx" | head -1 | grep -o '"[A-Za-z]*"' | tr -d '"' || true)
+  if [ "$outcome" = Aborted ] && [ $((f + e + t + a)) -eq 0 ]; then
+    failed=$((failed + 1))
+    echo "trulayer: the test run in $trx aborted" >&2
+  fi
 done
 echo "$passed passed, $failed failed, $skipped skipped"
