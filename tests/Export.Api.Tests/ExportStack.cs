@@ -24,6 +24,8 @@ namespace Trulayer.Export.Tests;
 public sealed class ExportStack : StackFixture
 {
     private IdentityAssertionSigner? _signer;
+    private Task<LoadedProject>? _twentyFiveThousand;
+    private readonly Dictionary<string, object> _shared = [];
     private NpgsqlDataSource? _database;
 
     public HttpClient Http { get; } = new(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.None }) { Timeout = TimeSpan.FromSeconds(120) };
@@ -162,11 +164,44 @@ public sealed class ExportStack : StackFixture
         throw new TimeoutException($"the processor stored {stored} of {count} spans of project {project}");
     }
 
+    /// <summary>
+    /// A tenant whose project holds 25,000 lean spans (three requests of 10,000, 10,000 and 5,000), loaded
+    /// once for the tests that page through them.
+    /// </summary>
+    public Task<LoadedProject> TwentyFiveThousandSpansAsync() => _twentyFiveThousand ??= LoadAsync();
+
+    /// <summary>Data a test class loads once and its tests share (the tests of a collection run one at a time).</summary>
+    public Task<T> SharedAsync<T>(string name, Func<Task<T>> load)
+    {
+        if (!_shared.TryGetValue(name, out var loading))
+        {
+            loading = load();
+            _shared[name] = loading;
+        }
+
+        return (Task<T>)loading;
+    }
+
+    private async Task<LoadedProject> LoadAsync()
+    {
+        var tenant = await NewTenantAsync();
+        var start = DateTimeOffset.UtcNow.AddHours(-1);
+        var keys = new HashSet<string>();
+        foreach (var (spans, offset) in new[] { (10_000, 0), (10_000, 1), (5_000, 2) })
+        {
+            var batch = Trulayer.Workload.StandardBatch.Lean(spans: spans, traces: spans / 100, start: start.AddSeconds(offset));
+            keys.UnionWith(PagingTests.Keys(batch));
+            await IngestAsync(tenant.ApiKey, batch);
+        }
+
+        await WaitForSpansAsync(tenant.Project, keys.Count);
+        return new LoadedProject(tenant, start, keys);
+    }
+
     /// <summary>Pages through an export straight from Export.Api, each page parsed; stops when no X-Next-Cursor comes.</summary>
-    public async Task<List<ExportedPage>> ExportAllAsync(CallerIdentity caller, string query, int maxPages = 100_000)
+    public async Task<List<ExportedPage>> ExportAllAsync(CallerIdentity caller, string query, int maxPages = 100_000, string? cursor = null)
     {
         var pages = new List<ExportedPage>();
-        string? cursor = null;
         do
         {
             using var response = await GetDirectAsync($"{ExportApi.ExportPath}?{query}" + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}"), caller);
@@ -179,6 +214,11 @@ public sealed class ExportStack : StackFixture
 
         return pages;
     }
+}
+
+public sealed record LoadedProject(Tenant Tenant, DateTimeOffset Start, HashSet<string> Keys)
+{
+    public string Window => RoundTripTests.Window(Start);
 }
 
 public sealed record Tenant(string User, string Session, Guid Organization, Guid Project, string ApiKey);
