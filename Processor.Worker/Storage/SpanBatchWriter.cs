@@ -39,10 +39,6 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
             SELECT idx, array_agg(DISTINCT name ORDER BY name) AS services
             FROM unnest($21::int[], $22::text[]) AS s(idx, name)
             GROUP BY idx
-        ), model AS (
-            SELECT idx, array_agg(DISTINCT name ORDER BY name) AS models
-            FROM unnest($23::int[], $24::text[]) AS m(idx, name)
-            GROUP BY idx
         )
         INSERT INTO telemetry.traces AS t (
             project_id, trace_id, name, name_is_root, name_start_unix_nano, name_span_id, start_time,
@@ -52,7 +48,9 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
                b.start_unix_nano, b.end_unix_nano, b.span_count, b.error_count, coalesce(service.services, '{}'), coalesce(model.models, '{}'),
                b.input_tokens, b.output_tokens, b.cache_read_tokens, b.cache_creation_tokens, b.reasoning_tokens,
                b.cost_micros, b.first_received_at, b.last_received_at
-        FROM batch b LEFT JOIN service USING (idx) LEFT JOIN model USING (idx)
+        FROM batch b LEFT JOIN service USING (idx)
+        LEFT JOIN (SELECT idx, array_agg(DISTINCT name ORDER BY name) AS models
+                   FROM unnest($23::int[], $24::text[]) AS m(idx, name) GROUP BY idx) model USING (idx)
         ORDER BY b.project_id, b.trace_id
         ON CONFLICT (project_id, trace_id) DO UPDATE SET
             name = CASE WHEN {{Better}}

@@ -123,6 +123,34 @@ public sealed class TraceViewTests(ExportStack stack)
         Assert.Equal((expected.Count + 2) / 3, pages.Count);
     }
 
+    [Fact]
+    public async Task TraceList_TraceSentInTwoParts_HasTheModelsOfBoth()
+    {
+        var tenant = await stack.NewTenantAsync();
+        var batch = StandardBatch.GenAi(spans: 12, traces: 1, seed: 12, start: DateTimeOffset.UtcNow.AddDays(-2));
+        var spans = batch.ResourceSpans[0].ScopeSpans;
+        var expected = Expect(batch).Single();
+        // Each part has models the other lacks; the processor stores them in separate transactions.
+        var first = new ScopeSpans { Scope = spans[0].Scope, Spans = { spans[0].Spans[0] } };
+        var rest = new ScopeSpans { Scope = spans[0].Scope, Spans = { spans[0].Spans.Skip(1) } };
+        var part1 = new ExportTraceServiceRequest { ResourceSpans = { new ResourceSpans { Resource = batch.ResourceSpans[0].Resource, ScopeSpans = { first, spans[1] } } } };
+        var part2 = new ExportTraceServiceRequest { ResourceSpans = { new ResourceSpans { Resource = batch.ResourceSpans[0].Resource, ScopeSpans = { rest } } } };
+
+        await stack.IngestAsync(tenant.ApiKey, part1);
+        await stack.WaitForSpansAsync(tenant.Project, 1 + spans[1].Spans.Count);
+        var afterFirst = Assert.Single((await ListAsync(stack, ExportStack.Viewer(tenant), "")).Traces);
+        await stack.IngestAsync(tenant.ApiKey, part2);
+        await stack.WaitForSpansAsync(tenant.Project, 12);
+        var list = await ListAsync(stack, ExportStack.Viewer(tenant), "");
+
+        var summary = Assert.Single(list.Traces);
+        Assert.Equal(2, afterFirst.Models.Length);
+        Assert.True(expected.Models.Length > 2, string.Join(",", expected.Models));
+        Assert.Equal(expected.Models, summary.Models);
+        Assert.Equal(12, summary.SpanCount);
+        Assert.Equal(expected.InputTokens, summary.InputTokens);
+    }
+
     internal static async Task<TraceList> ListAsync(ExportStack stack, CallerIdentity caller, string query)
     {
         using var response = await stack.GetDirectAsync($"{ExportApi.TracesPath}?{query}", caller);
