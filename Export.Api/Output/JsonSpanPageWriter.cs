@@ -16,6 +16,7 @@ internal sealed class JsonSpanPageWriter : SpanPageWriter
     private readonly OtlpJsonWriter _otlp;
     private IReadOnlyList<SpanGroup> _groups = [];
     private int _current = -1;
+    private long _flushedBytes;
 
     public JsonSpanPageWriter(PipeWriter output)
         : base(output)
@@ -27,7 +28,9 @@ internal sealed class JsonSpanPageWriter : SpanPageWriter
 
     public override string ContentType => MediaType;
 
-    public override bool ShouldFlush => _json.BytesPending >= FlushThreshold;
+    // Not BytesPending alone: the JSON writer hands its output to the pipe whenever its buffer fills, and
+    // what the pipe holds unflushed is not sent (nor bounded) until FlushAsync.
+    public override bool ShouldFlush => _json.BytesCommitted + _json.BytesPending - _flushedBytes >= FlushThreshold;
 
     public override void Begin(IReadOnlyList<SpanGroup> groups)
     {
@@ -73,6 +76,7 @@ internal sealed class JsonSpanPageWriter : SpanPageWriter
     public override async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
         _json.Flush();
+        _flushedBytes = _json.BytesCommitted;
         await Output.FlushAsync(cancellationToken);
     }
 }
