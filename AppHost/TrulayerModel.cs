@@ -93,10 +93,12 @@ public static class TrulayerModel
             .WithEnvironment("Identity__AssertionKey", assertionKey)
             .WaitFor(processor);
 
+        var exportCursorKey = builder.AddParameter("export-cursor-key", secret: true, generate: () => RandomBase64(32));
         var export = builder.AddProject("export", "Export.Api")
             .WithHttpEndpoint()
             .WithReference(postgres)
             .WithEnvironment("Identity__AssertionKey", assertionKey)
+            .WithEnvironment("Export__CursorKey", exportCursorKey)
             .WaitFor(processor);
 
         builder.AddProject("gateway", "Gateway")

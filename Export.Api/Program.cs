@@ -1,3 +1,5 @@
+using Trulayer.Export.Http;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
@@ -5,6 +7,8 @@ builder.AddExportServices();
 
 var app = builder.Build();
 
+app.UseResponseCompression();
 app.MapDefaultEndpoints();
+app.MapExportApi();
 
 app.Run();

@@ -42,13 +42,15 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
         )
         INSERT INTO telemetry.traces AS t (
             project_id, trace_id, name, name_is_root, name_start_unix_nano, name_span_id, start_time,
-            start_unix_nano, end_unix_nano, span_count, error_count, services, input_tokens, output_tokens,
+            start_unix_nano, end_unix_nano, span_count, error_count, services, models, input_tokens, output_tokens,
             cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_micros, first_received_at, last_received_at)
         SELECT b.project_id, b.trace_id, b.name, b.name_is_root, b.name_start_unix_nano, b.name_span_id, b.start_time,
-               b.start_unix_nano, b.end_unix_nano, b.span_count, b.error_count, coalesce(service.services, '{}'),
+               b.start_unix_nano, b.end_unix_nano, b.span_count, b.error_count, coalesce(service.services, '{}'), coalesce(model.models, '{}'),
                b.input_tokens, b.output_tokens, b.cache_read_tokens, b.cache_creation_tokens, b.reasoning_tokens,
                b.cost_micros, b.first_received_at, b.last_received_at
         FROM batch b LEFT JOIN service USING (idx)
+        LEFT JOIN (SELECT idx, array_agg(DISTINCT name ORDER BY name) AS models
+                   FROM unnest($23::int[], $24::text[]) AS m(idx, name) GROUP BY idx) model USING (idx)
         ORDER BY b.project_id, b.trace_id
         ON CONFLICT (project_id, trace_id) DO UPDATE SET
             name = CASE WHEN {{Better}}
@@ -65,6 +67,8 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
             error_count = t.error_count + EXCLUDED.error_count,
             services = CASE WHEN EXCLUDED.services <@ t.services THEN t.services
                             ELSE ARRAY(SELECT DISTINCT s FROM unnest(t.services || EXCLUDED.services) AS s ORDER BY s) END,
+            models = CASE WHEN EXCLUDED.models <@ t.models THEN t.models
+                          ELSE ARRAY(SELECT DISTINCT m FROM unnest(t.models || EXCLUDED.models) AS m ORDER BY m) END,
             input_tokens = least(t.input_tokens::numeric + EXCLUDED.input_tokens, 9223372036854775807)::bigint,
             output_tokens = least(t.output_tokens::numeric + EXCLUDED.output_tokens, 9223372036854775807)::bigint,
             cache_read_tokens = least(t.cache_read_tokens::numeric + EXCLUDED.cache_read_tokens, 9223372036854775807)::bigint,
@@ -181,7 +185,7 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
     private static List<SpanRow> InsertNew(NpgsqlConnection connection, NpgsqlTransaction transaction, List<SpanRow> rows)
     {
         using (var create = new NpgsqlCommand(
-                   $"CREATE TEMP TABLE IF NOT EXISTS {StagingTable} (LIKE telemetry.spans) ON COMMIT DELETE ROWS", connection, transaction))
+                   $"CREATE TEMP TABLE IF NOT EXISTS {StagingTable} (LIKE telemetry.spans INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", connection, transaction))
         {
             create.ExecuteNonQuery();
         }
@@ -233,6 +237,7 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
     private static NpgsqlBatchCommand TracesCommand(List<TraceRollup> traces)
     {
         var services = traces.SelectMany((t, i) => t.Services.Select(s => (Index: i, Name: s))).ToList();
+        var models = traces.SelectMany((t, i) => t.Models.Select(m => (Index: i, Name: m))).ToList();
         return new NpgsqlBatchCommand(UpsertTracesSql)
         {
             Parameters =
@@ -259,6 +264,8 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
                 Array(traces.Select(t => t.LastReceivedAt), NpgsqlDbType.TimestampTz),
                 Array(services.Select(s => s.Index), NpgsqlDbType.Integer),
                 Array(services.Select(s => s.Name), NpgsqlDbType.Text),
+                Array(models.Select(m => m.Index), NpgsqlDbType.Integer),
+                Array(models.Select(m => m.Name), NpgsqlDbType.Text),
             },
         };
     }

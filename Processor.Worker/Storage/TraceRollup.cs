@@ -19,6 +19,9 @@ internal sealed class TraceRollup(Guid projectId, Guid traceId)
     public long SpanCount { get; private set; }
     public long ErrorCount { get; private set; }
     public SortedSet<string> Services { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The request and response models of the trace's spans (the trace list shows and filters on them).</summary>
+    public SortedSet<string> Models { get; } = new(StringComparer.Ordinal);
     public long InputTokens { get; private set; }
     public long OutputTokens { get; private set; }
     public long CacheReadTokens { get; private set; }
@@ -74,6 +77,16 @@ internal sealed class TraceRollup(Guid projectId, Guid traceId)
         }
 
         var genAi = row.GenAi;
+        if (genAi.RequestModel is { } requestModel)
+        {
+            Models.Add(requestModel);
+        }
+
+        if (genAi.ResponseModel is { } responseModel)
+        {
+            Models.Add(responseModel);
+        }
+
         InputTokens = Saturating(InputTokens, genAi.InputTokens);
         OutputTokens = Saturating(OutputTokens, genAi.OutputTokens);
         CacheReadTokens = Saturating(CacheReadTokens, genAi.CacheReadTokens);

@@ -46,7 +46,9 @@ public sealed class ProcessorStartupTests(DatabaseFixture database, KafkaFixture
 
         await using var host = new ProcessorHost(database.ConnectionString, kafka.BootstrapServers,
             new Dictionary<string, string?> { ["Telemetry:RetentionDays"] = "30" }).Start();
-        Assert.Equal(1, await ProcessorHost.CountAsync(database.DataSource, "SELECT count(*) FROM telemetry.schema_migrations"));
+        Assert.Equal(
+            Trulayer.ServiceDefaults.Postgres.Migration.FromEmbeddedResources(typeof(SpanStorage).Assembly).Count,
+            await ProcessorHost.CountAsync(database.DataSource, "SELECT count(*) FROM telemetry.schema_migrations"));
 
         var project = Guid.NewGuid();
         var old = Id(16);

@@ -1,0 +1,99 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Trulayer.Export.Paging;
+
+/// <summary>
+/// A span's place in export order: start_time (microseconds, as stored), trace id, span id, then the
+/// project, which orders spans that two projects share (the same trace sent to both).
+/// </summary>
+internal readonly record struct SpanKey(long StartMicros, Guid TraceId, long SpanId, Guid ProjectId)
+{
+    public const int Size = 8 + 16 + 8 + 16;
+
+    public DateTime StartTime => Micros.ToDateTime(StartMicros);
+
+    public void Write(Span<byte> destination)
+    {
+        BinaryPrimitives.WriteInt64BigEndian(destination, StartMicros);
+        TraceId.TryWriteBytes(destination[8..], bigEndian: true, out _);
+        BinaryPrimitives.WriteInt64BigEndian(destination[24..], SpanId);
+        ProjectId.TryWriteBytes(destination[32..], bigEndian: true, out _);
+    }
+
+    public static SpanKey Read(ReadOnlySpan<byte> source) => new(
+        BinaryPrimitives.ReadInt64BigEndian(source),
+        new Guid(source.Slice(8, 16), bigEndian: true),
+        BinaryPrimitives.ReadInt64BigEndian(source[24..]),
+        new Guid(source.Slice(32, 16), bigEndian: true));
+}
+
+/// <summary>
+/// Where an export continues: after <see cref="After"/>, among the spans visible in <see cref="Snapshot"/>
+/// (the <c>pg_current_snapshot()</c> of the first page, in its text form).
+/// </summary>
+internal sealed record ExportPosition(SpanKey After, string Snapshot)
+{
+    public byte[] ToPayload()
+    {
+        var snapshot = Encoding.ASCII.GetBytes(Snapshot);
+        var payload = new byte[SpanKey.Size + snapshot.Length];
+        After.Write(payload);
+        snapshot.CopyTo(payload, SpanKey.Size);
+        return payload;
+    }
+
+    public static ExportPosition? FromPayload(byte[] payload)
+        => payload.Length <= SpanKey.Size
+            ? null
+            : new ExportPosition(SpanKey.Read(payload), Encoding.ASCII.GetString(payload, SpanKey.Size, payload.Length - SpanKey.Size));
+}
+
+/// <summary>A trace's place in the trace list, newest first: start_time descending, then trace id, then project.</summary>
+internal readonly record struct TraceKey(long StartMicros, Guid TraceId, Guid ProjectId)
+{
+    public const int Size = 8 + 16 + 16;
+
+    public DateTime StartTime => Micros.ToDateTime(StartMicros);
+
+    public byte[] ToPayload()
+    {
+        var payload = new byte[Size];
+        BinaryPrimitives.WriteInt64BigEndian(payload, StartMicros);
+        TraceId.TryWriteBytes(payload.AsSpan(8), bigEndian: true, out _);
+        ProjectId.TryWriteBytes(payload.AsSpan(24), bigEndian: true, out _);
+        return payload;
+    }
+
+    public static TraceKey? FromPayload(byte[] payload)
+        => payload.Length != Size
+            ? null
+            : new TraceKey(
+                BinaryPrimitives.ReadInt64BigEndian(payload),
+                new Guid(payload.AsSpan(8, 16), bigEndian: true),
+                new Guid(payload.AsSpan(24, 16), bigEndian: true));
+}
+
+/// <summary>PostgreSQL's timestamptz precision: microseconds since the epoch.</summary>
+internal static class Micros
+{
+    public static DateTime ToDateTime(long micros) => DateTime.UnixEpoch.AddTicks(micros * 10);
+
+    public static long FromDateTime(DateTime time) => (time - DateTime.UnixEpoch).Ticks / 10;
+
+    /// <summary>Unix nanoseconds to the microsecond below, the way the processor fills start_time.</summary>
+    public static long FromUnixNanos(long unixNanos) => unixNanos / 1000;
+
+    /// <summary>
+    /// Compares uuids as PostgreSQL orders them (their 16 bytes, in order), which is not
+    /// <see cref="Guid.CompareTo(Guid)"/>'s order.
+    /// </summary>
+    public static int CompareUuid(Guid a, Guid b)
+    {
+        Span<byte> x = stackalloc byte[16];
+        Span<byte> y = stackalloc byte[16];
+        a.TryWriteBytes(x, bigEndian: true, out _);
+        b.TryWriteBytes(y, bigEndian: true, out _);
+        return x.SequenceCompareTo(y);
+    }
+}
