@@ -40,6 +40,9 @@ public sealed class LoadDriver : IDisposable
 
     public SpanLedger Ledger { get; } = new();
 
+    /// <summary>Raised after every attempt with the request's number and what came of it (on the sender's thread).</summary>
+    public event Action<long, ExportAttempt>? Attempted;
+
     /// <summary>
     /// Sends until <paramref name="stop"/> is cancelled, the duration has passed or the span count is
     /// reached; then lets every request in flight finish (retries included) and returns. Cancelling
@@ -103,6 +106,7 @@ public sealed class LoadDriver : IDisposable
         {
             var result = await _client.ExportAsync(payload, payload.Length, abort);
             Progress.Attempted(result, retry: attempt > 1);
+            Attempted?.Invoke(request, result);
             switch (result.Outcome)
             {
                 case AttemptOutcome.Accepted:
