@@ -111,18 +111,23 @@ public sealed partial class BacklogMonitor(
 
     private void Run(CancellationToken stoppingToken)
     {
-        using var reader = new ConsumerLagReader(kafka);
+        ConsumerLagReader? reader = null;
         while (!stoppingToken.IsCancellationRequested)
         {
             var started = time.GetTimestamp();
             UpdateRecordWeight();
             try
             {
+                reader ??= new ConsumerLagReader(kafka);
                 Publish(reader.Read(ReadTimeout));
             }
             catch (Exception ex) when (ex is KafkaException or InvalidOperationException)
             {
                 PublishUnknown(ex.Message);
+                // A new reader next time: after a broker outage, a request the old connection sent may never be
+                // answered, and librdkafka waits socket.timeout.ms (60 s) before it gives up on that connection.
+                reader?.Dispose();
+                reader = null;
             }
 
             var wait = _options.RefreshInterval - time.GetElapsedTime(started);
@@ -131,6 +136,8 @@ public sealed partial class BacklogMonitor(
                 stoppingToken.WaitHandle.WaitOne(wait);
             }
         }
+
+        reader?.Dispose();
     }
 
     private void UpdateRecordWeight()

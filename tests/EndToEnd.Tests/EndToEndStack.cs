@@ -111,6 +111,10 @@ public sealed class EndToEndStack : StackFixture
         await base.DisposeAsync();
     }
 
+    /// <summary>The last log lines of some services, for a failure message.</summary>
+    public string LogTail(int lines = 40, params string[] resources)
+        => string.Join('\n', Log.Lines.Where(l => resources.Any(r => l.StartsWith(r, StringComparison.Ordinal))).TakeLast(lines));
+
     public PipelineLag CreateLagReader() => new(Kafka, SpansTopic, ConsumerGroup);
 
     /// <summary>A new API key of the dev project, made through the gateway by the dev owner.</summary>

@@ -55,7 +55,7 @@ public sealed class KafkaOutageTests(EndToEndStack stack, ITestOutputHelper outp
         Assert.Equal(ingestRestarts, stack.App.GetRestartCount("ingest"));
 
         using var lag = stack.CreateLagReader();
-        Assert.True(await lag.WaitDrainedAsync(TimeSpan.FromSeconds(60)), "the pipeline did not drain after the outage");
+        Assert.True(await lag.WaitDrainedAsync(TimeSpan.FromSeconds(60)), "the pipeline did not drain after the outage:\n" + stack.LogTail(40, "processor", "ingest"));
         output.WriteLine($"{clock.Elapsed}: drained");
 
         foreach (var request in new[] { http, grpc })

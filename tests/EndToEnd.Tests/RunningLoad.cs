@@ -44,7 +44,7 @@ internal sealed class RunningLoad : IAsyncDisposable
         while (Progress.AcknowledgedSpans < target)
         {
             Assert.False(_running.IsCompleted, "the load stopped by itself");
-            Assert.True(deadline.Elapsed < (timeout ?? TimeSpan.FromSeconds(60)), $"{more} more spans were not acknowledged in time: {Describe()}");
+            Assert.True(deadline.Elapsed < (timeout ?? TimeSpan.FromSeconds(60)), $"{more} more spans were not acknowledged in time: {Describe()}\n{_stack.LogTail(30, "processor", "ingest")}");
             await Task.Delay(200);
         }
     }
@@ -57,7 +57,7 @@ internal sealed class RunningLoad : IAsyncDisposable
         using var lag = _stack.CreateLagReader();
         ConsumerLagText last = new(null);
         var drained = await lag.WaitDrainedAsync(drainTimeout ?? TimeSpan.FromSeconds(90), reading => last = new(reading));
-        Assert.True(drained, $"the pipeline did not drain: {last}; {Describe()}");
+        Assert.True(drained, $"the pipeline did not drain: {last}; {Describe()}\n{_stack.LogTail(40, "processor")}");
         return await DeliveryCount.CountAsync(_stack.Postgres, _stack.ProjectId, Driver.Ids, Driver.Template, Driver.Ledger);
     }
 

@@ -38,7 +38,8 @@ public sealed record DeliveryCount(
         var (low, high) = ids.TraceIdRange;
         var stored = new Dictionary<long, long>();
         long duplicated = 0, unknown = 0;
-        await using (var connection = new NpgsqlConnection(connectionString))
+        // One connection, not pooled: a pooled one may be left over from before a database restart.
+        await using (var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString))
         {
             await connection.OpenAsync(cancellationToken);
             await using var command = new NpgsqlCommand(
