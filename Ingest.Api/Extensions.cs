@@ -23,7 +23,7 @@ internal static class IngestServiceExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<IngestOptions>, IngestOptionsValidator>();
         builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.TryAddSingleton<IIngestAdmission, UnboundedAdmission>();
+        builder.AddLagAwareAdmission();
         builder.Services.AddSingleton<IngestMetrics>();
         builder.Services.AddSingleton<SpanRecordProducer>();
         builder.Services.AddSingleton<IngestService>();

@@ -111,6 +111,8 @@ public sealed partial class IngestService(
                     $"{outcome.Failure}; nothing of this request is acknowledged: retry it after {_options.RetryAfter.TotalSeconds:0} s",
                     _options.RetryAfter);
             }
+
+            admission.Produced(records);
         }
 
         metrics.SpansAccepted(tally.Accepted, tally.Rejected, tally.Truncated);

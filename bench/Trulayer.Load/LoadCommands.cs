@@ -1,0 +1,212 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using Trulayer.AppHost.Run;
+using Trulayer.ServiceDefaults.Kafka;
+using Trulayer.Workload.Load;
+
+namespace Trulayer.Load;
+
+/// <summary>The CLI: <c>run</c> (one phase) and <c>profile</c> (the README's figures: end to end, then latency at 50% and 90% of it).</summary>
+internal static class LoadCommands
+{
+    private static readonly Option<string> StateDirectory = new("--state-dir")
+    {
+        Description = "The stack's state folder, whose dev.json says where the gateway, PostgreSQL and Kafka are and holds the dev API key",
+        DefaultValueFactory = _ => ".trulayer",
+    };
+
+    private static readonly Option<string?> Gateway = new("--gateway") { Description = "The gateway's HTTP address (default: dev.json's gateway)" };
+    private static readonly Option<string?> Grpc = new("--grpc") { Description = "The gateway's OTLP/gRPC address (default: dev.json's otlpGrpc)" };
+    private static readonly Option<string?> ApiKey = new("--api-key") { Description = "The API key to send with (default: dev.json's apiKey)" };
+    private static readonly Option<string?> Project = new("--project") { Description = "The API key's project id, where the run's spans are counted (default: dev.json's projectId)" };
+    private static readonly Option<string?> Postgres = new("--postgres") { Description = "PostgreSQL's connection string, to count what was stored (default: dev.json's postgres)" };
+    private static readonly Option<string?> Kafka = new("--kafka") { Description = "Kafka's bootstrap servers, to read the processor's lag (default: dev.json's kafka)" };
+    private static readonly Option<string> Topic = new("--topic") { Description = "The spans topic", DefaultValueFactory = _ => KafkaTopics.Spans };
+    private static readonly Option<string> Group = new("--group") { Description = "The processor's consumer group", DefaultValueFactory = _ => "trulayer-processor" };
+
+    private static readonly Option<string> Transport = new Option<string>("--transport")
+    {
+        Description = "OTLP/HTTP protobuf, OTLP/HTTP JSON, or OTLP/gRPC",
+        DefaultValueFactory = _ => "http-protobuf",
+    }.AcceptOnlyFromAmong("http-protobuf", "http-json", "grpc");
+
+    private static readonly Option<string> Batch = new Option<string>("--batch")
+    {
+        Description = "The standard batch each request carries (DESIGN.md): genai (~30 attributes, an LLM span in three with a 2 KiB prompt) or lean (8 attributes)",
+        DefaultValueFactory = _ => "genai",
+    }.AcceptOnlyFromAmong("genai", "lean");
+
+    private static readonly Option<int> SpansPerRequest = new("--spans-per-request") { Description = "Spans per request (10 traces each)", DefaultValueFactory = _ => 1000 };
+    private static readonly Option<int> Senders = new("--senders", "-c") { Description = "Requests in flight at once", DefaultValueFactory = _ => 8 };
+    private static readonly Option<double> Rate = new("--rate", "-r") { Description = "Target spans per second; 0 sends flat out", DefaultValueFactory = _ => 0 };
+    private static readonly Option<double> Duration = new("--duration", "-d") { Description = "Seconds to send for", DefaultValueFactory = _ => 60 };
+    private static readonly Option<long?> Spans = new("--spans", "-n") { Description = "Stop after this many spans (whichever comes first with --duration)" };
+    private static readonly Option<double> RequestTimeout = new("--request-timeout") { Description = "Seconds one attempt may take before it is retried", DefaultValueFactory = _ => 30 };
+    private static readonly Option<double> GiveUpAfter = new("--give-up-after") { Description = "Seconds after which a request still not acknowledged is abandoned", DefaultValueFactory = _ => 180 };
+    private static readonly Option<double> DrainTimeout = new("--drain-timeout") { Description = "Seconds to wait for the processor to store everything Kafka holds", DefaultValueFactory = _ => 300 };
+    private static readonly Option<int> RawCopyRows = new("--raw-copy-rows") { Description = "Rows per round of the raw COPY ceiling; 0 skips it", DefaultValueFactory = _ => 30_000 };
+    private static readonly Option<int> RawCopyRounds = new("--raw-copy-rounds") { Description = "Rounds of the raw COPY ceiling (the median counts)", DefaultValueFactory = _ => 3 };
+    private static readonly Option<string?> Report = new("--report", "-o") { Description = "Where to write the JSON report (default: artifacts/load/<command>-<time>.json)" };
+
+    private static readonly Option<double> WarmUp = new("--warmup") { Description = "Seconds to send before measuring (not counted)", DefaultValueFactory = _ => 10 };
+    private static readonly Option<double> LatencyDuration = new("--latency-duration") { Description = "Seconds of each latency phase (50% and 90% of the end-to-end rate)", DefaultValueFactory = _ => 30 };
+    private static readonly Option<string[]> Batches = new("--batches")
+    {
+        Description = "The batches to profile",
+        DefaultValueFactory = _ => ["genai", "lean"],
+        AllowMultipleArgumentsPerToken = true,
+    };
+
+    public static RootCommand Create()
+    {
+        var root = new RootCommand("Trulayer load: drives a running stack through the gateway, then counts what it stored.");
+        var run = new Command("run", "One phase: send at a rate (or flat out) for a while, drain, count lost and duplicated spans, measure the raw COPY ceiling");
+        AddOptions(run, [StateDirectory, Gateway, Grpc, ApiKey, Project, Postgres, Kafka, Topic, Group, Transport, Batch, SpansPerRequest, Senders, Rate,
+            Duration, Spans, WarmUp, RequestTimeout, GiveUpAfter, DrainTimeout, RawCopyRows, RawCopyRounds, Report]);
+        run.SetAction((parse, cancellationToken) => RunAsync(parse, cancellationToken));
+        root.Subcommands.Add(run);
+
+        var profile = new Command("profile", "The README's figures: per batch, end to end flat out (with the raw COPY ceiling), then ingest latency at 50% and 90% of that rate");
+        AddOptions(profile, [StateDirectory, Gateway, Grpc, ApiKey, Project, Postgres, Kafka, Topic, Group, Transport, Batches, SpansPerRequest, Senders,
+            Duration, LatencyDuration, WarmUp, RequestTimeout, GiveUpAfter, DrainTimeout, RawCopyRows, RawCopyRounds, Report]);
+        profile.SetAction((parse, cancellationToken) => ProfileAsync(parse, cancellationToken));
+        root.Subcommands.Add(profile);
+        return root;
+    }
+
+    private static void AddOptions(Command command, Option[] options)
+    {
+        foreach (var option in options)
+        {
+            command.Options.Add(option);
+        }
+    }
+
+    private static async Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        if (!TryTarget(parse, out var target))
+        {
+            return 2;
+        }
+
+        var settings = Settings(parse, parse.GetValue(Batch)!) with
+        {
+            SpansPerSecond = parse.GetValue(Rate) is > 0 and var rate ? rate : null,
+            Duration = TimeSpan.FromSeconds(parse.GetValue(Duration)),
+            MaxSpans = parse.GetValue(Spans),
+        };
+        var session = new LoadSession(target, AnsiConsole.Console);
+        await session.WarmUpAsync(settings, TimeSpan.FromSeconds(parse.GetValue(WarmUp)), cancellationToken);
+        var phase = await session.RunPhaseAsync($"{parse.GetValue(Batch)} {parse.GetValue(Transport)}", settings, PhaseOptions(parse), cancellationToken);
+        return Finish(parse, "run", [phase]);
+    }
+
+    private static async Task<int> ProfileAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        if (!TryTarget(parse, out var target))
+        {
+            return 2;
+        }
+
+        var session = new LoadSession(target, AnsiConsole.Console);
+        var phases = new List<PhaseReport>();
+        var options = PhaseOptions(parse);
+        foreach (var batch in parse.GetValue(Batches)!)
+        {
+            var settings = Settings(parse, batch);
+            await session.WarmUpAsync(settings, TimeSpan.FromSeconds(parse.GetValue(WarmUp)), cancellationToken);
+            var endToEnd = await session.RunPhaseAsync($"{batch} e2e", settings with { Duration = TimeSpan.FromSeconds(parse.GetValue(Duration)) }, options, cancellationToken);
+            phases.Add(endToEnd);
+            if (endToEnd.EndToEndSpansPerSecond is not { } rate || cancellationToken.IsCancellationRequested)
+            {
+                AnsiConsole.MarkupLine($"[red]{Markup.Escape(batch)}: no end-to-end rate (the pipeline did not drain or PostgreSQL is unknown); skipping its latency phases[/]");
+                continue;
+            }
+
+            foreach (var share in new[] { 0.5, 0.9 })
+            {
+                var paced = settings with { SpansPerSecond = rate * share, Duration = TimeSpan.FromSeconds(parse.GetValue(LatencyDuration)) };
+                phases.Add(await session.RunPhaseAsync($"{batch} {share:P0}", paced, options with { RawCopyRows = 0 }, cancellationToken));
+            }
+        }
+
+        return Finish(parse, "profile", phases);
+    }
+
+    private static int Finish(ParseResult parse, string command, IReadOnlyList<PhaseReport> phases)
+    {
+        var report = new LoadReport(Environment.MachineName + $" ({Environment.ProcessorCount} cores, load average {LoadAverage()})", DateTimeOffset.UtcNow, phases);
+        var path = parse.GetValue(Report) ?? Path.Combine("artifacts", "load", $"{command}-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
+        report.Write(path);
+        report.Print(AnsiConsole.Console);
+        AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(Path.GetFullPath(path))}[/]");
+        var clean = phases.All(p => p.Clean);
+        if (!clean)
+        {
+            AnsiConsole.MarkupLine("[red]not every acknowledged span is stored exactly once (or the pipeline did not drain): see lost and duplicated[/]");
+        }
+
+        return clean ? 0 : 1;
+    }
+
+    private static LoadSettings Settings(ParseResult parse, string batch) => new()
+    {
+        Transport = parse.GetValue(Transport) switch
+        {
+            "http-json" => LoadTransport.HttpJson,
+            "grpc" => LoadTransport.Grpc,
+            _ => LoadTransport.HttpProtobuf,
+        },
+        Batch = batch == "lean" ? BatchKind.Lean : BatchKind.GenAi,
+        SpansPerRequest = parse.GetValue(SpansPerRequest),
+        Senders = parse.GetValue(Senders),
+        RequestTimeout = TimeSpan.FromSeconds(parse.GetValue(RequestTimeout)),
+        Retry = new RetryPolicy { GiveUpAfter = TimeSpan.FromSeconds(parse.GetValue(GiveUpAfter)) },
+    };
+
+    private static PhaseOptions PhaseOptions(ParseResult parse) => new(
+        TimeSpan.FromSeconds(parse.GetValue(DrainTimeout)),
+        parse.GetValue(RawCopyRows),
+        Math.Max(1, parse.GetValue(RawCopyRounds)),
+        parse.GetValue(Topic)!,
+        parse.GetValue(Group)!);
+
+    private static bool TryTarget(ParseResult parse, out LoadTarget target)
+    {
+        target = null!;
+        var stateDirectory = parse.GetValue(StateDirectory)!;
+        var dev = DevInfo.Read(stateDirectory) ?? new DevInfo();
+        var gateway = parse.GetValue(Gateway) ?? dev.Gateway;
+        var grpc = parse.GetValue(Grpc) ?? dev.OtlpGrpc;
+        var apiKey = parse.GetValue(ApiKey) ?? dev.ApiKey;
+        var project = parse.GetValue(Project) ?? dev.ProjectId;
+        if (gateway is null || grpc is null || apiKey is null || !Guid.TryParse(project, out var projectId))
+        {
+            AnsiConsole.MarkupLine(
+                $"[red]trulayer-load: no stack to drive: {Markup.Escape(Path.Combine(stateDirectory, DevInfo.FileName))} is missing or incomplete " +
+                "(start one with ./run.sh), or pass --gateway, --grpc, --api-key and --project[/]");
+            return false;
+        }
+
+        target = new LoadTarget(new Uri(gateway), new Uri(grpc), apiKey, projectId, parse.GetValue(Postgres) ?? dev.Postgres, parse.GetValue(Kafka) ?? dev.Kafka);
+        if (target.Postgres is null)
+        {
+            AnsiConsole.MarkupLine("[yellow]no PostgreSQL connection string: lost and duplicated spans cannot be counted[/]");
+        }
+
+        return true;
+    }
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        }
+        catch (IOException)
+        {
+            return "?";
+        }
+    }
+}

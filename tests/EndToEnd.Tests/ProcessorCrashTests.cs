@@ -1,0 +1,53 @@
+using System.Diagnostics;
+using Xunit.Abstractions;
+
+namespace Trulayer.EndToEnd.Tests;
+
+/// <summary>Fault 1: the processor killed (SIGKILL) three times while spans keep coming, and started again each time.</summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class ProcessorCrashTests(EndToEndStack stack, ITestOutputHelper output)
+{
+    [Fact]
+    public async Task ProcessorKilledThreeTimesDuringLoad_EveryAcknowledgedSpanStoredOnce()
+    {
+        await using var load = RunningLoad.Start(stack, spansPerSecond: 2500);
+        await load.WaitForAcknowledgedAsync(3000);
+
+        var killed = new HashSet<int>();
+        for (var kill = 0; kill < 3; kill++)
+        {
+            // Killed while it writes: only once its commits move again after the last restart (a restarted
+            // processor gets its partitions back only when the killed member's 10 s session has expired).
+            await WaitUntilProcessorCommitsAsync(load);
+            var pid = stack.App.GetProcessId("processor") ?? throw new InvalidOperationException("the processor is not running");
+            await stack.App.KillResourceAsync("processor");
+            killed.Add(pid);
+            // Spans keep coming while it is down: ingest takes them until the backlog reaches its bound.
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            await stack.App.StartResourceAsync("processor");
+            Assert.DoesNotContain(stack.App.GetProcessId("processor") ?? 0, killed);
+        }
+
+        await load.WaitForAcknowledgedAsync(2000);
+        var count = await load.StopDrainAndCountAsync();
+        output.WriteLine($"{count}; {load.Describe()}");
+
+        Assert.Equal(3, killed.Count);
+        load.AssertExactlyOnce(count);
+    }
+
+    private async Task WaitUntilProcessorCommitsAsync(RunningLoad load)
+    {
+        using var lag = stack.CreateLagReader();
+        var first = await CommittedAsync(lag);
+        var waited = Stopwatch.StartNew();
+        while (await CommittedAsync(lag) <= first)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), $"the processor committed nothing for 60 s: {load.Describe()}");
+            await Task.Delay(250);
+        }
+    }
+
+    private static async Task<long> CommittedAsync(Workload.Load.PipelineLag lag)
+        => (await lag.ReadAsync(TimeSpan.FromSeconds(5)))?.Partitions.Sum(p => Math.Max(0, p.Committed)) ?? 0;
+}
