@@ -34,8 +34,7 @@ internal static class PublishCommand
                 ExternalPostgres = parse.GetValue(externalPostgres),
                 ExternalKafka = parse.GetValue(externalKafka),
             };
-            // A cluster trusts the dashboard's issuer (Clerk); the dev issuer is for local runs only.
-            var model = TrulayerModel.Build(new StackSettings { DevIssuer = false });
+            var model = TrulayerModel.Build(StackSettings.Published);
             var files = new KubernetesPublisher(model, options).Publish();
             Console.WriteLine($"wrote {files.Count} files to {options.OutputDirectory}: {string.Join(", ", files)}");
             Console.WriteLine("Replace the placeholders in secret.yaml before applying (see its header), then: kubectl apply -k " + options.OutputDirectory);

@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Globalization;
 using System.Security.Cryptography;
 using Trulayer.AppHost.Model;
 using Trulayer.ServiceDefaults.Kafka;
@@ -28,6 +29,22 @@ public sealed record StackSettings
     /// instead of trusting an external issuer such as Clerk. For local runs only.
     /// </summary>
     public bool DevIssuer { get; init; } = true;
+
+    /// <summary>
+    /// What Kafka keeps of each partition of the spans topic (its <c>retention.bytes</c>), for a real
+    /// cluster; ingest refuses new spans (503) once half of it is not yet stored. Null: the dev broker,
+    /// whose 5 MiB per partition ingest's admission derives its bounds from by itself.
+    /// </summary>
+    public long? SpansRetentionBytes { get; init; }
+
+    /// <summary>What the published manifests give each spans partition: 1 GiB (256 GiB for the topic).</summary>
+    public const long PublishedSpansRetentionBytes = 1L << 30;
+
+    /// <summary>
+    /// The graph the Kubernetes manifests are written from: the dashboard's issuer (Clerk) instead of the
+    /// dev issuer, and a real Kafka whose spans topic has an explicit retention.
+    /// </summary>
+    public static StackSettings Published => new() { DevIssuer = false, SpansRetentionBytes = PublishedSpansRetentionBytes };
 }
 
 /// <summary>Trulayer's resource graph, the one source for the local run and the Kubernetes manifests.</summary>
@@ -45,7 +62,7 @@ public static class TrulayerModel
         postgres.ExternalConnectionString = settings.ExternalPostgres;
 
         var kafka = builder.AddKafka("kafka")
-            .WithTopic(KafkaTopics.Spans, KafkaTopics.DevSpansPartitions)
+            .WithTopic(KafkaTopics.Spans, KafkaTopics.DevSpansPartitions, settings.SpansRetentionBytes)
             .WithTopic(KafkaTopics.DeadLetter, KafkaTopics.DevDeadLetterPartitions)
             .WaitFor(postgres);
         kafka.ExternalBootstrapServers = settings.ExternalKafka;
@@ -92,6 +109,13 @@ public static class TrulayerModel
             .WithReference(kafka)
             .WithEnvironment("Identity__AssertionKey", assertionKey)
             .WaitFor(processor);
+        if (settings.SpansRetentionBytes is { } retention)
+        {
+            // Admission's bounds are derived from the dev broker's retention unless set: set them from the
+            // cluster's, leaving half of it free. A real Kafka bounds partitions by bytes only.
+            ingest.WithEnvironment("Ingest__Admission__MaxPartitionBytes", (retention / 2).ToString(CultureInfo.InvariantCulture))
+                .WithEnvironment("Ingest__Admission__MaxPartitionRecords", "1000000000");
+        }
 
         var exportCursorKey = builder.AddParameter("export-cursor-key", secret: true, generate: () => RandomBase64(32));
         var export = builder.AddProject("export", "Export.Api")

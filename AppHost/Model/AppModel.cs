@@ -119,9 +119,9 @@ public static class ResourceBuilderExtensions
         return resource;
     }
 
-    public static KafkaResource WithTopic(this KafkaResource kafka, string name, int partitions)
+    public static KafkaResource WithTopic(this KafkaResource kafka, string name, int partitions, long? retentionBytes = null)
     {
-        kafka.Topics.Add(new KafkaTopic(name, partitions));
+        kafka.Topics.Add(new KafkaTopic(name, partitions, retentionBytes));
         return kafka;
     }
 

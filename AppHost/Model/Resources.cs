@@ -48,7 +48,8 @@ public sealed class PostgresResource(string name, ParameterResource password) : 
 }
 
 /// <summary>A Kafka topic the stack creates, with its partition count.</summary>
-public sealed record KafkaTopic(string Name, int Partitions);
+/// <param name="RetentionBytes">What a real Kafka keeps of each partition (<c>retention.bytes</c>); null: the broker's default.</param>
+public sealed record KafkaTopic(string Name, int Partitions, long? RetentionBytes = null);
 
 /// <summary>Kafka. Locally librdkafka's mock cluster unless an external bootstrap is given.</summary>
 public sealed class KafkaResource(string name) : Resource(name), IResourceWithConnectionString

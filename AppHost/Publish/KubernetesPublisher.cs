@@ -349,7 +349,8 @@ public sealed class KubernetesPublisher(AppModel model, PublishOptions options)
         foreach (var topic in kafka.Topics)
         {
             script.Append(CultureInfo.InvariantCulture,
-                $"/opt/kafka/bin/kafka-topics.sh --bootstrap-server \"$BOOTSTRAP\" --create --if-not-exists --topic {topic.Name} --partitions {topic.Partitions} --replication-factor {replication}\n");
+                $"/opt/kafka/bin/kafka-topics.sh --bootstrap-server \"$BOOTSTRAP\" --create --if-not-exists --topic {topic.Name} --partitions {topic.Partitions} --replication-factor {replication}");
+            script.Append(topic.RetentionBytes is { } retention ? $" --config retention.bytes={retention.ToString(CultureInfo.InvariantCulture)}\n" : "\n");
         }
 
         var labels = Labels("kafka-topics");

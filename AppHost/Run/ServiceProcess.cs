@@ -62,6 +62,7 @@ internal sealed class ServiceProcess(
             process.OutputDataReceived += (_, e) => { if (e.Data is not null) log.Write(name, e.Data); };
             process.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.Write(name, e.Data, isError: true); };
             process.Exited += (_, _) => OnExited(process);
+            DevKafkaBroker.TuneSocketsOfRunningBrokers();
             process.Start();
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();

@@ -24,11 +24,15 @@ public sealed partial class KafkaClientFactory(IOptions<KafkaOptions> options, I
             ClientId = clientId,
             EnableIdempotence = true,
             Acks = Acks.All,
-            LingerMs = 2,
+            // No linger: a client's request waits for its own records only. Under load records still
+            // batch, queued behind the produce requests already in flight.
+            LingerMs = 0,
             MessageTimeoutMs = (int)Math.Max(1000, Options.ProduceTimeout.TotalMilliseconds),
             // The pipeline sends records of up to 1 MB (Kafka's default max.message.bytes).
             MessageMaxBytes = 1_048_576 + 64 * 1024,
             SocketKeepaliveEnable = true,
+            // librdkafka leaves Nagle's algorithm on; Kafka's Java clients and brokers turn it off, as here.
+            SocketNagleDisable = true,
         };
         Apply(config, Options.Producer);
         return config;
@@ -46,6 +50,7 @@ public sealed partial class KafkaClientFactory(IOptions<KafkaOptions> options, I
             AutoOffsetReset = AutoOffsetReset.Earliest,
             IsolationLevel = IsolationLevel.ReadCommitted,
             SocketKeepaliveEnable = true,
+            SocketNagleDisable = true,
         };
         Apply(config, Options.Consumer);
         return config;

@@ -11,7 +11,7 @@ public sealed class PublishTests : IDisposable
 
     public void Dispose() => TestDirectories.TryDelete(_output);
 
-    private static AppModel Model() => TrulayerModel.Build(new StackSettings { DevIssuer = false });
+    private static AppModel Model() => TrulayerModel.Build(StackSettings.Published);
 
     private List<(string File, YamlMappingNode Node)> Publish(AppModel? model = null, PublishOptions? options = null)
     {
@@ -88,6 +88,21 @@ public sealed class PublishTests : IDisposable
         Assert.Equal(
             ["auth", "export", "gateway", "ingest", "kafka", "postgres", "processor"],
             Workloads(objects).Select(w => Scalar(w.Workload, "metadata", "name")).Order());
+    }
+
+    [Fact]
+    public void SpansTopic_HasExplicitRetention_AndIngestAdmitsUpToHalfOfIt()
+    {
+        var objects = Publish();
+        var job = objects.Single(o => Scalar(o.Node, "kind") == "Job").Node;
+        var script = Items(Node(job, "spec", "template", "spec", "containers")).Single()
+            .Children[new YamlScalarNode("command")] is YamlSequenceNode command ? ((YamlScalarNode)command.Children[^1]).Value! : "";
+        var spansLine = script.Split('\n').Single(l => l.Contains("--topic otlp.spans.v1 ", StringComparison.Ordinal));
+        Assert.EndsWith($"--config retention.bytes={StackSettings.PublishedSpansRetentionBytes}", spansLine, StringComparison.Ordinal);
+
+        var ingest = Workloads(objects).Single(w => Scalar(w.Workload, "metadata", "name") == "ingest").Workload;
+        var env = Items(Node(Container(ingest), "env")).ToDictionary(e => Scalar(e, "name")!, e => Scalar(e, "value"));
+        Assert.Equal((StackSettings.PublishedSpansRetentionBytes / 2).ToString(System.Globalization.CultureInfo.InvariantCulture), env["Ingest__Admission__MaxPartitionBytes"]);
     }
 
     [Fact]
