@@ -18,6 +18,7 @@ using Trulayer.AppHost.Run;
 using Trulayer.Otlp.Json;
 using Trulayer.ServiceDefaults.Identity;
 using Trulayer.Workload;
+using Trulayer.Workload.Load;
 
 namespace Trulayer.Benchmarks;
 
@@ -81,7 +82,7 @@ public class ExportBenchmarks
         }
 
         _stack.ResetExportPeak();
-        Memories[Key(Batch, PageSpans, Format)] = new Memory(idle.Rss, 0, 0);
+        Memories[Key(Batch, PageSpans, Format)] = new Memory(idle.ResidentBytes, 0, 0);
     }
 
     [GlobalCleanup]
@@ -89,7 +90,7 @@ public class ExportBenchmarks
     {
         var now = _stack.ExportMemory();
         var key = Key(Batch, PageSpans, Format);
-        Memories[key] = Memories[key] with { Peak = now.Peak, AfterRss = now.Rss };
+        Memories[key] = Memories[key] with { Peak = now.PeakResidentBytes, AfterRss = now.ResidentBytes };
     }
 
     [IterationSetup]
@@ -194,7 +195,7 @@ public class ExportBenchmarks
         public string Legend => $"{name} of the export process (/proc/<pid>/status), for this case";
 
         public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
-            => Memories.TryGetValue(Key(benchmarkCase), out var memory) ? (select(memory) / 1024.0).ToString("0.0 MB", CultureInfo.InvariantCulture) : "-";
+            => Memories.TryGetValue(Key(benchmarkCase), out var memory) ? (select(memory) / 1048576.0).ToString("0.0 MB", CultureInfo.InvariantCulture) : "-";
 
         public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
 
@@ -327,40 +328,8 @@ public class ExportBenchmarks
         /// <summary>Makes the export process's peak resident size start again from its current size.</summary>
         public void ResetExportPeak() => File.WriteAllText($"/proc/{ExportPid}/clear_refs", "5");
 
-        /// <summary>utime + stime of /proc/&lt;pid&gt;/stat (fields 14 and 15, in clock ticks of 1/100 s).</summary>
-        public TimeSpan ExportCpu()
-        {
-            var stat = File.ReadAllText($"/proc/{ExportPid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-            return TimeSpan.FromMilliseconds(ticks * 10);
-        }
+        public TimeSpan ExportCpu() => ProcessCpu.Read(ExportPid);
 
-        public (long Rss, long Peak) ExportMemory()
-        {
-            long rss = 0, peak = 0;
-            foreach (var line in File.ReadLines($"/proc/{ExportPid}/status"))
-            {
-                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                {
-                    rss = Kilobytes(line);
-                }
-                else if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                {
-                    peak = Kilobytes(line);
-                }
-            }
-
-            return (rss, peak);
-        }
-
-        private static long Kilobytes(string line) => long.Parse(line.Split(':', StringSplitOptions.TrimEntries)[1].Split(' ')[0], CultureInfo.InvariantCulture);
-    }
-
-    private sealed class DiscardingLogSink : ILogSink
-    {
-        public void Write(string resource, string line, bool isError = false)
-        {
-        }
+        public ProcessMemory ExportMemory() => ProcessMemory.Read(ExportPid) ?? throw new InvalidOperationException("the export process is gone");
     }
 }

@@ -17,6 +17,7 @@ using Trulayer.AppHost.Model;
 using Trulayer.AppHost.Run;
 using Trulayer.ServiceDefaults.Identity;
 using Trulayer.Workload;
+using Trulayer.Workload.Load;
 
 namespace Trulayer.Benchmarks;
 
@@ -313,16 +314,7 @@ public class GatewayOverheadBenchmarks
         }
 
         /// <summary>CPU time the gateway and ingest processes have used so far.</summary>
-        public (TimeSpan Gateway, TimeSpan Ingest) CpuTime() => (ProcessCpu(_gatewayPid), ProcessCpu(_ingestPid));
-
-        /// <summary>utime + stime of /proc/&lt;pid&gt;/stat (fields 14 and 15, in clock ticks of 1/100 s).</summary>
-        private static TimeSpan ProcessCpu(int pid)
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-            return TimeSpan.FromMilliseconds(ticks * 10);
-        }
+        public (TimeSpan Gateway, TimeSpan Ingest) CpuTime() => (ProcessCpu.Read(_gatewayPid), ProcessCpu.Read(_ingestPid));
 
         public HttpRequestMessage Direct()
         {
@@ -363,13 +355,5 @@ public class GatewayOverheadBenchmarks
 
         private static OpenTelemetry.Proto.Collector.Trace.V1.ExportTraceServiceRequest Request(byte[] body)
             => OpenTelemetry.Proto.Collector.Trace.V1.ExportTraceServiceRequest.Parser.ParseFrom(body);
-    }
-
-    /// <summary>The services' log lines are not the benchmark's output.</summary>
-    private sealed class DiscardingLogSink : ILogSink
-    {
-        public void Write(string resource, string line, bool isError = false)
-        {
-        }
     }
 }

@@ -10,7 +10,10 @@ namespace Trulayer.EndToEnd.Tests;
 /// Fault 5: malformed requests through the gateway to the real ingest. Every answer is 2xx or 4xx, never
 /// 5xx; ingest stays up (the same process, never restarted) and its memory stays bounded.
 /// <c>TRULAYER_FUZZ_CASES</c> sets how many cases run (3,000 by default; millions in a long run),
-/// <c>TRULAYER_FUZZ_SEED</c> which ones.
+/// <c>TRULAYER_FUZZ_SEED</c> which ones. The mutations that stay valid are stored, all in the few
+/// partitions of the base request's traces; when that backlog passes admission's bound, ingest sheds
+/// load with 503 + Retry-After whatever the input, and the case is sent again after the wait, as an
+/// exporter would: what is judged is the answer to the input.
 /// </summary>
 [Collection(EndToEndCollection.Name)]
 public sealed class MalformedInputTests(EndToEndStack stack, ITestOutputHelper output)
@@ -28,6 +31,7 @@ public sealed class MalformedInputTests(EndToEndStack stack, ITestOutputHelper o
         var restarts = stack.App.GetRestartCount("ingest");
         var failures = new ConcurrentQueue<string>();
         var answers = new ConcurrentDictionary<int, int>();
+        var sheddingWaits = 0;
         long largestMemory = 0;
         using var http = new HttpClient { BaseAddress = stack.Gateway, Timeout = TimeSpan.FromSeconds(60) };
 
@@ -35,6 +39,15 @@ public sealed class MalformedInputTests(EndToEndStack stack, ITestOutputHelper o
         {
             var malformed = generator.Create(id);
             var status = await SendAsync(http, malformed, cancellationToken);
+            var waitedSince = DateTime.UtcNow;
+            while (status is { Code: 503, RetryAfter: { } wait } && status.Message.Contains("shedding load", StringComparison.Ordinal)
+                   && DateTime.UtcNow - waitedSince < TimeSpan.FromSeconds(90))
+            {
+                Interlocked.Increment(ref sheddingWaits);
+                await Task.Delay(wait, cancellationToken);
+                status = await SendAsync(http, malformed, cancellationToken);
+            }
+
             answers.AddOrUpdate(status.Code, 1, (_, n) => n + 1);
             if (status.Code is < 200 or >= 500 or (>= 300 and < 400))
             {
@@ -48,7 +61,7 @@ public sealed class MalformedInputTests(EndToEndStack stack, ITestOutputHelper o
         });
 
         var summary = $"{cases} cases, answers {string.Join(", ", answers.OrderBy(a => a.Key).Select(a => $"{a.Key}×{a.Value}"))}, " +
-                      $"largest ingest RSS {largestMemory / 1048576} MiB";
+                      $"{sheddingWaits} waits while ingest shed load, largest ingest RSS {largestMemory / 1048576} MiB";
         output.WriteLine(summary);
         Assert.True(failures.IsEmpty, $"{failures.Count} answers were not 2xx/4xx ({summary}):\n{string.Join("\n", failures.Take(20))}");
         Assert.Equal(ingest, stack.App.GetProcessId("ingest"));
@@ -60,7 +73,7 @@ public sealed class MalformedInputTests(EndToEndStack stack, ITestOutputHelper o
         Assert.True(healthStatus == 200, body);
     }
 
-    private async Task<(int Code, string Message)> SendAsync(HttpClient http, MalformedCase malformed, CancellationToken cancellationToken)
+    private async Task<(int Code, string Message, TimeSpan? RetryAfter)> SendAsync(HttpClient http, MalformedCase malformed, CancellationToken cancellationToken)
     {
         using var content = new ByteArrayContent(malformed.Body);
         content.Headers.ContentType = MediaTypeHeaderValue.Parse(malformed.ContentType);
@@ -75,11 +88,11 @@ public sealed class MalformedInputTests(EndToEndStack stack, ITestOutputHelper o
         {
             using var response = await http.SendAsync(request, cancellationToken);
             var text = await response.Content.ReadAsStringAsync(cancellationToken);
-            return ((int)response.StatusCode, text.Length > 300 ? text[..300] : text);
+            return ((int)response.StatusCode, text.Length > 300 ? text[..300] : text, response.Headers.RetryAfter?.Delta);
         }
         catch (HttpRequestException ex)
         {
-            return (0, "no answer: " + ex.Message);
+            return (0, "no answer: " + ex.Message, null);
         }
     }
 
