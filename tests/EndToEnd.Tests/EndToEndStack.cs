@@ -30,10 +30,6 @@ public sealed class EndToEndStack : StackFixture
     public static readonly TimeSpan ProduceTimeout = TimeSpan.FromSeconds(3);
     public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(2);
 
-    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(60) };
-
-    public DevInfo Dev { get; private set; } = new();
-
     public Guid ProjectId => Guid.Parse(Dev.ProjectId!);
 
     public string Postgres => App.GetConnectionString("postgres");
@@ -97,18 +93,6 @@ public sealed class EndToEndStack : StackFixture
         {
             return false;
         }
-    }
-
-    public override async Task InitializeAsync()
-    {
-        await base.InitializeAsync();
-        Dev = DevInfo.Read(StateDirectory) ?? throw new InvalidOperationException("the stack wrote no dev.json");
-    }
-
-    public override async Task DisposeAsync()
-    {
-        Http.Dispose();
-        await base.DisposeAsync();
     }
 
     /// <summary>The last log lines of some services, for a failure message.</summary>

@@ -28,20 +28,19 @@ public sealed class ExportStack : StackFixture
     private readonly Dictionary<string, object> _shared = [];
     private NpgsqlDataSource? _database;
 
-    public HttpClient Http { get; } = new(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.None }) { Timeout = TimeSpan.FromSeconds(120) };
-
-    public DevInfo Dev { get; private set; } = new();
-
     public string Owner => Dev.Sessions!["owner"];
 
     public Uri Export => App.GetEndpoint("export");
 
     public NpgsqlDataSource Database => _database ?? throw new InvalidOperationException("the stack has not started");
 
+    /// <summary>Compressed pages stay compressed: the tests read what the service sent.</summary>
+    protected override HttpClient CreateHttpClient()
+        => new(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.None }) { Timeout = TimeSpan.FromSeconds(120) };
+
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        Dev = DevInfo.Read(StateDirectory) ?? throw new InvalidOperationException("the stack wrote no dev.json");
         _signer = new IdentityAssertionSigner(
             Options.Create(new IdentityOptions { AssertionKey = App.GetEnvironment("export")["Identity__AssertionKey"] }), TimeProvider.System);
         _database = NpgsqlDataSource.Create(App.GetConnectionString("postgres"));
@@ -49,7 +48,6 @@ public sealed class ExportStack : StackFixture
 
     public override async Task DisposeAsync()
     {
-        Http.Dispose();
         if (_database is not null)
         {
             await _database.DisposeAsync();
@@ -58,18 +56,6 @@ public sealed class ExportStack : StackFixture
         await base.DisposeAsync();
     }
 
-    /// <summary>A request through the gateway with a bearer credential (none when null).</summary>
-    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string pathAndQuery, string? credential, HttpContent? content = null, Action<HttpRequestMessage>? configure = null)
-    {
-        using var request = new HttpRequestMessage(method, new Uri(Gateway, pathAndQuery)) { Content = content };
-        if (credential is not null)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
-        }
-
-        configure?.Invoke(request);
-        return await Http.SendAsync(request);
-    }
 
     /// <summary>A GET straight to Export.Api as <paramref name="caller"/> (no assertion when null).</summary>
     public async Task<HttpResponseMessage> GetDirectAsync(string pathAndQuery, CallerIdentity? caller, Action<HttpRequestMessage>? configure = null)

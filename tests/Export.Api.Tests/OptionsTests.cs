@@ -1,5 +1,7 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Trulayer.Export.Tests;
@@ -11,11 +13,9 @@ public sealed class OptionsTests
     [InlineData(null, "Export:CursorKey is missing")]
     [InlineData("REPLACE-ME-export-cursor-key", "Export:CursorKey is not valid base64")]
     [InlineData("c2hvcnQ=", "Export:CursorKey holds 5 bytes; it needs at least 32")]
-    public void Start_BadCursorKey_FailsNamingTheKey(string? key, string message)
+    public async Task Start_BadCursorKey_FailsNamingTheKey(string? key, string message)
     {
-        using var factory = new ExportFactory(new() { ["Export:CursorKey"] = key });
-
-        var error = Assert.Throws<OptionsValidationException>(() => factory.Server);
+        var error = await StartFailsAsync(new() { ["Export:CursorKey"] = key });
 
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
     }
@@ -24,25 +24,31 @@ public sealed class OptionsTests
     [InlineData("Export:MaxWindow", "-1.00:00:00", "Export:MaxWindow must be a positive time span")]
     [InlineData("Export:MaxSpansPerPage", "20000", "Export:MaxSpansPerPage must be between 1 and 10000")]
     [InlineData("Export:TraceListDefaultLimit", "5000", "Export:TraceListDefaultLimit must be between 1 and Export:TraceListMaxLimit (1000)")]
-    public void Start_BadBound_FailsNamingTheKey(string setting, string value, string message)
+    public async Task Start_BadBound_FailsNamingTheKey(string setting, string value, string message)
     {
-        using var factory = new ExportFactory(new() { ["Export:CursorKey"] = Convert.ToBase64String(new byte[32]), [setting] = value });
-
-        var error = Assert.Throws<OptionsValidationException>(() => factory.Server);
+        var error = await StartFailsAsync(new() { ["Export:CursorKey"] = Convert.ToBase64String(new byte[32]), [setting] = value });
 
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
     }
 
-    private sealed class ExportFactory(Dictionary<string, string?> settings) : WebApplicationFactory<Program>
+    /// <summary>
+    /// Builds the service as Program does (ServiceDefaults, then Export's services) and starts it. Not
+    /// WebApplicationFactory: when the host fails to start, its deferred host can lose the exception to
+    /// an ObjectDisposedException.
+    /// </summary>
+    private static async Task<OptionsValidationException> StartFailsAsync(Dictionary<string, string?> settings)
     {
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            builder.UseSetting("ConnectionStrings:trulayer", "Host=127.0.0.1;Port=1;Username=none;Database=none");
-            builder.UseSetting(TestIdentity.Configuration.Key, TestIdentity.Configuration.Value);
-            foreach (var (key, value) in settings)
-            {
-                builder.UseSetting(key, value);
-            }
-        }
+            ["ConnectionStrings:trulayer"] = "Host=127.0.0.1;Port=1;Username=none;Database=none",
+            [TestIdentity.Configuration.Key] = TestIdentity.Configuration.Value,
+        });
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.AddServiceDefaults();
+        builder.AddExportServices();
+        await using var app = builder.Build();
+        return await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
     }
 }

@@ -19,10 +19,6 @@ public sealed class GatewayStack : StackFixture
     public const int ApiKeyBurst = 20;
     public static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(2);
 
-    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
-
-    public DevInfo Dev { get; private set; } = new();
-
     public Guid DevProject => Guid.Parse(Dev.ProjectId!);
 
     public string Owner => Dev.Sessions!["owner"];
@@ -43,30 +39,6 @@ public sealed class GatewayStack : StackFixture
         gateway.WithEnvironment("Gateway__RateLimit__ApiKey__Burst", ApiKeyBurst.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    public override async Task InitializeAsync()
-    {
-        await base.InitializeAsync();
-        Dev = DevInfo.Read(StateDirectory) ?? throw new InvalidOperationException("the stack wrote no dev.json");
-    }
-
-    public override async Task DisposeAsync()
-    {
-        Http.Dispose();
-        await base.DisposeAsync();
-    }
-
-    /// <summary>A request to the gateway with a bearer credential (none when null).</summary>
-    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string pathAndQuery, string? credential, HttpContent? content = null, Action<HttpRequestMessage>? configure = null)
-    {
-        using var request = new HttpRequestMessage(method, new Uri(Gateway, pathAndQuery)) { Content = content };
-        if (credential is not null)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
-        }
-
-        configure?.Invoke(request);
-        return await Http.SendAsync(request);
-    }
 
     public async Task<JsonElement> SendJsonAsync(HttpMethod method, string path, string credential, object? body, HttpStatusCode expected)
     {

@@ -1,3 +1,4 @@
+using System.Net.Http.Headers;
 using Trulayer.AppHost;
 using Trulayer.AppHost.Model;
 using Trulayer.AppHost.Run;
@@ -12,6 +13,7 @@ public class StackFixture : IAsyncLifetime
 {
     private string? _stateDirectory;
     private DistributedApplication? _app;
+    private HttpClient? _http;
 
     public MemoryLogSink Log { get; } = new();
 
@@ -20,6 +22,27 @@ public class StackFixture : IAsyncLifetime
     public string StateDirectory => _stateDirectory ?? throw new InvalidOperationException("the stack has not started");
 
     public Uri Gateway => App.GetEndpoint("gateway");
+
+    /// <summary>What the stack wrote to dev.json: the dev API key, project and sessions.</summary>
+    public DevInfo Dev { get; private set; } = new();
+
+    /// <summary>The tests' client for the stack's endpoints.</summary>
+    public HttpClient Http => _http ??= CreateHttpClient();
+
+    protected virtual HttpClient CreateHttpClient() => new() { Timeout = TimeSpan.FromSeconds(60) };
+
+    /// <summary>A request through the gateway with a bearer credential (none when null).</summary>
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string pathAndQuery, string? credential, HttpContent? content = null, Action<HttpRequestMessage>? configure = null)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(Gateway, pathAndQuery)) { Content = content };
+        if (credential is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
+        }
+
+        configure?.Invoke(request);
+        return await Http.SendAsync(request);
+    }
 
     /// <summary>Adjusts the graph before it starts (extra settings on a service, say).</summary>
     protected virtual void Configure(AppModel model)
@@ -42,6 +65,7 @@ public class StackFixture : IAsyncLifetime
         try
         {
             _app = await DistributedApplication.StartAsync(model, CreateRunOptions(_stateDirectory), Log);
+            Dev = DevInfo.Read(_stateDirectory) ?? throw new InvalidOperationException("the stack wrote no dev.json");
         }
         catch (Exception ex) when (ex is InvalidOperationException or PrerequisiteException)
         {
@@ -51,6 +75,7 @@ public class StackFixture : IAsyncLifetime
 
     public virtual async Task DisposeAsync()
     {
+        _http?.Dispose();
         if (_app is not null)
         {
             await _app.StopAsync();
