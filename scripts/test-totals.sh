@@ -11,12 +11,12 @@ for trx in "$1"/**/*.trx; do
   passed=$((passed + p))
   failed=$((failed + f + e + t + a))
   skipped=$((skipped + total - executed))
-  # A run that aborted (a test host that crashed or never started) counts as one failure even when
-  # it recorded no test: its tests did not pass.
+  # A run that did not complete (a test host that crashed or never started, a fixture whose cleanup
+  # threw) counts as one failure when no test in it failed: `dotnet test` fails the same way.
   outcome=$(grep -o '<ResultSummary outcome="[A-Za-z]*"' "$trx" | head -1 | grep -o '"[A-Za-z]*"' | tr -d '"' || true)
-  if [ "$outcome" = Aborted ] && [ $((f + e + t + a)) -eq 0 ]; then
+  if [ -n "$outcome" ] && [ "$outcome" != Completed ] && [ "$outcome" != Passed ] && [ $((f + e + t + a)) -eq 0 ]; then
     failed=$((failed + 1))
-    echo "trulayer: the test run in $trx aborted" >&2
+    echo "trulayer: the test run in $trx ended $outcome: $(grep -o '<Text>[^<]*' "$trx" | head -1 | cut -c7-)" >&2
   fi
 done
 echo "$passed passed, $failed failed, $skipped skipped"

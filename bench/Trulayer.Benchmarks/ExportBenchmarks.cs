@@ -130,41 +130,17 @@ public class ExportBenchmarks
         }
     }
 
-    private sealed class SpansPerSecondColumn : IColumn
+    private sealed class SpansPerSecondColumn() : CustomColumn("spans/s", "Spans exported per second: the page's spans over the mean time of one request")
     {
-        public string Id => "spans/s";
-        public string ColumnName => "spans/s";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 0;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => "Spans exported per second: the page's spans over the mean time of one request";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
+        public override string GetValue(Summary summary, BenchmarkCase benchmarkCase)
             => summary[benchmarkCase]?.ResultStatistics is { } statistics
                 ? ((int)benchmarkCase.Parameters["PageSpans"] * 1e9 / statistics.Mean).ToString("N0", CultureInfo.InvariantCulture)
                 : "-";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
-
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-
-        public bool IsAvailable(Summary summary) => true;
     }
 
-    private sealed class CpuColumn : IColumn
+    private sealed class CpuColumn() : CustomColumn("export CPU/page", "CPU time of the export process (user + system, all threads) per page, mean of the measured iterations", 1)
     {
-        public string Id => "export CPU/page";
-        public string ColumnName => "export CPU/page";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 1;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => "CPU time of the export process (user + system, all threads) per page, mean of the measured iterations";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
+        public override string GetValue(Summary summary, BenchmarkCase benchmarkCase)
         {
             if (!CpuPerPage.TryGetValue(Key(benchmarkCase), out var pages) || pages.Count == 0)
             {
@@ -175,33 +151,12 @@ public class ExportBenchmarks
             // ticks, so only the mean over many pages is finer than that.
             return pages.TakeLast(MeasuredIterations).Average().ToString("0.0 ms", CultureInfo.InvariantCulture);
         }
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
-
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-
-        public bool IsAvailable(Summary summary) => true;
     }
 
-    private sealed class MemoryColumn(string name, Func<Memory, long> select) : IColumn
+    private sealed class MemoryColumn(string name, Func<Memory, long> select) : CustomColumn(name, $"{name} of the export process (/proc/<pid>/status), for this case", 1)
     {
-        public string Id => name;
-        public string ColumnName => name;
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 1;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => $"{name} of the export process (/proc/<pid>/status), for this case";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
+        public override string GetValue(Summary summary, BenchmarkCase benchmarkCase)
             => Memories.TryGetValue(Key(benchmarkCase), out var memory) ? (select(memory) / 1048576.0).ToString("0.0 MB", CultureInfo.InvariantCulture) : "-";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
-
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-
-        public bool IsAvailable(Summary summary) => true;
     }
 
     /// <summary>The running stack, the stored spans and the export request.</summary>

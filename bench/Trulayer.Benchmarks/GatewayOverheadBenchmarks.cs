@@ -150,79 +150,34 @@ public class GatewayOverheadBenchmarks
         }
     }
 
-    private sealed class ThroughputColumn : IColumn
+    private sealed class ThroughputColumn() : CustomColumn("requests/s", "Requests answered per second at the case's concurrency (1 / time per request)")
     {
-        public string Id => "requests/s";
-        public string ColumnName => "requests/s";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 0;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => "Requests answered per second at the case's concurrency (1 / time per request)";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
+        public override string GetValue(Summary summary, BenchmarkCase benchmarkCase)
             => summary[benchmarkCase]?.ResultStatistics is { } statistics
                 ? (1e9 / statistics.Mean).ToString("N0", CultureInfo.InvariantCulture)
                 : "-";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
-
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-
-        public bool IsAvailable(Summary summary) => true;
     }
 
-    private sealed class LatencyColumn(string name, double quantile) : IColumn
+    private sealed class LatencyColumn(string name, double quantile) : CustomColumn(name, $"The {quantile:P0} quantile of single request latencies in the measured rounds", 1)
     {
-        public string Id => name;
-        public string ColumnName => name;
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 1;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => $"The {quantile:P0} quantile of single request latencies in the measured rounds";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
+        public override string GetValue(Summary summary, BenchmarkCase benchmarkCase)
         {
             var latencies = Measured(benchmarkCase);
             return latencies.Length == 0
                 ? "-"
                 : latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(quantile * latencies.Length) - 1)].ToString("0.000 ms", CultureInfo.InvariantCulture);
         }
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
-
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-
-        public bool IsAvailable(Summary summary) => true;
     }
 
-    private sealed class CpuColumn(string name, Func<(double Gateway, double Ingest), double> select) : IColumn
+    private sealed class CpuColumn(string name, Func<(double Gateway, double Ingest), double> select) : CustomColumn(name, "CPU time of the process (user + system, all threads) per request, mean of the measured rounds", 2)
     {
-        public string Id => name;
-        public string ColumnName => name;
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 2;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => "CPU time of the process (user + system, all threads) per request, mean of the measured rounds";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
+        public override string GetValue(Summary summary, BenchmarkCase benchmarkCase)
         {
             var key = Key(benchmarkCase.Descriptor.WorkloadMethod.Name, (int)benchmarkCase.Parameters["Concurrency"]);
             return CpuPerRequest.TryGetValue(key, out var rounds) && rounds.Count > 0
                 ? rounds.TakeLast(MeasuredRounds).Average(select).ToString("0 us", CultureInfo.InvariantCulture)
                 : "-";
         }
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
-
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-
-        public bool IsAvailable(Summary summary) => true;
     }
 
     /// <summary>The running stack and the two ways to send the same request into it.</summary>

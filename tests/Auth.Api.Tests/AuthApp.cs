@@ -81,7 +81,17 @@ public class AuthApp : IAsyncLifetime
     {
         if (_factory is not null)
         {
-            await _factory.DisposeAsync();
+            try
+            {
+                await _factory.DisposeAsync();
+            }
+            catch (ObjectDisposedException)
+            {
+                // WebApplicationFactory can dispose the host's services before a background service's
+                // StopAsync is done (dotnet/aspnetcore#57738): the API key usage flusher's last flush then
+                // meets a disposed data source. Seen once in a class cleanup; nothing is asserted here, and
+                // the running service stops in the right order (the host stops before it disposes).
+            }
         }
 
         await Issuer.DisposeAsync();
