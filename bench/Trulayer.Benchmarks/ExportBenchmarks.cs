@@ -13,7 +13,6 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Proto.Trace.V1;
-using Trulayer.AppHost;
 using Trulayer.AppHost.Run;
 using Trulayer.Otlp.Json;
 using Trulayer.ServiceDefaults.Identity;
@@ -185,21 +184,7 @@ public class ExportBenchmarks
 
         public static async Task<Stack> StartAsync()
         {
-            var state = Path.Combine(Path.GetTempPath(), $"trulayer-bench-export-{Environment.ProcessId}");
-            var model = TrulayerModel.Build(new StackSettings { GatewayPort = 0, OtlpGrpcPort = 0 });
-            var app = await DistributedApplication.StartAsync(model, new RunOptions
-            {
-                StateDirectory = state,
-                DurablePostgres = false,
-                WriteLogFiles = false,
-                DrainTimeout = TimeSpan.FromSeconds(5),
-            }, new DiscardingLogSink());
-            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-            {
-                app.StopAsync().GetAwaiter().GetResult();
-                Directory.Delete(state, recursive: true);
-            };
-            var dev = DevInfo.Read(state) ?? throw new InvalidOperationException("the stack wrote no dev.json");
+            var (app, dev) = await BenchStack.StartAsync("export");
             var stack = new Stack(app, dev);
             await stack.LoadAsync(dev);
             return stack;

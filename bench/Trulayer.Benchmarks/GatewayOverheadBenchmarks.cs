@@ -12,7 +12,6 @@ using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
-using Trulayer.AppHost;
 using Trulayer.AppHost.Model;
 using Trulayer.AppHost.Run;
 using Trulayer.ServiceDefaults.Identity;
@@ -221,31 +220,20 @@ public class GatewayOverheadBenchmarks
 
         public static async Task<Stack> StartAsync()
         {
-            var state = Path.Combine(Path.GetTempPath(), $"trulayer-bench-{Environment.ProcessId}");
-            var model = TrulayerModel.Build(new StackSettings { GatewayPort = 0, OtlpGrpcPort = 0 });
-            model.Get<ProjectResource>("gateway")
-                .WithEnvironment("Gateway__RateLimit__ApiKey__PermitsPerSecond", "1000000")
-                .WithEnvironment("Gateway__RateLimit__ApiKey__Burst", "1000000");
-            // Both paths are offered far more than the processor stores (16,000 requests/s of 41 spans): with
-            // admission on, ingest would soon answer 503. What is measured is the HTTP path up to Kafka's
-            // acknowledgement, so admission is off and the processor is stopped once the stack is up (it
-            // would only compete for the 2 cores); the dev broker drops the oldest records beyond its
-            // retention, which a benchmark can afford.
-            model.Get<ProjectResource>("ingest").WithEnvironment("Ingest__Admission__Enabled", "false");
-            var app = await DistributedApplication.StartAsync(model, new RunOptions
+            var (app, dev) = await BenchStack.StartAsync("gateway", model =>
             {
-                StateDirectory = state,
-                DurablePostgres = false,
-                WriteLogFiles = false,
-                DrainTimeout = TimeSpan.FromSeconds(5),
-            }, new DiscardingLogSink());
-            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-            {
-                app.StopAsync().GetAwaiter().GetResult();
-                Directory.Delete(state, recursive: true);
-            };
+                model.Get<ProjectResource>("gateway")
+                    .WithEnvironment("Gateway__RateLimit__ApiKey__PermitsPerSecond", "1000000")
+                    .WithEnvironment("Gateway__RateLimit__ApiKey__Burst", "1000000");
+                // Both paths are offered far more than the processor stores (16,000 requests/s of 41 spans): with
+                // admission on, ingest would soon answer 503. What is measured is the HTTP path up to Kafka's
+                // acknowledgement, so admission is off and the processor is stopped once the stack is up (it
+                // would only compete for the 2 cores); the dev broker drops the oldest records beyond its
+                // retention, which a benchmark can afford.
+                model.Get<ProjectResource>("ingest").WithEnvironment("Ingest__Admission__Enabled", "false");
+            });
             await app.StopResourceAsync("processor");
-            var stack = new Stack(app, DevInfo.Read(state) ?? throw new InvalidOperationException("the stack wrote no dev.json"));
+            var stack = new Stack(app, dev);
             await stack.WarmUpAsync(TimeSpan.FromSeconds(15));
             return stack;
         }
