@@ -3,7 +3,7 @@ using System.Net.Sockets;
 
 namespace Trulayer.AppHost.Run;
 
-internal static class Ports
+public static class Ports
 {
     /// <summary>A port free on 127.0.0.1 right now (the OS's pick).</summary>
     public static int GetFree()

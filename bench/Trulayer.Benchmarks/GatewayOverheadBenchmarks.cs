@@ -22,12 +22,13 @@ namespace Trulayer.Benchmarks;
 
 /// <summary>
 /// Gateway overhead: the same authenticated 64 KiB OTLP/protobuf ingest request sent straight to
-/// Ingest.Api (with the signed identity assertion the gateway would add) and through the gateway (with
-/// the dev API key), against one running stack, in one run. Each invocation is a round of
+/// Ingest.Api (with the signed identity assertion the gateway would add), through the gateway (with
+/// the dev API key), and, for reference, through nginx with the assertion (<see cref="ReferenceProxy"/>:
+/// what proxying alone costs on this machine), against one running stack, in one run. Each invocation is a round of
 /// <see cref="RequestsPerRound"/> requests from <see cref="Concurrency"/> clients: BenchmarkDotNet's
 /// time per operation is the time per request at that concurrency (so requests/s is its inverse), and
 /// the p50/p99 columns are the latencies of the single requests of the measured rounds. The CPU columns
-/// are the CPU time the gateway and ingest processes spent per request (from /proc, all threads),
+/// are the CPU time the proxy (gateway or nginx) and ingest processes spent per request (from /proc, all threads),
 /// which, unlike latency, does not depend on what else the machine is doing.
 /// The stack runs in Release with the gateway's rate limit raised out of the way; everything else,
 /// the per-request log line included, is as shipped.
@@ -43,12 +44,12 @@ public class GatewayOverheadBenchmarks
 
     private static readonly Lazy<Task<Stack>> SharedStack = new(Stack.StartAsync);
     private static readonly ConcurrentDictionary<string, List<double[]>> Latencies = new();
-    private static readonly ConcurrentDictionary<string, List<(double Gateway, double Ingest)>> CpuPerRequest = new();
+    private static readonly ConcurrentDictionary<string, List<(double Proxy, double Ingest)>> CpuPerRequest = new();
 
     private Stack _stack = null!;
     private double[] _round = [];
     private int _next;
-    private (TimeSpan Gateway, TimeSpan Ingest) _cpuAtStart;
+    private (TimeSpan Proxy, TimeSpan Ingest) _cpuAtStart;
 
     [Params(1, 8)]
     public int Concurrency { get; set; }
@@ -74,19 +75,28 @@ public class GatewayOverheadBenchmarks
     [Benchmark(OperationsPerInvoke = RequestsPerRound)]
     public Task ThroughGateway() => RunRoundAsync(_stack.ThroughGateway);
 
+    [IterationSetup(Target = nameof(ThroughReferenceProxy))]
+    public void BeforeReferenceRound() => StartRound(nameof(ThroughReferenceProxy));
+
+    [IterationCleanup(Target = nameof(ThroughReferenceProxy))]
+    public void AfterReferenceRound() => EndRound(nameof(ThroughReferenceProxy));
+
+    [Benchmark(OperationsPerInvoke = RequestsPerRound)]
+    public Task ThroughReferenceProxy() => RunRoundAsync(_stack.ThroughReferenceProxy);
+
     private void StartRound(string benchmark)
     {
         _round = new double[RequestsPerRound];
         _next = -1;
         Latencies.GetOrAdd(Key(benchmark, Concurrency), _ => []).Add(_round);
-        _cpuAtStart = _stack.CpuTime();
+        _cpuAtStart = _stack.CpuTime(benchmark);
     }
 
     private void EndRound(string benchmark)
     {
-        var (gateway, ingest) = _stack.CpuTime();
+        var (proxy, ingest) = _stack.CpuTime(benchmark);
         CpuPerRequest.GetOrAdd(Key(benchmark, Concurrency), _ => []).Add((
-            (gateway - _cpuAtStart.Gateway).TotalMicroseconds / RequestsPerRound,
+            (proxy - _cpuAtStart.Proxy).TotalMicroseconds / RequestsPerRound,
             (ingest - _cpuAtStart.Ingest).TotalMicroseconds / RequestsPerRound));
     }
 
@@ -143,7 +153,7 @@ public class GatewayOverheadBenchmarks
                 new ThroughputColumn(),
                 new LatencyColumn("p50 latency", 0.50),
                 new LatencyColumn("p99 latency", 0.99),
-                new CpuColumn("gateway CPU/req", c => c.Gateway),
+                new CpuColumn("proxy CPU/req", c => c.Proxy),
                 new CpuColumn("ingest CPU/req", c => c.Ingest));
             AddColumnProvider(DefaultColumnProviders.Instance);
         }
@@ -168,7 +178,7 @@ public class GatewayOverheadBenchmarks
         }
     }
 
-    private sealed class CpuColumn(string name, Func<(double Gateway, double Ingest), double> select) : CustomColumn(name, "CPU time of the process (user + system, all threads) per request, mean of the measured rounds", 2)
+    private sealed class CpuColumn(string name, Func<(double Proxy, double Ingest), double> select) : CustomColumn(name, "CPU time of the process (user + system, all threads) per request, mean of the measured rounds", 2)
     {
         public override string GetValue(Summary summary, BenchmarkCase benchmarkCase)
         {
@@ -188,20 +198,24 @@ public class GatewayOverheadBenchmarks
         private int _nextBody;
         private readonly Uri _ingest;
         private readonly Uri _gateway;
+        private readonly Uri _throughNginx;
         private readonly string _apiKey;
         private readonly IdentityAssertionSigner _signer;
         private readonly CallerIdentity _caller;
 
         private readonly int _gatewayPid;
         private readonly int _ingestPid;
+        private readonly ReferenceProxy _nginx;
 
-        private Stack(DistributedApplication app, DevInfo dev)
+        private Stack(DistributedApplication app, DevInfo dev, ReferenceProxy nginx)
         {
+            _nginx = nginx;
             _gatewayPid = app.GetProcessId("gateway")!.Value;
             _ingestPid = app.GetProcessId("ingest")!.Value;
             _bodies = [.. Enumerable.Range(1, BodyVariants).Select(Body)];
             _ingest = new Uri(app.GetEndpoint("ingest"), IngestPath);
             _gateway = new Uri(app.GetEndpoint("gateway"), IngestPath);
+            _throughNginx = new Uri(nginx.Address, IngestPath);
             _apiKey = dev.ApiKey!;
             _signer = new IdentityAssertionSigner(
                 Options.Create(new IdentityOptions { AssertionKey = app.GetEnvironment("ingest")["Identity__AssertionKey"] }), TimeProvider.System);
@@ -233,7 +247,9 @@ public class GatewayOverheadBenchmarks
                 model.Get<ProjectResource>("ingest").WithEnvironment("Ingest__Admission__Enabled", "false");
             });
             await app.StopResourceAsync("processor");
-            var stack = new Stack(app, dev);
+            var nginx = await ReferenceProxy.StartAsync(app.GetEndpoint("ingest"));
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => nginx.Dispose();
+            var stack = new Stack(app, dev, nginx);
             await stack.WarmUpAsync(TimeSpan.FromSeconds(15));
             return stack;
         }
@@ -249,19 +265,25 @@ public class GatewayOverheadBenchmarks
             {
                 while (DateTime.UtcNow < deadline)
                 {
-                    using var message = client % 2 == 0 ? Direct() : ThroughGateway();
+                    using var message = (client % 3) switch { 0 => Direct(), 1 => ThroughGateway(), _ => ThroughReferenceProxy() };
                     using var response = await Http.SendAsync(message);
                     await response.Content.LoadIntoBufferAsync();
                 }
             }));
         }
 
-        /// <summary>CPU time the gateway and ingest processes have used so far.</summary>
-        public (TimeSpan Gateway, TimeSpan Ingest) CpuTime() => (ProcessCpu.Read(_gatewayPid), ProcessCpu.Read(_ingestPid));
+        /// <summary>CPU time the proxy the benchmark goes through (none: the gateway, idle) and ingest have used so far.</summary>
+        public (TimeSpan Proxy, TimeSpan Ingest) CpuTime(string benchmark)
+            => (ProcessCpu.Read(benchmark == nameof(ThroughReferenceProxy) ? _nginx.ProcessId : _gatewayPid), ProcessCpu.Read(_ingestPid));
 
-        public HttpRequestMessage Direct()
+        public HttpRequestMessage Direct() => Asserted(_ingest);
+
+        /// <summary>nginx passes the request on as it is, assertion included.</summary>
+        public HttpRequestMessage ThroughReferenceProxy() => Asserted(_throughNginx);
+
+        private HttpRequestMessage Asserted(Uri uri)
         {
-            var request = Post(_ingest);
+            var request = Post(uri);
             request.Headers.Add(IdentityAssertion.HeaderName, _signer.Sign(_caller));
             return request;
         }
