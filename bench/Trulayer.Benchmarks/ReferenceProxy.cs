@@ -28,11 +28,15 @@ internal sealed class ReferenceProxy : IDisposable
 
     public int ProcessId => _process.Id;
 
-    public static async Task<ReferenceProxy> StartAsync(Uri upstream)
+    /// <summary>Why there is no reference proxy on this machine.</summary>
+    public static string Missing => $"{NginxPath} is missing: the reference proxy is Debian's nginx (apt-get install nginx-light)";
+
+    /// <summary>nginx in front of <paramref name="upstream"/>, or null when nginx is not installed.</summary>
+    public static async Task<ReferenceProxy?> TryStartAsync(Uri upstream)
     {
         if (!File.Exists(NginxPath))
         {
-            throw new InvalidOperationException($"{NginxPath} is missing: the reference proxy is Debian's nginx (apt-get install nginx-light)");
+            return null;
         }
 
         var port = Ports.GetFree();
