@@ -1,5 +1,7 @@
 using System.Globalization;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
+using Trulayer.ServiceDefaults.Http;
 using Trulayer.ServiceDefaults.Identity;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -16,7 +18,8 @@ internal sealed class CallerAccessMiddleware(
     CallerVerifier verifier,
     CallerRateLimiter rateLimiter,
     IdentityAssertionSigner signer,
-    GatewayListeners listeners)
+    GatewayListeners listeners,
+    CrossSiteRequestCheck csrf)
 {
     /// <summary>Clerk's session cookie, which a dashboard in the browser sends instead of an Authorization header.</summary>
     public const string SessionCookie = "__session";
@@ -42,12 +45,26 @@ internal sealed class CallerAccessMiddleware(
             return;
         }
 
-        var credential = ReadCredential(request, route);
+        if (request.ContentLength is null && context.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: true })
+        {
+            // A body of unknown length (chunked, HTTP/2) is held to the limit while it streams; Kestrel's
+            // own limit is higher, so it can drain the rest after the 413 (RequestBodyLimit).
+            request.Body = RequestBodyLimit.Bounded(request.Body, GatewayOptions.MaxRequestBodySize,
+                () => new BadHttpRequestException(BodyTooLarge(null), StatusCodes.Status413PayloadTooLarge));
+        }
+
+        var (credential, fromCookie) = ReadCredential(request, route);
         if (credential is null)
         {
             await RefuseAsync(context, route, StatusCodes.Status401Unauthorized, route.Grpc
                 ? "authentication required: send the metadata 'authorization: Bearer tl_...' with an API key"
                 : "authentication required: send 'Authorization: Bearer tl_...' with an API key, or a dashboard session token");
+            return;
+        }
+
+        if (fromCookie && csrf.Refuse(request) is { } forgery)
+        {
+            await RefuseAsync(context, route, StatusCodes.Status403Forbidden, forgery);
             return;
         }
 
@@ -102,19 +119,19 @@ internal sealed class CallerAccessMiddleware(
         }
     }
 
-    /// <summary>The bearer token of the Authorization header, else (HTTP routes) Clerk's session cookie.</summary>
-    private static string? ReadCredential(HttpRequest request, GatewayRoute route)
+    /// <summary>The bearer token of the Authorization header, else (HTTP routes) Clerk's session cookie, and whether it came from the cookie.</summary>
+    private static (string? Credential, bool FromCookie) ReadCredential(HttpRequest request, GatewayRoute route)
     {
         var authorization = request.Headers.Authorization.ToString();
         if (authorization.Length > 0)
         {
             const string Bearer = "Bearer ";
-            return authorization.StartsWith(Bearer, StringComparison.OrdinalIgnoreCase) && authorization.Length > Bearer.Length
+            return (authorization.StartsWith(Bearer, StringComparison.OrdinalIgnoreCase) && authorization.Length > Bearer.Length
                 ? authorization[Bearer.Length..].Trim()
-                : null;
+                : null, false);
         }
 
-        return route.Grpc ? null : request.Cookies[SessionCookie] is { Length: > 0 } cookie ? cookie : null;
+        return route.Grpc || request.Cookies[SessionCookie] is not { Length: > 0 } cookie ? (null, false) : (cookie, true);
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Trulayer.Gateway;
+using Trulayer.ServiceDefaults.Http;
 using Trulayer.ServiceDefaults.Identity;
 
 namespace Microsoft.Extensions.Hosting;
@@ -14,7 +15,9 @@ internal static class GatewayServiceExtensions
         builder.Services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
         builder.Services.AddOptions<AuthClientOptions>().BindConfiguration(AuthClientOptions.SectionName).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<AuthClientOptions>, AuthClientOptionsValidator>();
-        builder.Services.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = GatewayOptions.MaxRequestBodySize);
+        // Above the real limit, which CallerAccessMiddleware applies: after its 413, Kestrel drains the
+        // rest of the body so the client reads the answer (RequestBodyLimit).
+        builder.Services.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = RequestBodyLimit.DrainLimit(GatewayOptions.MaxRequestBodySize));
 
         var clusters = GatewayRoutes.ClusterConfigs(builder.Configuration);
         var auth = new Uri(builder.Configuration["services:auth:http:0"]!);
@@ -26,6 +29,7 @@ internal static class GatewayServiceExtensions
         });
         builder.Services.AddSingleton<CallerVerifier>();
         builder.Services.AddSingleton<CallerRateLimiter>();
+        builder.Services.AddSingleton<CrossSiteRequestCheck>();
         builder.Services.AddSingleton<GatewayListeners>();
         builder.Services.AddReverseProxy().LoadFromMemory(GatewayRoutes.RouteConfigs(), clusters);
 

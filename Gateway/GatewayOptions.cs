@@ -23,6 +23,15 @@ public sealed class GatewayOptions
     public TimeSpan AuthTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     public RateLimitOptions RateLimit { get; set; } = new();
+
+    /// <summary>
+    /// The origin browsers reach the gateway at (https://trulayer.example.com), for the CSRF check of cookie
+    /// sessions. Unset: the request's own scheme and host, right unless a proxy in front changes them.
+    /// </summary>
+    public string? PublicOrigin { get; set; }
+
+    /// <summary>Other origins whose pages may send state-changing requests with the session cookie (a dashboard hosted elsewhere).</summary>
+    public string[] AllowedOrigins { get; set; } = [];
 }
 
 /// <summary>"Gateway:RateLimit": a token bucket per API key and one per signed-in person.</summary>
@@ -69,6 +78,14 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (options.AuthTimeout <= TimeSpan.Zero)
         {
             failures.Add($"Gateway:AuthTimeout must be positive (got {options.AuthTimeout}).");
+        }
+
+        foreach (var (origin, key) in options.AllowedOrigins.Select((o, i) => ((string?)o, $"Gateway:AllowedOrigins:{i}")).Prepend((options.PublicOrigin, "Gateway:PublicOrigin")))
+        {
+            if (origin is not null && !(Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.AbsolutePath == "/" && uri.Query.Length == 0))
+            {
+                failures.Add($"{key} must be an origin such as https://trulayer.example.com (scheme, host and port only; got '{origin}').");
+            }
         }
 
         Validate(options.RateLimit.ApiKey, "Gateway:RateLimit:ApiKey", failures);

@@ -11,10 +11,10 @@ public readonly record struct AdmissionDecision(bool Admitted, string? Reason = 
 }
 
 /// <summary>
-/// Decides at the door, before a request is decoded, whether ingest may accept more spans: the place
-/// where load is shed (503 + Retry-After) while the pipeline's backlog is too large. IngestService
-/// asks it for every request; registering another implementation replaces the default
-/// (<see cref="Admission.LagAwareAdmission"/>).
+/// Decides whether ingest may accept more spans: the place where load is shed (503 + Retry-After)
+/// while the pipeline's backlog is too large. IngestService asks it about every request that decoded
+/// and has spans to produce, so a malformed or oversized request is answered 400/413 regardless.
+/// Registering another implementation replaces the default (<see cref="Admission.LagAwareAdmission"/>).
 /// </summary>
 public interface IIngestAdmission
 {

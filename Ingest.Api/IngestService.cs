@@ -65,12 +65,6 @@ public sealed partial class IngestService(
     {
         metrics.RequestReceived(request.Transport, request.Encoding == OtlpEncoding.Json ? "json" : "protobuf", request.Payload.Length);
 
-        var admitted = await admission.AdmitAsync(request.ProjectId, cancellationToken);
-        if (!admitted.Admitted)
-        {
-            return IngestResult.Error(IngestStatus.Unavailable, admitted.Reason ?? "ingest is not accepting spans right now; retry later", admitted.RetryAfter);
-        }
-
         if (request.Payload.IsEmpty)
         {
             // An empty body is an empty request in either encoding (a protobuf message with no fields).
@@ -99,6 +93,15 @@ public sealed partial class IngestService(
 
         if (records.Count > 0)
         {
+            // Admission decides only about requests that would otherwise be accepted: a malformed or
+            // oversized one is answered 400/413 even while load is shed, since a client never retries
+            // those and must learn the truth at once.
+            var admitted = await admission.AdmitAsync(request.ProjectId, cancellationToken);
+            if (!admitted.Admitted)
+            {
+                return IngestResult.Error(IngestStatus.Unavailable, admitted.Reason ?? "ingest is not accepting spans right now; retry later", admitted.RetryAfter);
+            }
+
             var started = Stopwatch.GetTimestamp();
             // Not cancelled with the request: once produced, the records go to Kafka whether or not
             // the client waits, and the wait is bounded by Kafka:ProduceTimeout.

@@ -22,6 +22,9 @@ public sealed record PostgresClusterOptions
     /// only when true, so the developer's stack always runs durable.
     /// </summary>
     public bool Durable { get; init; } = true;
+
+    /// <summary>The folder of initdb, pg_ctl and postgres; unset: the newest of Debian's (<see cref="PostgresCluster.FindBinaries"/>).</summary>
+    public string? BinDirectory { get; init; }
 }
 
 /// <summary>
@@ -65,7 +68,7 @@ public sealed class PostgresCluster : IAsyncDisposable
     /// <summary>Creates the cluster if the folder holds none, then starts it and waits until it accepts connections.</summary>
     public static async Task<PostgresCluster> StartAsync(PostgresClusterOptions options, Action<string> log, CancellationToken cancellationToken = default)
     {
-        var binDirectory = FindBinaries();
+        var binDirectory = options.BinDirectory ?? FindBinaries();
         var runAs = Native.IsRoot ? "postgres" : null;
         var port = options.Port != 0 ? options.Port : Ports.GetFree();
         var cluster = new PostgresCluster(options, binDirectory, runAs, port, log);

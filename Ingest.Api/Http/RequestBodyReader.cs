@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Compression;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.Features;
+using Trulayer.ServiceDefaults.Http;
 
 namespace Trulayer.Ingest.Http;
 
@@ -64,9 +65,9 @@ public static class RequestBodyReader
     /// <summary>
     /// Kestrel's own limit, set well above <see cref="WireLimit"/>: the 413 is ours, and after it Kestrel
     /// reads and discards the rest of an oversized body (up to this much) so the client, still sending,
-    /// receives the answer instead of a reset connection.
+    /// receives the answer instead of a reset connection (<see cref="RequestBodyLimit"/>).
     /// </summary>
-    public static long KestrelLimit(int maxBytes) => 4 * WireLimit(maxBytes);
+    public static long KestrelLimit(int maxBytes) => RequestBodyLimit.DrainLimit(WireLimit(maxBytes));
 
     /// <summary>Reads an HTTP request body with its Content-Encoding. Throws <see cref="RequestBodyException"/>.</summary>
     public static async Task<PooledBody> ReadHttpAsync(HttpRequest request, ContentCoding coding, int maxBytes, CancellationToken cancellationToken)
@@ -89,7 +90,7 @@ public static class RequestBodyReader
             {
                 case ContentCoding.Gzip:
                 {
-                    await using var gzip = new GZipStream(new LimitedReadStream(request.Body, wireLimit, maxBytes), CompressionMode.Decompress);
+                    await using var gzip = new GZipStream(RequestBodyLimit.Bounded(request.Body, wireLimit, () => TooLarge(maxBytes)), CompressionMode.Decompress);
                     return await ReadAsync(gzip, hint * 4, maxBytes, coding, cancellationToken);
                 }
 
@@ -98,7 +99,7 @@ public static class RequestBodyReader
                     // HTTP's "deflate" is the zlib format (RFC 9110), but some clients send raw deflate:
                     // the first two bytes tell which.
                     var zlib = await StartsWithZlibHeaderAsync(request.BodyReader, cancellationToken);
-                    var body = new LimitedReadStream(request.BodyReader.AsStream(leaveOpen: true), wireLimit, maxBytes);
+                    var body = RequestBodyLimit.Bounded(request.BodyReader.AsStream(leaveOpen: true), wireLimit, () => TooLarge(maxBytes));
                     await using Stream inflater = zlib
                         ? new ZLibStream(body, CompressionMode.Decompress)
                         : new DeflateStream(body, CompressionMode.Decompress);
@@ -191,54 +192,6 @@ public static class RequestBodyReader
         $"the request body is over the limit of {Describe(maxBytes)} after decompression; send fewer spans per request");
 
     /// <summary>Passes reads through and refuses a body that goes on past its wire limit.</summary>
-    private sealed class LimitedReadStream(Stream inner, long limit, int maxBytes) : Stream
-    {
-        private long _read;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => _read;
-            set => throw new NotSupportedException();
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-            => Count(await inner.ReadAsync(buffer, cancellationToken));
-
-        public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-            => Count(await inner.ReadAsync(buffer.AsMemory(offset, count), cancellationToken));
-
-        private int Count(int read)
-        {
-            _read += read;
-            return _read > limit ? throw TooLarge(maxBytes) : read;
-        }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            // The request body belongs to the server.
-        }
-    }
-
     /// <summary>A read-only stream over memory, for inflating a message already read.</summary>
     private sealed class ReadOnlyMemoryStream(ReadOnlyMemory<byte> memory) : Stream
     {

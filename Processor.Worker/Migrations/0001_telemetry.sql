@@ -1,12 +1,21 @@
 -- The telemetry schema: spans, traces, and the deduplicated resources and scopes they point to.
 -- Owned and migrated by Processor.Worker; Export.Api reads it. README.md, "Storage", documents it.
 
--- TimescaleDB when the server has it (it must be in shared_preload_libraries); plain PostgreSQL otherwise.
+-- TimescaleDB when the server has it installed and preloaded; plain PostgreSQL otherwise. Decided before
+-- trying: CREATE EXTENSION of a TimescaleDB that is installed but not in shared_preload_libraries is
+-- FATAL (it ends the connection), which no EXCEPTION clause can catch. The processor logs which layout
+-- it found and why (SpanStorage).
 DO $$
 BEGIN
-    CREATE EXTENSION IF NOT EXISTS timescaledb;
-EXCEPTION WHEN OTHERS THEN
-    RAISE NOTICE 'TimescaleDB is not available (%): spans are stored in native day partitions', SQLERRM;
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
+       AND EXISTS (SELECT 1 FROM unnest(string_to_array(current_setting('shared_preload_libraries'), ',')) AS library(name)
+                   WHERE regexp_replace(btrim(library.name, ' "'), '^.*/', '') LIKE 'timescaledb%') THEN
+        BEGIN
+            CREATE EXTENSION IF NOT EXISTS timescaledb;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE 'TimescaleDB could not be enabled (%): spans are stored in native day partitions', SQLERRM;
+        END;
+    END IF;
 END $$;
 
 -- One row per span. Every column but otlp is a projection for queries; otlp is the span exactly as

@@ -45,7 +45,7 @@ internal sealed partial class SpanStorage(NpgsqlDataSource dataSource, IOptions<
             if (_mode == StorageMode.Partitioned)
             {
                 LoadPartitions(connection);
-                Log.Partitioned(logger, _days.Count, retentionDays?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "off");
+                Log.Partitioned(logger, _days.Count, retentionDays?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "off", WhyNotTimescale(connection));
                 return;
             }
 
@@ -63,6 +63,33 @@ internal sealed partial class SpanStorage(NpgsqlDataSource dataSource, IOptions<
 
             Log.Timescale(logger, retentionDays?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "off");
         }
+    }
+
+    /// <summary>
+    /// Why the spans are in native partitions, and how to get a hypertable: the migration uses TimescaleDB
+    /// only when the server has it installed and preloaded (0001_telemetry.sql), and a layout, once
+    /// created, stays.
+    /// </summary>
+    private static string WhyNotTimescale(NpgsqlConnection connection)
+    {
+        using var command = new NpgsqlCommand(
+            """
+            SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),
+                   EXISTS (SELECT 1 FROM unnest(string_to_array(current_setting('shared_preload_libraries'), ',')) AS library(name)
+                           WHERE regexp_replace(btrim(library.name, ' "'), '^.*/', '') LIKE 'timescaledb%')
+            """,
+            connection);
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        var (installed, preloaded) = (reader.GetBoolean(0), reader.GetBoolean(1));
+        return (installed, preloaded) switch
+        {
+            (false, _) => "TimescaleDB is not installed on this PostgreSQL server",
+            (true, false) => "TimescaleDB is installed but not in shared_preload_libraries: to use it, add 'timescaledb' there "
+                             + "(timescaledb-tune does) and restart PostgreSQL; a database created after that gets a hypertable",
+            (true, true) => "this database was created before TimescaleDB was enabled on the server, and keeps its layout; "
+                            + "a database created now gets a hypertable",
+        };
     }
 
     /// <summary>Creates the day partitions among <paramref name="days"/> that do not exist yet (partitioned mode).</summary>
@@ -149,8 +176,8 @@ internal sealed partial class SpanStorage(NpgsqlDataSource dataSource, IOptions<
     private static partial class Log
     {
         [LoggerMessage(EventId = 1100, Level = LogLevel.Information,
-            Message = "Span storage: native PostgreSQL range partitions by day, created on demand ({Count} exist); retention {RetentionDays} days")]
-        public static partial void Partitioned(ILogger logger, int count, string retentionDays);
+            Message = "Span storage: native PostgreSQL range partitions by day, created on demand ({Count} exist); retention {RetentionDays} days. Not TimescaleDB: {WhyNotTimescale}")]
+        public static partial void Partitioned(ILogger logger, int count, string retentionDays, string whyNotTimescale);
 
         [LoggerMessage(EventId = 1101, Level = LogLevel.Information,
             Message = "Span storage: TimescaleDB hypertable (1-day chunks, compressed after 7 days); retention {RetentionDays} days")]

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
@@ -244,6 +245,23 @@ public sealed class GatewayDecisionTests(GatewayStack stack)
         var error = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(8, error.GetProperty("code").GetInt32());
         Assert.Contains("20 MiB", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BodyOverTwentyMebibytes_ClientWritesAllBeforeReading_ReadsThe413()
+    {
+        // 21 MiB of OTLP/JSON from a client that sends no Expect header and reads nothing until it has
+        // written everything: the gateway must read and discard the rest, or the client sees a reset.
+        var json = Encoding.UTF8.GetBytes("{\"resourceSpans\":[],\"padding\":\"" + new string('a', 21 * 1024 * 1024) + "\"}");
+
+        var response = await RawHttpClient.PostWholeBodyThenReadAsync(stack.Gateway, "/v1/otlp/traces", json, new Dictionary<string, string>
+        {
+            ["Authorization"] = $"Bearer {stack.Dev.ApiKey}",
+            ["Content-Type"] = "application/json",
+        });
+
+        Assert.Equal(413, response.Status);
+        Assert.Contains("20 MiB", response.Body, StringComparison.Ordinal);
     }
 
     [Fact]

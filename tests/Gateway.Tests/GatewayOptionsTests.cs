@@ -35,6 +35,28 @@ public sealed class GatewayOptionsTests
         Assert.Contains("Gateway:RateLimit:ApiKey:PermitsPerSecond", result.FailureMessage, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("trulayer.example.com", null, "Gateway:PublicOrigin")]
+    [InlineData("https://trulayer.example.com/app", null, "Gateway:PublicOrigin")]
+    [InlineData(null, "ftp://files.example.com", "Gateway:AllowedOrigins:0")]
+    public void Origins_NotAnOrigin_FailNamingTheKey(string? publicOrigin, string? allowed, string key)
+    {
+        var options = new GatewayOptions { PublicOrigin = publicOrigin, AllowedOrigins = allowed is null ? [] : [allowed] };
+
+        var result = new GatewayOptionsValidator().Validate(null, options);
+
+        Assert.True(result.Failed);
+        Assert.Contains(key, result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Origins_SchemeHostAndPort_Validate()
+    {
+        var options = new GatewayOptions { PublicOrigin = "https://trulayer.example.com", AllowedOrigins = ["http://localhost:5173"] };
+
+        Assert.True(new GatewayOptionsValidator().Validate(null, options).Succeeded);
+    }
+
     [Fact]
     public void AuthInternalKey_Missing_FailsNamingTheKey()
     {

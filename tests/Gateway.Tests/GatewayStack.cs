@@ -19,6 +19,9 @@ public sealed class GatewayStack : StackFixture
     public const int ApiKeyBurst = 20;
     public static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(2);
 
+    /// <summary>An origin other than the gateway's own whose pages may write with the session cookie.</summary>
+    public const string AllowedDashboardOrigin = "https://dashboard.example.test";
+
     public Guid DevProject => Guid.Parse(Dev.ProjectId!);
 
     public string Owner => Dev.Sessions!["owner"];
@@ -37,6 +40,7 @@ public sealed class GatewayStack : StackFixture
         gateway.WithEnvironment("Gateway__CredentialCacheTtl", CacheTtl.ToString());
         gateway.WithEnvironment("Gateway__RateLimit__ApiKey__PermitsPerSecond", "10");
         gateway.WithEnvironment("Gateway__RateLimit__ApiKey__Burst", ApiKeyBurst.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        gateway.WithEnvironment("Gateway__AllowedOrigins__0", AllowedDashboardOrigin);
     }
 
 

@@ -366,6 +366,21 @@ public sealed class HttpIngestTests(IngestFixture fixture) : IClassFixture<Inges
     }
 
     [Fact]
+    public async Task Export_BodyOverTheLimit_ClientWritesAllBeforeReading_ReadsThe413()
+    {
+        var body = new byte[25 * 1024 * 1024];
+
+        var response = await RawHttpClient.PostWholeBodyThenReadAsync(fixture.Host.Http, TracesPath, body, new Dictionary<string, string>
+        {
+            [IdentityAssertion.HeaderName] = ApiKey(Guid.NewGuid()),
+            ["Content-Type"] = Json,
+        });
+
+        Assert.Equal(413, response.Status);
+        Assert.Contains("20 MiB after decompression", response.Body, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Export_MoreThan10000Spans_413()
     {
         var project = Guid.NewGuid();

@@ -82,7 +82,10 @@ public sealed class KafkaOutageTests(OutageFixture fixture) : IClassFixture<Outa
     }
 }
 
-/// <summary>A refusal from the admission seam (where lag-aware load shedding plugs in) is a 503 before any decoding.</summary>
+/// <summary>
+/// A refusal from the admission seam (where lag-aware load shedding plugs in) is a 503 for a request that
+/// would otherwise be accepted; a broken request is still told what is wrong with it.
+/// </summary>
 public sealed class AdmissionTests : IDisposable
 {
     private readonly KafkaFixture _kafka = new();
@@ -109,6 +112,56 @@ public sealed class AdmissionTests : IDisposable
         var answer = await GrpcExportAsync(_host.CreateGrpcClient(), StandardBatch.Lean(spans: 3).ToByteArray(), ApiKey(project));
         Assert.Equal(14, answer.GrpcStatus);
         Assert.Equal("30000", answer.RetryPushbackMs);
+    }
+
+    [Theory]
+    [InlineData("malformed protobuf")]
+    [InlineData("malformed JSON")]
+    [InlineData("truncated gzip")]
+    public async Task Export_MalformedWhileRefusing_400NotA503(string kind)
+    {
+        using var http = _host.CreateHttpClient();
+        var (body, contentType, coding) = kind switch
+        {
+            "malformed protobuf" => (new byte[] { 0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F }, Protobuf, null),
+            "malformed JSON" => ("""{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"not-hex"}]}]}]}"""u8.ToArray(), Json, null),
+            _ => (Gzip(StandardBatch.Lean(spans: 20).ToByteArray())[..40], Protobuf, (string?)"gzip"),
+        };
+
+        using var response = await PostAsync(http, "/v1/otlp/traces", body, contentType, ApiKey(Guid.NewGuid()), coding);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Null(response.Headers.RetryAfter);
+        Assert.Equal(3, (await ReadErrorAsync(response)).Code);
+    }
+
+    [Fact]
+    public async Task Export_TooManySpansWhileRefusing_413NotA503()
+    {
+        using var http = _host.CreateHttpClient();
+
+        using var response = await PostAsync(http, "/v1/otlp/traces", StandardBatch.Lean(spans: 10_001).ToByteArray(), Protobuf, ApiKey(Guid.NewGuid()));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("more than 10000 spans", (await ReadErrorAsync(response)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Export_UnsupportedMediaTypeWhileRefusing_415NotA503()
+    {
+        using var http = _host.CreateHttpClient();
+
+        using var response = await PostAsync(http, "/v1/otlp/traces", [1, 2, 3], "text/plain", ApiKey(Guid.NewGuid()));
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Export_GrpcMalformedWhileRefusing_InvalidArgumentNotUnavailable()
+    {
+        var answer = await GrpcExportAsync(_host.CreateGrpcClient(), [0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F], ApiKey(Guid.NewGuid()));
+
+        Assert.Equal(3, answer.GrpcStatus);
     }
 
     public void Dispose()

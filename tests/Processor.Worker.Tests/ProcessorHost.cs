@@ -1,5 +1,8 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Npgsql;
 
 namespace Trulayer.Processor.Tests;
@@ -11,6 +14,9 @@ namespace Trulayer.Processor.Tests;
 internal sealed class ProcessorHost(string connectionString, string bootstrapServers, IDictionary<string, string?>? settings = null)
     : WebApplicationFactory<SpanConsumerWorker>
 {
+    /// <summary>What the host logged (Information and above).</summary>
+    public FakeLogCollector Logs { get; } = new();
+
     /// <summary>Starts the host (migrations, then the consume loop).</summary>
     public ProcessorHost Start()
     {
@@ -33,6 +39,8 @@ internal sealed class ProcessorHost(string connectionString, string bootstrapSer
         {
             configuration[key] = value;
         }
+
+        builder.ConfigureLogging(logging => logging.AddProvider(new FakeLoggerProvider(Logs)));
 
         // UseSetting, not ConfigureAppConfiguration: the service reads its connection strings while it is
         // being built, and only host settings are in place that early.

@@ -1,8 +1,11 @@
+using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Npgsql;
+using Trulayer.AppHost.Run;
 using Trulayer.Processor.Storage;
 using static Trulayer.Processor.Tests.TestSpans;
 
@@ -66,6 +69,44 @@ public sealed class ProcessorStartupTests(DatabaseFixture database, KafkaFixture
         Assert.Equal(["recent"], await Names(project));
         Assert.Equal(1, await ProcessorHost.CountAsync(database.DataSource, $"SELECT count(*) FROM telemetry.traces WHERE project_id = '{project}'"));
         Assert.Equal(0, await ProcessorHost.CountAsync(database.DataSource, $"SELECT count(*) FROM pg_class WHERE relname = 'spans_{now.AddDays(-45):yyyyMMdd}'"));
+    }
+
+    [Fact]
+    public async Task Start_TimescaleInstalledButNotPreloaded_StoresInNativePartitionsAndSaysWhy()
+    {
+        using var installation = StandInTimescaleInstallation.Create();
+        var directory = TestDirectories.Create("timescale");
+        var cluster = await PostgresCluster.StartAsync(
+            new PostgresClusterOptions
+            {
+                DataDirectory = Path.Combine(directory, "data"),
+                Password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)),
+                Durable = false,
+                BinDirectory = installation.BinDirectory,
+            },
+            _ => { });
+        try
+        {
+            await cluster.CreateDatabaseIfMissingAsync("trulayer");
+            await using var db = NpgsqlDataSource.Create(cluster.GetConnectionString("trulayer"));
+            Assert.Equal(1, await ProcessorHost.CountAsync(db, "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'"));
+
+            await using var host = new ProcessorHost(cluster.GetConnectionString("trulayer"), kafka.BootstrapServers).Start();
+
+            var project = Guid.NewGuid();
+            await SpanRecords.ProduceAsync(kafka, SpanRecords.FromRequest(project, Request(Span(Id(16), "stored", DateTimeOffset.UtcNow, TimeSpan.FromSeconds(1)))));
+            await ProcessorHost.WaitUntilDrainedAsync(kafka);
+
+            Assert.Equal(1, await ProcessorHost.CountAsync(db, $"SELECT count(*) FROM telemetry.spans WHERE project_id = '{project}'"));
+            Assert.Equal(StorageMode.Partitioned, host.Services.GetRequiredService<SpanStorage>().Mode);
+            Assert.Equal(0, await ProcessorHost.CountAsync(db, "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"));
+            Assert.Contains(host.Logs.GetSnapshot(), r => r.Message.Contains("TimescaleDB is installed but not in shared_preload_libraries", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await cluster.KillAsync();
+            TestDirectories.TryDelete(directory);
+        }
     }
 
     private static OpenTelemetry.Proto.Collector.Trace.V1.ExportTraceServiceRequest Request(OpenTelemetry.Proto.Trace.V1.Span span) => new()
