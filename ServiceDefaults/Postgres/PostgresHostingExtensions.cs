@@ -1,8 +1,10 @@
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Trulayer.ServiceDefaults.Postgres;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -32,6 +34,7 @@ public static class PostgresHostingExtensions
             return dataSourceBuilder.Build();
         });
         builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", tags: ["ready"]);
+        builder.Services.AddTransient<IStartupFilter, DatabaseOutageMiddleware.StartupFilter>();
         return builder;
     }
 }

@@ -42,11 +42,27 @@ public sealed class StackTests(StackFixture stack) : IClassFixture<StackFixture>
         return last;
     }
 
+    private static readonly string[] Services = ["auth", "processor", "ingest", "export", "gateway"];
+
+    /// <summary>
+    /// What a test that disrupts the shared stack owes the next one: every service healthy again (a
+    /// service reconnects to a restarted store on its own schedule, so this waits for each).
+    /// </summary>
+    private async Task RestoredAsync()
+    {
+        foreach (var service in Services)
+        {
+            Assert.True(
+                await EventuallyAsync(() => HealthAsync(service), HttpStatusCode.OK, TimeSpan.FromSeconds(60)) == HttpStatusCode.OK,
+                $"{service} did not answer /health with 200 within 60 s of the disruption ending:\n{stack.Log.Tail()}");
+        }
+    }
+
     [Fact]
     public async Task Start_EveryResourceRunsAndAnswersHealthy()
     {
         Assert.All(stack.App.Describe(), r => Assert.Equal("running", r.State));
-        foreach (var service in new[] { "auth", "processor", "ingest", "export", "gateway" })
+        foreach (var service in Services)
         {
             Assert.Equal(HttpStatusCode.OK, await HealthAsync(service));
         }
@@ -72,6 +88,7 @@ public sealed class StackTests(StackFixture stack) : IClassFixture<StackFixture>
             TimeSpan.FromSeconds(60)));
         Assert.Equal(restarts + 1, stack.App.GetRestartCount("export"));
         Assert.Contains(stack.Log.Lines, line => line.StartsWith("export", StringComparison.Ordinal) && line.Contains("restarting in", StringComparison.Ordinal));
+        await RestoredAsync();
     }
 
     [Fact]
@@ -90,6 +107,7 @@ public sealed class StackTests(StackFixture stack) : IClassFixture<StackFixture>
         }
 
         Assert.Equal(HttpStatusCode.OK, await EventuallyAsync(() => HealthAsync("ingest"), HttpStatusCode.OK, TimeSpan.FromSeconds(60)));
+        await RestoredAsync();
     }
 
     [Fact]
@@ -114,6 +132,8 @@ public sealed class StackTests(StackFixture stack) : IClassFixture<StackFixture>
             await using var command = new NpgsqlCommand($"SELECT v FROM keep_{marker}", connection);
             Assert.Equal(marker, await command.ExecuteScalarAsync());
         }
+
+        await RestoredAsync();
     }
 
     [Fact]
@@ -132,5 +152,6 @@ public sealed class StackTests(StackFixture stack) : IClassFixture<StackFixture>
 
         Assert.NotNull(stack.App.GetProcessId("auth"));
         Assert.Equal(HttpStatusCode.OK, await EventuallyAsync(() => HealthAsync("gateway"), HttpStatusCode.OK, TimeSpan.FromSeconds(20)));
+        await RestoredAsync();
     }
 }

@@ -1,10 +1,10 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Trulayer.AppHost.Run;
 using Trulayer.ServiceDefaults.Identity;
 
 namespace Trulayer.Auth.Tests;
@@ -50,7 +50,7 @@ public class AuthApp : IAsyncLifetime
             ["Auth:Session:JwksMinimumRefreshInterval"] = "00:00:01",
             ["Logging:LogLevel:Default"] = "Warning",
         };
-        var port = UseKestrel ? FreePort() : 0;
+        var port = UseKestrel ? Ports.GetFree() : 0;
         if (UseKestrel)
         {
             settings["Auth:Session:Issuer"] = $"http://127.0.0.1:{port}";
@@ -114,12 +114,5 @@ public class AuthApp : IAsyncLifetime
         request.Headers.Add("X-Trulayer-Internal-Key", InternalKey);
         using var response = await client.SendAsync(request);
         return (response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

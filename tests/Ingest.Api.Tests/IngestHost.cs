@@ -1,9 +1,9 @@
 using System.Diagnostics.Metrics;
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Trulayer.AppHost.Run;
 
 namespace Trulayer.Ingest.Tests;
 
@@ -19,8 +19,8 @@ public sealed class IngestHost : WebApplicationFactory<IngestService>
 
     public IngestHost(KafkaFixture kafka, Dictionary<string, string?>? settings = null, Action<IServiceCollection>? configureServices = null)
     {
-        Http = new Uri($"http://127.0.0.1:{FreePort()}");
-        Grpc = new Uri($"http://127.0.0.1:{FreePort()}");
+        Http = new Uri($"http://127.0.0.1:{Ports.GetFree()}");
+        Grpc = new Uri($"http://127.0.0.1:{Ports.GetFree()}");
         _settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:kafka"] = kafka.BootstrapServers,
@@ -85,13 +85,6 @@ public sealed class IngestHost : WebApplicationFactory<IngestService>
         }
 
         base.Dispose(disposing);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 

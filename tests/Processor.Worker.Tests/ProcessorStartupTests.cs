@@ -43,8 +43,17 @@ public sealed class ProcessorStartupTests(DatabaseFixture database, KafkaFixture
     [Fact]
     public async Task Start_TwiceOnOneDatabase_MigratesOnceAndRetentionDropsOldDays()
     {
+        var project = Guid.NewGuid();
+        var now = DateTimeOffset.UtcNow;
+        // Stored by a processor without retention, so nothing can drop the old day before it is counted.
         await using (new ProcessorHost(database.ConnectionString, kafka.BootstrapServers).Start())
         {
+            await SpanRecords.ProduceAsync(kafka, [
+                .. SpanRecords.FromRequest(project, Request(Span(Id(16), "old", now.AddDays(-45), TimeSpan.FromSeconds(1)))),
+                .. SpanRecords.FromRequest(project, Request(Span(Id(16), "recent", now.AddDays(-29), TimeSpan.FromSeconds(1)))),
+            ]);
+            await ProcessorHost.WaitUntilDrainedAsync(kafka);
+            Assert.Equal(2, await ProcessorHost.CountAsync(database.DataSource, $"SELECT count(*) FROM telemetry.traces WHERE project_id = '{project}'"));
         }
 
         await using var host = new ProcessorHost(database.ConnectionString, kafka.BootstrapServers,
@@ -53,18 +62,9 @@ public sealed class ProcessorStartupTests(DatabaseFixture database, KafkaFixture
             Trulayer.ServiceDefaults.Postgres.Migration.FromEmbeddedResources(typeof(SpanStorage).Assembly).Count,
             await ProcessorHost.CountAsync(database.DataSource, "SELECT count(*) FROM telemetry.schema_migrations"));
 
-        var project = Guid.NewGuid();
-        var old = Id(16);
-        var recent = Id(16);
-        var now = DateTimeOffset.UtcNow;
-        await SpanRecords.ProduceAsync(kafka, [
-            .. SpanRecords.FromRequest(project, Request(Span(old, "old", now.AddDays(-45), TimeSpan.FromSeconds(1)))),
-            .. SpanRecords.FromRequest(project, Request(Span(recent, "recent", now.AddDays(-29), TimeSpan.FromSeconds(1)))),
-        ]);
-        await ProcessorHost.WaitUntilDrainedAsync(kafka);
-        Assert.Equal(2, await ProcessorHost.CountAsync(database.DataSource, $"SELECT count(*) FROM telemetry.traces WHERE project_id = '{project}'"));
-
-        await host.Services.GetRequiredService<SpanStorage>().ApplyRetentionAsync(now, CancellationToken.None);
+        var storage = host.Services.GetRequiredService<SpanStorage>();
+        storage.Initialize();
+        await storage.ApplyRetentionAsync(now, CancellationToken.None);
 
         Assert.Equal(["recent"], await Names(project));
         Assert.Equal(1, await ProcessorHost.CountAsync(database.DataSource, $"SELECT count(*) FROM telemetry.traces WHERE project_id = '{project}'"));

@@ -34,7 +34,7 @@ public sealed class ProcessorTests(ProcessorFixture fixture) : IClassFixture<Pro
     [Fact]
     public async Task Load_10000SpansDeliveredTwice_EachSpanStoredOnce()
     {
-        using var duplicates = new CounterListener("trulayer.processor.spans.duplicates");
+        using var duplicates = new CounterListener(fixture.Host.Services.GetRequiredService<IMeterFactory>(), "trulayer.processor.spans.duplicates");
         var project = Guid.NewGuid();
         var requests = Enumerable.Range(0, 10).Select(_ => StandardBatch.GenAi()).ToList();
         var messages = requests.SelectMany(r => SpanRecords.FromRequest(project, r)).ToList();
@@ -383,16 +383,17 @@ public sealed class ProcessorTests(ProcessorFixture fixture) : IClassFixture<Pro
         => record.Message.Headers.TryGetLastBytes(name, out var value) ? Encoding.UTF8.GetString(value) : null;
 
     /// <summary>Sums what a counter of the processor's meter records while it is alive.</summary>
+    /// <summary>Sums one instrument of one host's processor meter (other hosts in this process report on their own).</summary>
     private sealed class CounterListener : IDisposable
     {
         private readonly MeterListener _listener = new();
         private long _total;
 
-        public CounterListener(string instrument)
+        public CounterListener(IMeterFactory scope, string instrument)
         {
             _listener.InstrumentPublished = (i, l) =>
             {
-                if (i.Meter.Name == ProcessorMetrics.MeterName && i.Name == instrument)
+                if (i.Meter.Name == ProcessorMetrics.MeterName && i.Name == instrument && ReferenceEquals(i.Meter.Scope, scope))
                 {
                     l.EnableMeasurementEvents(i);
                 }

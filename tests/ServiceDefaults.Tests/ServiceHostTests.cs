@@ -76,6 +76,38 @@ public sealed class ServiceHostTests(DatabaseFixture database, KafkaFixture kafk
     }
 
     [Fact]
+    public async Task Request_ConnectionsClosedByTheServer_503WithRetryAfterNot500ThenServedAgain()
+    {
+        var applicationName = "outage-" + Guid.NewGuid().ToString("N")[..8];
+        await using var app = await StartAsync(
+            new() { ["ConnectionStrings:trulayer"] = $"{database.ConnectionString};Application Name={applicationName}" },
+            builder => builder.AddTrulayerNpgsql(),
+            app => app.MapGet("/query", async (Npgsql.NpgsqlDataSource dataSource) =>
+            {
+                await using var command = dataSource.CreateCommand("SELECT pg_sleep(0.05)");
+                await command.ExecuteNonQueryAsync();
+                return "ok";
+            }));
+        var client = app.GetTestClient();
+        var warm = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => client.GetAsync("/query")));
+        Assert.All(warm, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+
+        // What a server restart leaves in the pool: idle connections whose backends are gone.
+        await using (var terminate = database.DataSource.CreateCommand($"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '{applicationName}'"))
+        {
+            Assert.True((long)(await terminate.ExecuteScalarAsync())! >= 2);
+        }
+
+        using var first = await client.GetAsync("/query");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, first.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(1), first.Headers.RetryAfter?.Delta);
+        Assert.Contains("database cannot be reached", (await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
+
+        var after = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => client.GetAsync("/query")));
+        Assert.All(after, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+    }
+
+    [Fact]
     public async Task Health_KafkaTopicMissing_IsUnhealthyAndNamesTheTopic()
     {
         await using var app = await StartAsync(

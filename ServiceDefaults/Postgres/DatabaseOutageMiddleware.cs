@@ -1,0 +1,50 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Trulayer.ServiceDefaults.Http;
+
+namespace Trulayer.ServiceDefaults.Postgres;
+
+/// <summary>
+/// A request that fails because PostgreSQL cannot be reached (down, restarting, or a pooled connection
+/// the server just closed) is answered 503 with <c>Retry-After</c>, never a 500: the client should try
+/// again, and will be served once the database is back. Routes that answer an outage themselves
+/// (export) never let the exception reach this.
+/// </summary>
+internal sealed partial class DatabaseOutageMiddleware(RequestDelegate next, ILogger<DatabaseOutageMiddleware> logger)
+{
+    public const string Message = "the database cannot be reached right now: retry shortly";
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (NpgsqlException ex) when (ex.IsTransient && !context.Response.HasStarted)
+        {
+            Log.Unavailable(logger, context.Request.Method, context.Request.Path.Value ?? "", ex.Message);
+            context.Response.Clear();
+            context.Response.Headers.RetryAfter = "1";
+            await ErrorResponse.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, Message);
+        }
+    }
+
+    /// <summary>Puts the middleware first in the pipeline of a service that uses PostgreSQL.</summary>
+    internal sealed class StartupFilter : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.UseMiddleware<DatabaseOutageMiddleware>();
+            next(app);
+        };
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 210, Level = LogLevel.Warning, Message = "{Method} {Path}: PostgreSQL cannot be reached ({Error}); answered 503")]
+        public static partial void Unavailable(ILogger logger, string method, string path, string error);
+    }
+}
