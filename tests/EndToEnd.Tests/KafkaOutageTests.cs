@@ -5,18 +5,28 @@ using Trulayer.Workload.Load;
 namespace Trulayer.EndToEnd.Tests;
 
 /// <summary>
-/// Fault 3: the broker unreachable. Ingest answers 503 (gRPC UNAVAILABLE) with a retry delay within its
-/// produce timeout, acknowledges nothing of such a request, and takes spans again by itself once the
-/// broker is back, without a restart.
+/// Fault 3: the broker unreachable. Ingest answers 503 (gRPC UNAVAILABLE) with a retry delay once its
+/// produce timeout has passed, rather than leave the request hanging, acknowledges nothing of such a
+/// request, and takes spans again by itself once the broker is back, without a restart.
 /// </summary>
 [Collection(EndToEndCollection.Name)]
-public sealed class KafkaOutageTests(EndToEndStack stack, ITestOutputHelper output)
+public sealed class KafkaOutageTests(EndToEndStack stack, ITestOutputHelper output) : IAsyncLifetime
 {
-    /// <summary>The produce timeout, the second ingest allows the broker's report to come back, and a second for the two hops.</summary>
-    private static readonly TimeSpan AnswerWithin = EndToEndStack.ProduceTimeout + TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// The latest a refusal may come: what is tested is that the request is answered, not left hanging. Ingest
+    /// answers when librdkafka gives up on the records (it looks at their timeouts about once a second) or a
+    /// second after the produce timeout, and the answer then goes through the gateway: on a busy two-core
+    /// machine that can take a few seconds more than the produce timeout.
+    /// </summary>
+    private static readonly TimeSpan AnswerWithin = EndToEndStack.ProduceTimeout + TimeSpan.FromSeconds(10);
+
+    public Task InitializeAsync() => stack.WaitForBaselineAsync();
+
+    /// <summary>The outage can leave clients reconnecting and a backlog behind; the next class finds the stack as it expects.</summary>
+    public Task DisposeAsync() => stack.WaitForBaselineAsync();
 
     [Fact]
-    public async Task KafkaUnreachable_IngestAnswersUnavailableWithinItsProduceTimeoutAndRecoversByItself()
+    public async Task KafkaUnreachable_IngestAnswersUnavailableAfterItsProduceTimeoutAndRecoversByItself()
     {
         var ingestPid = stack.App.GetProcessId("ingest");
         var ingestRestarts = stack.App.GetRestartCount("ingest");
@@ -39,13 +49,13 @@ public sealed class KafkaOutageTests(EndToEndStack stack, ITestOutputHelper outp
         output.WriteLine($"{clock.Elapsed}: broker back up");
         var refused = http.Attempts.Single();
         Assert.Equal("503", refused.Status);
-        Assert.True(refused.Latency <= AnswerWithin, $"503 after {refused.Latency}, more than {AnswerWithin}");
+        AssertAnsweredAfterTheProduceTimeout(refused);
         Assert.True(refused.ServerDelay > TimeSpan.Zero, "the 503 carries no Retry-After");
         Assert.Contains("Kafka", refused.Message, StringComparison.Ordinal);
         Assert.Contains("nothing of this request is acknowledged", refused.Message, StringComparison.Ordinal);
         var unavailable = grpc.Attempts.Single();
         Assert.Equal("grpc 14", unavailable.Status);
-        Assert.True(unavailable.Latency <= AnswerWithin, $"UNAVAILABLE after {unavailable.Latency}, more than {AnswerWithin}");
+        AssertAnsweredAfterTheProduceTimeout(unavailable);
         Assert.True(unavailable.ServerDelay > TimeSpan.Zero, "UNAVAILABLE carries no grpc-retry-pushback-ms");
 
         // Back by itself: the same ingest process takes spans again (librdkafka reconnects with backoff).
@@ -71,6 +81,11 @@ public sealed class KafkaOutageTests(EndToEndStack stack, ITestOutputHelper outp
             Assert.True(count.AcknowledgedSpans > 0 && count.IsExact, count.ToString());
         }
     }
+
+    /// <summary>Not before the produce timeout (ingest waited for Kafka, nothing else refused it), and not hanging.</summary>
+    private static void AssertAnsweredAfterTheProduceTimeout(ExportAttempt attempt)
+        => Assert.True(attempt.Latency >= EndToEndStack.ProduceTimeout && attempt.Latency <= AnswerWithin,
+            $"{attempt.Status} after {attempt.Latency}, not between the produce timeout ({EndToEndStack.ProduceTimeout}) and {AnswerWithin}");
 
     private sealed record SingleRequest(LoadDriver Driver, IReadOnlyList<ExportAttempt> Attempts);
 

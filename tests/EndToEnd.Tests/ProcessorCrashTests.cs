@@ -5,8 +5,13 @@ namespace Trulayer.EndToEnd.Tests;
 
 /// <summary>Fault 1: the processor killed (SIGKILL) three times while spans keep coming, and started again each time.</summary>
 [Collection(EndToEndCollection.Name)]
-public sealed class ProcessorCrashTests(EndToEndStack stack, ITestOutputHelper output)
+public sealed class ProcessorCrashTests(EndToEndStack stack, ITestOutputHelper output) : IAsyncLifetime
 {
+    public Task InitializeAsync() => stack.WaitForBaselineAsync();
+
+    /// <summary>The crashes leave a backlog behind; the next class finds the stack as it expects.</summary>
+    public Task DisposeAsync() => stack.WaitForBaselineAsync();
+
     [Fact]
     public async Task ProcessorKilledThreeTimesDuringLoad_EveryAcknowledgedSpanStoredOnce()
     {

@@ -8,8 +8,13 @@ namespace Trulayer.EndToEnd.Tests;
 /// acknowledges only what Kafka holds.
 /// </summary>
 [Collection(EndToEndCollection.Name)]
-public sealed class RestartTests(EndToEndStack stack, ITestOutputHelper output)
+public sealed class RestartTests(EndToEndStack stack, ITestOutputHelper output) : IAsyncLifetime
 {
+    public Task InitializeAsync() => stack.WaitForBaselineAsync();
+
+    /// <summary>The restarts leave retried requests as a backlog and connections to renew behind; the next class finds the stack as it expects.</summary>
+    public Task DisposeAsync() => stack.WaitForBaselineAsync();
+
     [Fact]
     public async Task GatewayAndIngestRestartsDuringLoad_NeverLoseAnAcknowledgedSpan()
     {
