@@ -167,7 +167,7 @@ public sealed partial class DevKafkaBroker : IDisposable
     }
 
     /// <summary>Called right before this process starts a child: no broker socket opened since the last round leaks into it.</summary>
-    internal static void TuneSocketsOfRunningBrokers()
+    public static void TuneSocketsOfRunningBrokers()
     {
         lock (Running)
         {

@@ -3,7 +3,6 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Reflection;
 using System.Text.Json;
 using Confluent.Kafka;
 using Google.Protobuf;
@@ -146,7 +145,7 @@ public sealed class AdmissionTests(KafkaFixture kafka) : IClassFixture<KafkaFixt
                 ["Ingest__Admission__" + key] = value,
             },
         };
-        KeepBrokerSocketsOutOfChildProcesses();
+        DevKafkaBroker.TuneSocketsOfRunningBrokers();
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
@@ -155,19 +154,6 @@ public sealed class AdmissionTests(KafkaFixture kafka) : IClassFixture<KafkaFixt
 
         Assert.NotEqual(0, process.ExitCode);
         Assert.Contains("Ingest:Admission:" + key, await output + await error, StringComparison.Ordinal);
-    }
-
-    /// <summary>
-    /// What the AppHost's ServiceProcess does before it starts a service: the dev brokers of this process mark
-    /// their sockets close-on-exec every 250 ms, so one accepted since would leak into a child started now and
-    /// stay open there after the broker closed it. DevKafkaBroker.TuneSocketsOfRunningBrokers is internal to the
-    /// AppHost, hence the reflection.
-    /// </summary>
-    private static void KeepBrokerSocketsOutOfChildProcesses()
-    {
-        var tune = typeof(DevKafkaBroker).GetMethod("TuneSocketsOfRunningBrokers", BindingFlags.NonPublic | BindingFlags.Static)
-                   ?? throw new MissingMethodException(nameof(DevKafkaBroker), "TuneSocketsOfRunningBrokers");
-        tune.Invoke(null, null);
     }
 
     private static async Task<HttpResponseMessage> SendUntilRefusedAsync(HttpClient http, byte[] body)
