@@ -132,7 +132,7 @@ public sealed class PublishTests : IDisposable
     {
         var objects = Publish();
         var secret = objects.Single(o => Scalar(o.Node, "kind") == "Secret").Node;
-        var keys = Map(Node(secret, "stringData"));
+        var keys = Map(Node(secret, "data")).ToDictionary(k => k.Key, k => System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(k.Value)));
 
         var references = objects.SelectMany(o => o.Node.AllNodes.OfType<YamlMappingNode>())
             .Where(n => n.Children.ContainsKey(new YamlScalarNode("secretKeyRef")))
@@ -245,7 +245,8 @@ public sealed class PublishTests : IDisposable
 
         Assert.DoesNotContain(objects, o => Scalar(o.Node, "kind") == "StatefulSet");
         Assert.False(File.Exists(Path.Combine(_output, "postgres.yaml")));
-        var secret = Map(Node(objects.Single(o => Scalar(o.Node, "kind") == "Secret").Node, "stringData"));
+        var secret = Map(Node(objects.Single(o => Scalar(o.Node, "kind") == "Secret").Node, "data"))
+            .ToDictionary(k => k.Key, k => System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(k.Value)));
         Assert.Contains("REPLACE-ME", secret["connection-string-trulayer"], StringComparison.Ordinal);
         Assert.Contains("REPLACE-ME", secret["connection-string-kafka"], StringComparison.Ordinal);
     }
