@@ -12,7 +12,7 @@ namespace Trulayer.AppHost.Publish;
 /// strings and keys from one Secret), PostgreSQL (TimescaleDB) and Kafka (KRaft) as StatefulSets unless
 /// external, the topics as a Job, an Ingress and an OTLP/gRPC Service for the gateway, and a
 /// PodDisruptionBudget for each service and for Kafka.
-/// Each object is written as the API server stores it (defaults it fills into lists it replaces whole,
+/// Each object is written as the API server returns it (defaults it fills into lists kubectl replaces whole,
 /// Secret values as base64 <c>data</c>), so applying the same output again changes nothing.
 /// Schema migrations need no Job: each service applies its own schema's migrations at start under a
 /// PostgreSQL advisory lock (ServiceDefaults' SchemaMigrator), so replicas never race.
@@ -120,7 +120,7 @@ public sealed class KubernetesPublisher(AppModel model, PublishOptions options)
     private object Secret()
     {
         var postgres = model.Resources.OfType<PostgresResource>().Single();
-        var data = new SortedDictionary<string, object>(StringComparer.Ordinal);
+        var data = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var parameter in model.Parameters.Where(p => p.Secret))
         {
             data[parameter.Name] = $"REPLACE-ME-{parameter.Name}";
@@ -137,7 +137,7 @@ public sealed class KubernetesPublisher(AppModel model, PublishOptions options)
         var encoded = new SortedDictionary<string, object>(StringComparer.Ordinal);
         foreach (var (key, value) in data)
         {
-            encoded[key] = Convert.ToBase64String(Encoding.UTF8.GetBytes((string)value));
+            encoded[key] = Convert.ToBase64String(Encoding.UTF8.GetBytes(value));
         }
 
         return Map(
