@@ -10,7 +10,10 @@ namespace Trulayer.AppHost.Publish;
 /// Turns the resource graph the local run uses into plain Kubernetes YAML with a kustomization.yaml:
 /// per service a Deployment and a Service with the same environment the local run passes (connection
 /// strings and keys from one Secret), PostgreSQL (TimescaleDB) and Kafka (KRaft) as StatefulSets unless
-/// external, the topics as a Job, an Ingress and an OTLP/gRPC Service for the gateway.
+/// external, the topics as a Job, an Ingress and an OTLP/gRPC Service for the gateway, and a
+/// PodDisruptionBudget for each service and for Kafka.
+/// Each object is written as the API server returns it (defaults it fills into lists kubectl replaces whole,
+/// Secret values as base64 <c>data</c>), so applying the same output again changes nothing.
 /// Schema migrations need no Job: each service applies its own schema's migrations at start under a
 /// PostgreSQL advisory lock (ServiceDefaults' SchemaMigrator), so replicas never race.
 /// </summary>
@@ -25,6 +28,9 @@ public sealed class KubernetesPublisher(AppModel model, PublishOptions options)
     private const int KafkaControllerPort = 9093;
     private const int KafkaReplicas = 3;
     private const int NonRootUser = 1654; // the "app" user of Microsoft's .NET images
+
+    /// <summary>The first API server that omits a zero creationTimestamp instead of writing null (kubernetes#130989).</summary>
+    private static readonly Version NoNullCreationTimestamp = new(1, 33);
 
     /// <summary>Writes the manifests and returns the files written, relative to the output folder.</summary>
     public IReadOnlyList<string> Publish()
@@ -42,6 +48,11 @@ public sealed class KubernetesPublisher(AppModel model, PublishOptions options)
     /// <summary>File name to YAML text, in a fixed order.</summary>
     public SortedDictionary<string, string> Render()
     {
+        if (options.Problems() is [_, ..] problems)
+        {
+            throw new ArgumentException(string.Join("; ", problems), nameof(options));
+        }
+
         var files = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
             ["namespace.yaml"] = Documents([Namespace()]),
@@ -92,6 +103,7 @@ public sealed class KubernetesPublisher(AppModel model, PublishOptions options)
     private const string SecretComment =
         """
         PLACEHOLDERS. Replace every value before you apply these manifests; none of them is a real secret.
+        Values are base64 of the value, as the API server stores them (printf %s 'the value' | base64 -w0).
         identity-assertion-key: base64 of 32 random bytes (openssl rand -base64 32), shared by the gateway and the services.
         postgres-password: the password of the trulayer user; the same value goes into connection-string-trulayer.
         connection-string-trulayer / connection-string-kafka: point them at your own servers when you publish
@@ -108,7 +120,7 @@ public sealed class KubernetesPublisher(AppModel model, PublishOptions options)
     private object Secret()
     {
         var postgres = model.Resources.OfType<PostgresResource>().Single();
-        var data = new SortedDictionary<string, object>(StringComparer.Ordinal);
+        var data = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var parameter in model.Parameters.Where(p => p.Secret))
         {
             data[parameter.Name] = $"REPLACE-ME-{parameter.Name}";
@@ -120,12 +132,20 @@ public sealed class KubernetesPublisher(AppModel model, PublishOptions options)
         var kafka = model.Resources.OfType<KafkaResource>().Single();
         data[$"connection-string-{kafka.ConnectionName}"] = options.ExternalKafka ? "REPLACE-ME-kafka-bootstrap:9092" : $"{kafka.Name}:{KafkaPort}";
 
+        // data, not stringData: the server turns stringData into data and keeps no stringData, so
+        // kubectl would find the field missing and send it again on every apply.
+        var encoded = new SortedDictionary<string, object>(StringComparer.Ordinal);
+        foreach (var (key, value) in data)
+        {
+            encoded[key] = Convert.ToBase64String(Encoding.UTF8.GetBytes(value));
+        }
+
         return Map(
             ("apiVersion", "v1"),
             ("kind", "Secret"),
             ("metadata", Map(("name", SecretName), ("labels", PartOfLabels()))),
             ("type", "Opaque"),
-            ("stringData", data));
+            ("data", encoded));
     }
 
     private IEnumerable<object> ProjectObjects(ProjectResource project)
@@ -174,6 +194,7 @@ public sealed class KubernetesPublisher(AppModel model, PublishOptions options)
         yield return Service(project.Name, labels, project.Endpoints
             .Where(e => !(e.IsExternal && e.Http2Only))
             .Select(e => (e.Name, ContainerPort(project, e))));
+        yield return DisruptionBudget(project.Name, labels);
 
         if (project.Endpoints.Any(e => e.IsExternal))
         {
@@ -313,18 +334,45 @@ public sealed class KubernetesPublisher(AppModel model, PublishOptions options)
         yield return Service(kafka.Name, labels, [("kafka", KafkaPort)]);
         yield return Service(headless, labels, [("kafka", KafkaPort), ("controller", KafkaControllerPort)], headless: true);
         yield return StatefulSet(kafka.Name, labels, headless, KafkaReplicas, fsGroup: 1000, container, storage: "100Gi");
+
+        // With replication 3 and min.insync.replicas 2, producing stops when two brokers are down at once.
+        yield return DisruptionBudget(kafka.Name, labels);
     }
 
-    private static object StatefulSet(string name, OrderedDictionary<string, object> labels, string serviceName, int replicas, int fsGroup, object container, string storage)
+    /// <summary>
+    /// Voluntary disruptions (node drains, upgrades) take at most one pod of the workload at a time. A pod
+    /// that is not ready may always be evicted, so a crash-looping replica never blocks a drain.
+    /// </summary>
+    private static object DisruptionBudget(string name, OrderedDictionary<string, object> labels) => Map(
+        ("apiVersion", "policy/v1"),
+        ("kind", "PodDisruptionBudget"),
+        ("metadata", Map(("name", name), ("labels", labels))),
+        ("spec", Map(
+            ("maxUnavailable", 1),
+            ("selector", Map(("matchLabels", labels))),
+            ("unhealthyPodEvictionPolicy", "AlwaysAllow"))));
+
+    private object StatefulSet(string name, OrderedDictionary<string, object> labels, string serviceName, int replicas, int fsGroup, object container, string storage)
     {
         var podSpec = Map(
             ("securityContext", Map(("fsGroup", fsGroup))),
             ("containers", List(container)));
+
+        // volumeClaimTemplates is a list kubectl replaces whole, so it compares it with what the server
+        // returns: write every default the server fills in (apiVersion/kind, volumeMode, status), or each
+        // apply sends the list again and reports the StatefulSet "configured". Servers up to 1.32 also
+        // return the template's zero creationTimestamp as null; 1.33 and newer leave it out.
         var volumeClaim = Map(
-            ("metadata", Map(("name", "data"))),
+            ("apiVersion", "v1"),
+            ("kind", "PersistentVolumeClaim"),
+            ("metadata", Map(
+                ("creationTimestamp", options.KubernetesVersion < NoNullCreationTimestamp ? Null : null),
+                ("name", "data"))),
             ("spec", Map(
                 ("accessModes", List("ReadWriteOnce")),
-                ("resources", Map(("requests", Map(("storage", storage))))))));
+                ("resources", Map(("requests", Map(("storage", storage))))),
+                ("volumeMode", "Filesystem"))),
+            ("status", Map(("phase", "Pending"))));
         return Map(
             ("apiVersion", "apps/v1"),
             ("kind", "StatefulSet"),

@@ -1,4 +1,7 @@
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.EventEmitters;
 
 namespace Trulayer.AppHost.Publish;
 
@@ -8,10 +11,17 @@ namespace Trulayer.AppHost.Publish;
 /// </summary>
 internal static class Yaml
 {
+    // Strings that would read as another type are quoted for both readers on the way to the API server:
+    // kustomize (YAML 1.2, WithQuotingNecessaryStrings) and kubectl (YAML 1.1, PlainScalar).
     private static readonly ISerializer Serializer = new SerializerBuilder()
         .WithQuotingNecessaryStrings()
+        .WithEventEmitter(next => new QuoteWhatKubectlWouldRetype(next))
+        .WithTypeConverter(new ExplicitNullConverter())
         .DisableAliases()
         .Build();
+
+    /// <summary>A value written as <c>null</c> (a C# null in <see cref="Map"/> leaves the key out).</summary>
+    public static readonly object Null = new ExplicitNull();
 
     /// <summary>A map from key/value pairs, skipping null values.</summary>
     public static OrderedDictionary<string, object> Map(params (string Key, object? Value)[] entries)
@@ -55,5 +65,31 @@ internal static class Yaml
         }
 
         return writer.ToString();
+    }
+
+    private sealed class ExplicitNull;
+
+    private sealed class ExplicitNullConverter : IYamlTypeConverter
+    {
+        public bool Accepts(Type type) => type == typeof(ExplicitNull);
+
+        public object ReadYaml(IParser parser, Type type, ObjectDeserializer rootDeserializer) => throw new NotSupportedException();
+
+        public void WriteYaml(IEmitter emitter, object? value, Type type, ObjectSerializer serializer)
+            => emitter.Emit(new Scalar(AnchorName.Empty, TagName.Empty, "null", ScalarStyle.Plain, isPlainImplicit: true, isQuotedImplicit: false));
+    }
+
+    private sealed class QuoteWhatKubectlWouldRetype(IEventEmitter next) : ChainedEventEmitter(next)
+    {
+        public override void Emit(ScalarEventInfo eventInfo, IEmitter emitter)
+        {
+            if (eventInfo.Source.Value is string text && eventInfo.Style is ScalarStyle.Any or ScalarStyle.Plain
+                && PlainScalar.Resolve(text).Kind != PlainScalarKind.String)
+            {
+                eventInfo.Style = ScalarStyle.DoubleQuoted;
+            }
+
+            base.Emit(eventInfo, emitter);
+        }
     }
 }
