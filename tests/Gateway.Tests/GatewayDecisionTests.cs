@@ -75,7 +75,7 @@ public sealed class GatewayDecisionTests(GatewayStack stack)
     [Fact]
     public async Task OtlpRoute_RefusalAsProtobuf_IsAGoogleRpcStatus()
     {
-        using var response = await stack.SendAsync(HttpMethod.Post, "/v1/otlp/traces", "tl_not-a-real-key-at-all-aaaaaaaaaaaaaaaaaaaaaaaaaaa", GatewayStack.OtlpProtobuf());
+        using var response = await stack.SendAsync(HttpMethod.Post, "/v1/otlp/traces", ApiKeyFormat.Generate(), GatewayStack.OtlpProtobuf());
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("application/x-protobuf", response.Content.Headers.ContentType?.MediaType);
