@@ -9,13 +9,19 @@ namespace Trulayer.Gateway;
 /// <summary>
 /// A token bucket per API key and one per signed-in person (Gateway:RateLimit), and one of failed
 /// authentications per client address (Gateway:RateLimit:FailedAuthentication). A refused request learns
-/// from the bucket when a token will be there again, which becomes its Retry-After.
+/// from the bucket when a token will be there again, which becomes its Retry-After. Failures are counted
+/// in whole tokens: the buckets refill in fractions, and AttemptAcquire(0) already succeeds on one.
 /// </summary>
 internal sealed partial class CallerRateLimiter : IDisposable
 {
     private readonly PartitionedRateLimiter<CallerIdentity> _limiter;
     private readonly PartitionedRateLimiter<IPAddress> _failures;
+    private readonly PartitionedRateLimiter<IPAddress> _unpaidLookups;
     private readonly ILogger<CallerRateLimiter> _logger;
+
+    /// <summary>How long the failure bucket takes to gain one token.</summary>
+    private readonly TimeSpan _failureRefill;
+    private readonly int _failureBurst;
 
     public CallerRateLimiter(IOptions<GatewayOptions> options, ILogger<CallerRateLimiter> logger)
     {
@@ -28,15 +34,19 @@ internal sealed partial class CallerRateLimiter : IDisposable
         // A partition whose bucket has been full for a while is dropped by the limiter itself, so the
         // addresses kept are about those that failed lately.
         var limit = options.Value.RateLimit.FailedAuthentication;
+        _failureRefill = TimeSpan.FromMinutes(1) / limit.PermitsPerMinute;
+        _failureBurst = limit.Burst;
         var failures = new TokenBucketRateLimiterOptions
         {
             TokenLimit = limit.Burst,
             TokensPerPeriod = 1,
-            ReplenishmentPeriod = TimeSpan.FromMinutes(1) / limit.PermitsPerMinute,
+            ReplenishmentPeriod = _failureRefill,
             QueueLimit = 0,
             AutoReplenishment = true,
         };
         _failures = PartitionedRateLimiter.Create<IPAddress, IPAddress>(client => RateLimitPartition.GetTokenBucketLimiter(client, _ => failures));
+        var unpaid = new ConcurrencyLimiterOptions { PermitLimit = Math.Max(1, limit.Burst / 2), QueueLimit = 0 };
+        _unpaidLookups = PartitionedRateLimiter.Create<IPAddress, IPAddress>(client => RateLimitPartition.GetConcurrencyLimiter(client, _ => unpaid));
     }
 
     /// <summary>Null when the request may go on, else how long the caller should wait.</summary>
@@ -47,35 +57,60 @@ internal sealed partial class CallerRateLimiter : IDisposable
     }
 
     /// <summary>
-    /// Null while <paramref name="client"/> may still fail to authenticate, else how long until it may again.
-    /// Takes nothing from the bucket: only a failure does.
+    /// Whether <paramref name="client"/> may have a credential looked up (Auth.Api asked). While the address
+    /// has more than half its burst of failures left, a lookup is paid for only if it fails, and at most
+    /// half the burst of those run at once; past that, each lookup takes its token up front. So requests
+    /// that arrive together never get more lookups than the bucket allows, and a client that does not fail
+    /// pays nothing. Dispose the permit when the lookup is done.
     /// </summary>
-    public TimeSpan? FailedAuthenticationsExhausted(IPAddress? client)
+    public LookupPermit AdmitLookup(IPAddress? client)
     {
-        using var lease = _failures.AttemptAcquire(ClientAddress.Partition(client), 0);
-        return lease.IsAcquired ? null : RetryAfter(lease);
+        var partition = ClientAddress.Partition(client);
+        var available = WholeTokens(partition);
+        if (available < 1)
+        {
+            return new LookupPermit(null, Paid: false, _failureRefill);
+        }
+
+        if (available > _failureBurst / 2)
+        {
+            var unpaid = _unpaidLookups.AttemptAcquire(partition);
+            if (unpaid.IsAcquired)
+            {
+                return new LookupPermit(unpaid, Paid: false, null);
+            }
+
+            unpaid.Dispose();
+        }
+
+        var wait = Take(partition);
+        return new LookupPermit(null, Paid: wait is null, wait);
     }
 
     /// <summary>
     /// Counts a failed authentication of <paramref name="client"/>: null when it was within the limit, else
     /// (nothing left to take) how long until the address may fail again.
     /// </summary>
-    public TimeSpan? TryCountFailedAuthentication(IPAddress? client)
+    public TimeSpan? TryCountFailedAuthentication(IPAddress? client) => Take(ClientAddress.Partition(client));
+
+    private TimeSpan? Take(IPAddress partition)
     {
-        var partition = ClientAddress.Partition(client);
         using var lease = _failures.AttemptAcquire(partition);
         if (!lease.IsAcquired)
         {
             return RetryAfter(lease);
         }
 
-        if (FailedAuthenticationsExhausted(client) is { } retryAfter)
+        if (WholeTokens(partition) < 1)
         {
-            Log.FailedAuthenticationsExhausted(_logger, partition.ToString(), retryAfter.TotalSeconds);
+            Log.FailedAuthenticationsExhausted(_logger, partition.ToString(), _failureRefill.TotalSeconds);
         }
 
         return null;
     }
+
+    /// <summary>Whole tokens left in the failure bucket of <paramref name="partition"/>.</summary>
+    private long WholeTokens(IPAddress partition) => _failures.GetStatistics(partition)?.CurrentAvailablePermits ?? long.MaxValue;
 
     private static TimeSpan RetryAfter(RateLimitLease lease)
         => lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromSeconds(1);
@@ -101,6 +136,7 @@ internal sealed partial class CallerRateLimiter : IDisposable
     {
         _limiter.Dispose();
         _failures.Dispose();
+        _unpaidLookups.Dispose();
     }
 
     private static partial class Log
@@ -109,6 +145,16 @@ internal sealed partial class CallerRateLimiter : IDisposable
             Message = "Client {ClientAddress} used up its failed authentications: it is answered 429 for credentials not yet verified, for {RetryAfterSeconds:0.0} s and as long as it goes on failing")]
         public static partial void FailedAuthenticationsExhausted(ILogger logger, string clientAddress, double retryAfterSeconds);
     }
+}
+
+/// <summary>
+/// A client address's permission to have a credential looked up: refused (<paramref name="RetryAfter"/>),
+/// paid for up front (<paramref name="Paid"/>: a failure is not counted again), or on trust, holding one
+/// of the address's concurrent unpaid lookups until disposed.
+/// </summary>
+internal readonly record struct LookupPermit(RateLimitLease? Unpaid, bool Paid, TimeSpan? RetryAfter) : IDisposable
+{
+    public void Dispose() => Unpaid?.Dispose();
 }
 
 /// <summary>

@@ -116,13 +116,14 @@ internal sealed partial class CallerVerifier : IDisposable
             return _rateLimiter.TryCountFailedAuthentication(client) is { } over ? TooManyFailures(client, over) : refusal;
         }
 
-        if (_rateLimiter.FailedAuthenticationsExhausted(client) is { } wait)
+        using var permit = _rateLimiter.AdmitLookup(client);
+        if (permit.RetryAfter is { } wait)
         {
             return TooManyFailures(client, wait);
         }
 
         var verdict = await AskOnceAsync(key, digest, credential, policy, correlationId).WaitAsync(cancellationToken);
-        if (verdict.Status == StatusCodes.Status401Unauthorized)
+        if (verdict.Status == StatusCodes.Status401Unauthorized && !permit.Paid)
         {
             // Answered 401 all the same: Auth.Api was asked, and that is the answer.
             _rateLimiter.TryCountFailedAuthentication(client);

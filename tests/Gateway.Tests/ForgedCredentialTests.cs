@@ -127,6 +127,27 @@ public sealed class ForgedCredentialTests(GatewayStack stack)
     }
 
     [Fact]
+    public async Task UnknownKeysWithRightChecksums_FromOneAddress_ReachAuthNoMoreThanItsBucketAllows()
+    {
+        using var attacker = GatewayStack.ClientFrom(GatewayStack.NewLoopbackAddress());
+        var run = $"lookups-{Guid.NewGuid():N}"[..20];
+        var keys = Enumerable.Range(0, GatewayStack.FailedAuthenticationBurst * 3).Select(_ => ApiKeyFormat.Generate()).ToList();
+
+        var responses = await Task.WhenAll(keys.Select((key, i) =>
+            SendAsync(attacker, key, configure: request => request.Headers.Add(CorrelationIdMiddleware.HeaderName, $"{run}-{i}"))));
+        var statuses = responses.Select(r => r.StatusCode).ToList();
+        responses.ToList().ForEach(r => r.Dispose());
+
+        // Every request is in the gateway's log once it has answered; Auth.Api logged its refusals before that.
+        await Eventually(() => stack.Log.Lines.Count(l => l.StartsWith("gateway", StringComparison.Ordinal) && l.Contains(run, StringComparison.Ordinal)) == keys.Count);
+        var lookups = stack.Log.Lines.Count(l => l.StartsWith("auth", StringComparison.Ordinal) && l.Contains(run, StringComparison.Ordinal));
+        Assert.Equal(lookups, statuses.Count(s => s == HttpStatusCode.Unauthorized));
+        Assert.Equal(keys.Count - lookups, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+        // The burst, plus half of it that may be on its way on trust when the bucket falls to half, plus a refill.
+        Assert.InRange(lookups, GatewayStack.FailedAuthenticationBurst, GatewayStack.FailedAuthenticationBurst * 3 / 2 + 1);
+    }
+
+    [Fact]
     public async Task ForwardedFor_IsBelievedFromATrustedProxyOnly()
     {
         var client = IPAddress.Parse($"203.0.113.{Random.Shared.Next(1, 255)}");
