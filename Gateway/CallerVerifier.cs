@@ -31,15 +31,15 @@ internal sealed record Verdict(int Status, CallerIdentity? Caller, string Error,
 /// Decides who a credential belongs to and whether it passes a policy, spending as little as it can on
 /// credentials that will not pass:
 /// <list type="number">
-/// <item>a verdict on a valid credential (200, or 403 for the route) is reused for at most
-/// <see cref="GatewayOptions.CredentialCacheTtl"/>, never past a session's expiry;</item>
 /// <item>an API key that is malformed or whose checksum fails (<see cref="ApiKeyFormat"/>) is refused here,
 /// and so is a key of the old format when Gateway:LegacyApiKeys is off;</item>
+/// <item>a verdict on a valid credential (200, or 403 for the route) is reused for at most
+/// <see cref="GatewayOptions.CredentialCacheTtl"/>, never past a session's expiry;</item>
 /// <item>Auth.Api's refusals (401) are kept for <see cref="GatewayOptions.RefusalCacheTtl"/> in a
 /// <see cref="RefusalCache"/> of fixed size, apart from the verdicts above, so made-up credentials can
 /// neither fill the memory nor push a valid credential's verdict out;</item>
 /// <item>a client address that used up its failed authentications (<see cref="CallerRateLimiter"/>) is
-/// answered 429 instead of any of these refusals, and instead of asking Auth.Api;</item>
+/// answered 429 instead of any of these refusals, and instead of asking Auth.Api, after a delay;</item>
 /// <item>only then Auth.Api is asked (POST /v1/auth/verify), once for all the requests that wait on the
 /// same credential and policy.</item>
 /// </list>
@@ -67,6 +67,7 @@ internal sealed partial class CallerVerifier : IDisposable
     private readonly MemoryCache _verdicts;
     private readonly RefusalCache _refusals;
     private readonly ConcurrentDictionary<string, Lazy<Task<Verdict>>> _asking = new(StringComparer.Ordinal);
+    private int _delayedRefusals;
 
     public CallerVerifier(
         IHttpClientFactory httpClientFactory,
@@ -98,6 +99,12 @@ internal sealed partial class CallerVerifier : IDisposable
     /// <summary>The verdict on <paramref name="credential"/> for <paramref name="policy"/>, sent from <paramref name="client"/>.</summary>
     public async Task<Verdict> VerifyAsync(string credential, string policy, IPAddress? client, string correlationId, CancellationToken cancellationToken)
     {
+        // No valid credential is refused here, so no verdict can be missed by looking at this first.
+        if (RefuseWithoutAsking(credential) is { } malformed)
+        {
+            return await CountFailureAsync(client, malformed, cancellationToken);
+        }
+
         var digest = CredentialDigest.Of(credential);
         var key = digest.Key(policy);
         if (_verdicts.TryGetValue(key, out Verdict? known) && known is not null)
@@ -111,25 +118,33 @@ internal sealed partial class CallerVerifier : IDisposable
             _verdicts.Remove(key);
         }
 
-        if ((RefuseWithoutAsking(credential) ?? _refusals.Find(digest)) is { } refusal)
+        if (_refusals.Find(digest) is { } refusal)
         {
-            return _rateLimiter.TryCountFailedAuthentication(client) is { } over ? TooManyFailures(client, over) : refusal;
+            return await CountFailureAsync(client, refusal, cancellationToken);
         }
 
-        using var permit = _rateLimiter.AdmitLookup(client);
-        if (permit.RetryAfter is { } wait)
+        // Joining a lookup already under way costs nothing more; a new one needs the address's permission.
+        var permit = default(LookupPermit);
+        if (!_asking.TryGetValue(key, out var pending))
         {
-            return TooManyFailures(client, wait);
+            permit = _rateLimiter.AdmitLookup(client);
+            if (permit.RetryAfter is { } wait)
+            {
+                return await TooManyFailuresAsync(client, wait, cancellationToken);
+            }
         }
 
-        var verdict = await AskOnceAsync(key, digest, credential, policy, correlationId).WaitAsync(cancellationToken);
-        if (verdict.Status == StatusCodes.Status401Unauthorized && !permit.Paid)
+        using (permit)
         {
-            // Answered 401 all the same: Auth.Api was asked, and that is the answer.
-            _rateLimiter.TryCountFailedAuthentication(client);
-        }
+            var verdict = await (pending?.Value ?? AskOnceAsync(key, digest, credential, policy, correlationId)).WaitAsync(cancellationToken);
+            if (verdict.Status == StatusCodes.Status401Unauthorized && !permit.Paid)
+            {
+                // Answered 401 all the same: Auth.Api was asked, and that is the answer.
+                _rateLimiter.TryCountFailedAuthentication(client);
+            }
 
-        return verdict;
+            return verdict;
+        }
     }
 
     /// <summary>Forgets every verdict about <paramref name="credential"/>, after its holder changed what it grants.</summary>
@@ -159,15 +174,47 @@ internal sealed partial class CallerVerifier : IDisposable
         return shape == ApiKeyShape.Legacy && !_options.LegacyApiKeys ? Verdict.Unauthenticated(LegacyKeysRefused) : null;
     }
 
-    private static Verdict TooManyFailures(IPAddress? client, TimeSpan wait)
+    /// <summary><paramref name="refusal"/>, counted against <paramref name="client"/>; 429 instead when it has no failure left.</summary>
+    private ValueTask<Verdict> CountFailureAsync(IPAddress? client, Verdict refusal, CancellationToken cancellationToken)
+        => _rateLimiter.TryCountFailedAuthentication(client) is { } over ? TooManyFailuresAsync(client, over, cancellationToken) : ValueTask.FromResult(refusal);
+
+    /// <summary>
+    /// The 429 of an address over its limit, held for RefusalDelay first (while fewer than MaxDelayedRefusals
+    /// are held): a client that ignores Retry-After then gets one answer a second per connection, at the cost
+    /// of a timer here, instead of as many cheap refusals as it can make us write.
+    /// </summary>
+    private async ValueTask<Verdict> TooManyFailuresAsync(IPAddress? client, TimeSpan wait, CancellationToken cancellationToken)
     {
         var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-        return new Verdict(
+        var verdict = new Verdict(
             StatusCodes.Status429TooManyRequests,
             null,
             $"too many failed authentications from {ClientAddress.Partition(client)}: retry after {seconds} s, and check the API key or session this client sends " +
             "(until then, credentials the gateway has not already verified are refused from this address)",
             RetryAfter: wait);
+        var limit = _options.RateLimit.FailedAuthentication;
+        if (limit.RefusalDelay <= TimeSpan.Zero)
+        {
+            return verdict;
+        }
+
+        try
+        {
+            if (Interlocked.Increment(ref _delayedRefusals) <= limit.MaxDelayedRefusals)
+            {
+                await Task.Delay(limit.RefusalDelay, _time, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client left; the answer goes nowhere.
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _delayedRefusals);
+        }
+
+        return verdict;
     }
 
     private Task<Verdict> AskOnceAsync(string key, CredentialDigest digest, string credential, string policy, string correlationId)

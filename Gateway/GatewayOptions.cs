@@ -81,6 +81,15 @@ public sealed class FailedAuthenticationLimitOptions
 
     /// <summary>Failures an address may make at once (the bucket's size).</summary>
     public int Burst { get; set; } = 20;
+
+    /// <summary>
+    /// How long the 429 of an address over its limit is held before it is sent, so a client that ignores
+    /// Retry-After gets one answer per this time on each connection instead of as many as it can send.
+    /// </summary>
+    public TimeSpan RefusalDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The most 429s held at once (each holds a request); past that they are sent at once.</summary>
+    public int MaxDelayedRefusals { get; set; } = 1_000;
 }
 
 public sealed class TokenBucketOptions
@@ -157,6 +166,16 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         if (options.RateLimit.FailedAuthentication.Burst < 1)
         {
             failures.Add($"Gateway:RateLimit:FailedAuthentication:Burst must be at least 1 (got {options.RateLimit.FailedAuthentication.Burst}).");
+        }
+
+        if (options.RateLimit.FailedAuthentication.RefusalDelay < TimeSpan.Zero || options.RateLimit.FailedAuthentication.RefusalDelay > TimeSpan.FromSeconds(10))
+        {
+            failures.Add($"Gateway:RateLimit:FailedAuthentication:RefusalDelay must be from 0 (no delay) to 10 seconds (got {options.RateLimit.FailedAuthentication.RefusalDelay}).");
+        }
+
+        if (options.RateLimit.FailedAuthentication.MaxDelayedRefusals is < 0 or > 100_000)
+        {
+            failures.Add($"Gateway:RateLimit:FailedAuthentication:MaxDelayedRefusals must be from 0 to 100000 (got {options.RateLimit.FailedAuthentication.MaxDelayedRefusals}).");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

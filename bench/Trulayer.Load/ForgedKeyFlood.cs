@@ -27,6 +27,9 @@ public enum ForgedKeyKind
 public sealed record FloodSettings
 {
     public int Connections { get; init; } = 16;
+
+    /// <summary>Requests per second the flood offers over all its connections; 0: each connection sends as soon as it is answered.</summary>
+    public double RequestsPerSecond { get; init; }
     public ForgedKeyKind Keys { get; init; } = ForgedKeyKind.Random;
 
     /// <summary>The local address the flood's connections come from (another loopback address: another client to the gateway).</summary>
@@ -87,8 +90,21 @@ public sealed record FloodReport(string Machine, DateTimeOffset StartedAt, strin
             Row(table, $"{name} CPU (cores)", p => p.CpuCores.TryGetValue(name, out var cores) ? $"{cores:0.00}" : "-");
         }
 
+        Row(table, "server CPU per flood answer µs", p => ServerMicrosPerFloodAnswer(p) is { } micros ? $"{micros:0}" : "-");
         Row(table, "load average", p => p.LoadAverage);
         console.Write(table);
+    }
+
+    /// <summary>What the measured processes spent over the baseline, per answer to the flood.</summary>
+    public double? ServerMicrosPerFloodAnswer(FloodPhaseReport phase)
+    {
+        var baseline = Phases.FirstOrDefault(p => p.FloodAnswers == 0);
+        if (baseline is null || phase.FloodAnswersPerSecond <= 0)
+        {
+            return null;
+        }
+
+        return (phase.CpuCores.Values.Sum() - baseline.CpuCores.Values.Sum()) / phase.FloodAnswersPerSecond * 1e6;
     }
 
     private void Row(Table table, string label, Func<FloodPhaseReport, string> value)
@@ -104,7 +120,8 @@ public sealed record FloodReport(string Machine, DateTimeOffset StartedAt, strin
 
 /// <summary>
 /// Issue 13's attack, measured: one client floods the gateway with made-up <c>tl_</c> keys over many
-/// connections (from a loopback address of its own, so the gateway sees another client), while one
+/// connections (from a loopback address of its own, so the gateway sees another client; flat out, or at a
+/// fixed rate so that the attacker's own CPU is the same whatever the server does), while one
 /// legitimate client sends OTLP batches at a steady rate with a real key. Three phases: warm-up (the
 /// legitimate client alone, not reported), baseline (alone), flood (both); per phase the legitimate
 /// client's latency, the flood's answers, and the CPU that Auth.Api, the gateway and PostgreSQL spent
@@ -139,7 +156,8 @@ internal sealed class ForgedKeyFlood(LoadTarget target, FloodSettings settings, 
         console.MarkupLine($"baseline: the legitimate client alone for {settings.Baseline.TotalSeconds:0} s");
         phases.Add(await MeasureAsync("baseline", settings.Baseline, processes, () => phase = new PhaseCounters(), null, cancellationToken));
 
-        console.MarkupLine($"flood: {settings.Connections} connections of {settings.Keys} keys from {settings.From} for {settings.Flood.TotalSeconds:0} s, beside the legitimate client");
+        var rate = settings.RequestsPerSecond > 0 ? $"{settings.RequestsPerSecond:0} requests/s" : "flat out";
+        console.MarkupLine($"flood: {settings.Connections} connections of {settings.Keys} keys from {settings.From}, {rate}, for {settings.Flood.TotalSeconds:0} s, beside the legitimate client");
         using var flood = new FloodClient(target.Gateway, settings);
         phases.Add(await MeasureAsync("flood", settings.Flood, processes, () => phase = new PhaseCounters(), flood, cancellationToken));
 
@@ -247,10 +265,12 @@ internal sealed class ForgedKeyFlood(LoadTarget target, FloodSettings settings, 
         private readonly HttpClient _http;
         private readonly Uri _uri;
         private readonly FloodSettings _settings;
+        private readonly RatePacer _pacer;
 
         public FloodClient(Uri gateway, FloodSettings settings)
         {
             _settings = settings;
+            _pacer = new RatePacer(settings.RequestsPerSecond);
             _uri = new Uri(gateway, LoadTarget.TracesPath);
             _http = new HttpClient(new SocketsHttpHandler
             {
@@ -289,6 +309,15 @@ internal sealed class ForgedKeyFlood(LoadTarget target, FloodSettings settings, 
         {
             while (!stop.IsCancellationRequested)
             {
+                try
+                {
+                    await _pacer.WaitAsync(stop);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
                 using var request = new HttpRequestMessage(HttpMethod.Post, _uri) { Content = new ByteArrayContent([]) };
                 request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-protobuf");
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", NewKey());

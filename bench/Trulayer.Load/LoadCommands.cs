@@ -59,6 +59,7 @@ internal static class LoadCommands
     };
 
     private static readonly Option<int> FloodConnections = new("--connections") { Description = "Connections the flood sends over, each a request at a time", DefaultValueFactory = _ => 16 };
+    private static readonly Option<double> FloodRate = new("--flood-rate") { Description = "Requests per second of the flood over all its connections; 0: flat out, each connection sending as soon as it is answered", DefaultValueFactory = _ => 0 };
     private static readonly Option<string> FloodKeys = new Option<string>("--keys")
     {
         Description = "random: tl_ + 43 random base64url characters (a key as made before checksums); checksummed: current keys with a right checksum, which only Auth.Api can refuse",
@@ -85,7 +86,7 @@ internal static class LoadCommands
         root.Subcommands.Add(profile);
 
         var flood = new Command("flood", "Issue 13's attack: a flood of made-up tl_ keys from one address beside a legitimate client; its latency and Auth.Api's CPU, alone and under the flood");
-        AddOptions(flood, [StateDirectory, Gateway, Grpc, ApiKey, Project, Postgres, Kafka, FloodConnections, FloodKeys, FloodFrom, WarmUp, BaselineDuration, Duration,
+        AddOptions(flood, [StateDirectory, Gateway, Grpc, ApiKey, Project, Postgres, Kafka, FloodConnections, FloodRate, FloodKeys, FloodFrom, WarmUp, BaselineDuration, Duration,
             LegitimateRate, LegitimateSpans, Report]);
         flood.SetAction((parse, cancellationToken) => FloodAsync(parse, cancellationToken));
         root.Subcommands.Add(flood);
@@ -161,6 +162,7 @@ internal static class LoadCommands
         var settings = new FloodSettings
         {
             Connections = parse.GetValue(FloodConnections),
+            RequestsPerSecond = parse.GetValue(FloodRate),
             Keys = parse.GetValue(FloodKeys) == "checksummed" ? ForgedKeyKind.Checksummed : ForgedKeyKind.Random,
             From = System.Net.IPAddress.Parse(parse.GetValue(FloodFrom)!),
             WarmUp = TimeSpan.FromSeconds(parse.GetValue(WarmUp)),

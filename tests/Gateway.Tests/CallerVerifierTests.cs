@@ -59,6 +59,31 @@ public sealed class CallerVerifierTests(GatewayStack stack)
     }
 
     [Fact]
+    public async Task ManyRequestsAtOnceWithANewValidKey_CostTheAddressNoFailures()
+    {
+        var auth = new CountingAuthClient(stack.App.GetEndpoint("auth"));
+        var options = new GatewayOptions();
+        using var rateLimiter = new CallerRateLimiter(Options.Create(options), NullLogger<CallerRateLimiter>.Instance);
+        using var verifier = new CallerVerifier(
+            auth,
+            Options.Create(options),
+            Options.Create(new AuthClientOptions { InternalKey = stack.Setting("gateway", "Auth__InternalKey") }),
+            rateLimiter,
+            TimeProvider.System,
+            NullLogger<CallerVerifier>.Instance);
+        var client = IPAddress.Parse("198.51.100.77");
+        var (key, _) = await stack.CreateApiKeyAsync(stack.Member, stack.DevProject);
+
+        var verdicts = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ =>
+            Task.Run(() => verifier.VerifyAsync(key, GatewayRoutes.IngestPolicy, client, "new-key-test", CancellationToken.None))));
+
+        Assert.All(verdicts, v => Assert.Equal(200, v.Status));
+        Assert.InRange(auth.Calls, 1, 2);
+        // The whole burst of failures is still there.
+        Assert.All(Enumerable.Range(0, options.RateLimit.FailedAuthentication.Burst), _ => Assert.Null(rateLimiter.TryCountFailedAuthentication(client)));
+    }
+
+    [Fact]
     public async Task LegacyKeysOff_RefusesTheFormerFormatWithoutACall()
     {
         var auth = new CountingAuthClient(stack.App.GetEndpoint("auth"));

@@ -70,6 +70,21 @@ public sealed class GatewayOptionsTests
     }
 
     [Theory]
+    [InlineData("00:00:11", 1000, "Gateway:RateLimit:FailedAuthentication:RefusalDelay")]
+    [InlineData("-00:00:01", 1000, "Gateway:RateLimit:FailedAuthentication:RefusalDelay")]
+    [InlineData("00:00:01", -1, "Gateway:RateLimit:FailedAuthentication:MaxDelayedRefusals")]
+    public void DelayedRefusals_OutOfRange_FailNamingTheKey(string delay, int maxDelayed, string key)
+    {
+        var options = new GatewayOptions();
+        options.RateLimit.FailedAuthentication.RefusalDelay = TimeSpan.Parse(delay, System.Globalization.CultureInfo.InvariantCulture);
+        options.RateLimit.FailedAuthentication.MaxDelayedRefusals = maxDelayed;
+
+        var result = new GatewayOptionsValidator().Validate(null, options);
+
+        Assert.Contains(key, result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("10.0.0.0/8", true)]
     [InlineData("127.0.0.1", true)]
     [InlineData("fd00::/8", true)]
