@@ -36,6 +36,10 @@ public sealed record FloodSettings
     public IPAddress From { get; init; } = IPAddress.Parse("127.0.0.2");
 
     public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Rounds of (baseline, flood), so that both see the same changes in the machine's other load.</summary>
+    public int Cycles { get; init; } = 1;
+
     public TimeSpan Baseline { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan Flood { get; init; } = TimeSpan.FromSeconds(30);
     public double LegitimateRequestsPerSecond { get; init; } = 20;
@@ -122,10 +126,11 @@ public sealed record FloodReport(string Machine, DateTimeOffset StartedAt, strin
 /// Issue 13's attack, measured: one client floods the gateway with made-up <c>tl_</c> keys over many
 /// connections (from a loopback address of its own, so the gateway sees another client; flat out, or at a
 /// fixed rate so that the attacker's own CPU is the same whatever the server does), while one
-/// legitimate client sends OTLP batches at a steady rate with a real key. Three phases: warm-up (the
-/// legitimate client alone, not reported), baseline (alone), flood (both); per phase the legitimate
-/// client's latency, the flood's answers, and the CPU that Auth.Api, the gateway and PostgreSQL spent
-/// (from /proc, in cores: CPU seconds per second).
+/// legitimate client sends OTLP batches at a steady rate with a real key. After a warm-up (the
+/// legitimate client alone, not reported), slices of baseline (alone) and flood (both) alternate for a
+/// number of cycles, so both conditions meet the same changes in what else the machine is doing; per
+/// condition, the legitimate client's latency, the flood's answers, and the CPU that Auth.Api, the
+/// gateway and PostgreSQL spent (from /proc, in cores: CPU seconds per second).
 /// </summary>
 internal sealed class ForgedKeyFlood(LoadTarget target, FloodSettings settings, IAnsiConsole console)
 {
@@ -134,7 +139,7 @@ internal sealed class ForgedKeyFlood(LoadTarget target, FloodSettings settings, 
     public async Task<FloodReport> RunAsync(CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.UtcNow;
-        var processes = new StackProcesses(target);
+        var pids = new StackProcesses(target).Find();
         var legitimate = new LoadSettings
         {
             Senders = 1,
@@ -142,66 +147,92 @@ internal sealed class ForgedKeyFlood(LoadTarget target, FloodSettings settings, 
             SpansPerRequest = settings.LegitimateSpansPerRequest,
             TracesPerRequest = Math.Max(1, settings.LegitimateSpansPerRequest / 100),
             SpansPerSecond = settings.LegitimateRequestsPerSecond * settings.LegitimateSpansPerRequest,
-            Duration = settings.WarmUp + settings.Baseline + settings.Flood + TimeSpan.FromSeconds(1),
+            Duration = settings.WarmUp + (settings.Baseline + settings.Flood) * settings.Cycles + TimeSpan.FromSeconds(5),
         };
         using var driver = new LoadDriver(target, legitimate);
-        var phase = new PhaseCounters();
-        driver.Attempted += (_, attempt) => phase.Legitimate(attempt);
+        Condition? measuring = null;
+        driver.Attempted += (_, attempt) => measuring?.Counters.Legitimate(attempt);
         var sending = driver.RunAsync(cancellationToken);
 
         console.MarkupLine($"warm-up: the legitimate client alone for {settings.WarmUp.TotalSeconds:0} s");
         await Task.Delay(settings.WarmUp, cancellationToken);
 
-        var phases = new List<FloodPhaseReport>();
-        console.MarkupLine($"baseline: the legitimate client alone for {settings.Baseline.TotalSeconds:0} s");
-        phases.Add(await MeasureAsync("baseline", settings.Baseline, processes, () => phase = new PhaseCounters(), null, cancellationToken));
-
         var rate = settings.RequestsPerSecond > 0 ? $"{settings.RequestsPerSecond:0} requests/s" : "flat out";
-        console.MarkupLine($"flood: {settings.Connections} connections of {settings.Keys} keys from {settings.From}, {rate}, for {settings.Flood.TotalSeconds:0} s, beside the legitimate client");
+        console.MarkupLine(
+            $"{settings.Cycles} × ({settings.Baseline.TotalSeconds:0} s of the legitimate client alone, then {settings.Flood.TotalSeconds:0} s beside a flood of " +
+            $"{settings.Connections} connections of {settings.Keys} keys from {settings.From}, {rate})");
         using var flood = new FloodClient(target.Gateway, settings);
-        phases.Add(await MeasureAsync("flood", settings.Flood, processes, () => phase = new PhaseCounters(), flood, cancellationToken));
+        var baseline = new Condition("baseline");
+        var flooded = new Condition("flood");
+        for (var cycle = 0; cycle < settings.Cycles; cycle++)
+        {
+            await SliceAsync(baseline, settings.Baseline, null);
+            await SliceAsync(flooded, settings.Flood, flood);
+        }
 
+        measuring = null;
         await sending;
         return new FloodReport(
-            $"{Environment.MachineName} ({Environment.ProcessorCount} cores)", started, target.Gateway.ToString(), settings, phases);
+            $"{Environment.MachineName} ({Environment.ProcessorCount} cores)", started, target.Gateway.ToString(), settings, [baseline.Report(), flooded.Report()]);
 
-        async Task<FloodPhaseReport> MeasureAsync(
-            string name, TimeSpan duration, StackProcesses stack, Func<PhaseCounters> begin, FloodClient? floodClient, CancellationToken token)
+        async Task SliceAsync(Condition condition, TimeSpan duration, FloodClient? floodClient)
         {
-            var pids = stack.Find();
             var before = ReadCpu(pids);
-            var counters = begin();
             var clock = Stopwatch.StartNew();
+            measuring = condition;
             if (floodClient is not null)
             {
-                await floodClient.RunAsync(duration, counters, token);
+                await floodClient.RunAsync(duration, condition.Counters, cancellationToken);
             }
             else
             {
-                await Task.Delay(duration, token);
+                await Task.Delay(duration, cancellationToken);
             }
 
-            var seconds = clock.Elapsed.TotalSeconds;
-            var after = ReadCpu(pids);
-            var cpu = Measured.Where(after.ContainsKey).ToDictionary(
-                n => n,
-                n => Math.Round((after[n] - before.GetValueOrDefault(n)).TotalSeconds / seconds, 3),
-                StringComparer.Ordinal);
-            return new FloodPhaseReport(
-                name,
-                Math.Round(seconds, 1),
-                LatencyReport.From(counters.Latency.Snapshot()),
-                counters.LegitimateStatuses.OrderBy(s => s.Key, StringComparer.Ordinal).ToDictionary(s => s.Key, s => s.Value, StringComparer.Ordinal),
-                counters.FloodStatuses.Values.Sum(),
-                Math.Round(counters.FloodStatuses.Values.Sum() / seconds, 0),
-                counters.FloodStatuses.OrderBy(s => s.Key, StringComparer.Ordinal).ToDictionary(s => s.Key, s => s.Value, StringComparer.Ordinal),
-                [.. counters.FloodMessages.Keys.Order(StringComparer.Ordinal)],
-                cpu,
-                File.ReadAllText("/proc/loadavg").Trim());
+            measuring = null;
+            condition.Add(clock.Elapsed, before, ReadCpu(pids));
         }
     }
 
-    /// <summary>CPU time so far of each measured process; PostgreSQL's is its server's and all its backends'.</summary>
+    /// <summary>One condition (alone, or beside the flood) over all its slices.</summary>
+    private sealed class Condition(string name)
+    {
+        private readonly Dictionary<string, TimeSpan> _cpu = new(StringComparer.Ordinal);
+        private TimeSpan _elapsed;
+        private string _loadAverage = "";
+
+        public PhaseCounters Counters { get; } = new();
+
+        public void Add(TimeSpan elapsed, Dictionary<string, TimeSpan> before, Dictionary<string, TimeSpan> after)
+        {
+            _elapsed += elapsed;
+            foreach (var (process, spent) in after)
+            {
+                _cpu[process] = _cpu.GetValueOrDefault(process) + spent - before.GetValueOrDefault(process);
+            }
+
+            _loadAverage = File.ReadAllText("/proc/loadavg").Trim();
+        }
+
+        public FloodPhaseReport Report()
+        {
+            var seconds = _elapsed.TotalSeconds;
+            var answers = Counters.FloodStatuses.Values.Sum();
+            return new FloodPhaseReport(
+                name,
+                Math.Round(seconds, 1),
+                LatencyReport.From(Counters.Latency.Snapshot()),
+                Counters.LegitimateStatuses.OrderBy(s => s.Key, StringComparer.Ordinal).ToDictionary(s => s.Key, s => s.Value, StringComparer.Ordinal),
+                answers,
+                Math.Round(answers / seconds, 0),
+                Counters.FloodStatuses.OrderBy(s => s.Key, StringComparer.Ordinal).ToDictionary(s => s.Key, s => s.Value, StringComparer.Ordinal),
+                [.. Counters.FloodMessages.Keys.Order(StringComparer.Ordinal)],
+                Measured.Where(_cpu.ContainsKey).ToDictionary(n => n, n => Math.Round(_cpu[n].TotalSeconds / seconds, 3), StringComparer.Ordinal),
+                _loadAverage);
+        }
+    }
+
+    /// <summary>CPU time so far of each measured process; PostgreSQL's is its server's and all its backends', live or gone.</summary>
     private static Dictionary<string, TimeSpan> ReadCpu(IReadOnlyDictionary<string, int> pids)
     {
         var cpu = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
@@ -212,8 +243,10 @@ internal sealed class ForgedKeyFlood(LoadTarget target, FloodSettings settings, 
                 continue;
             }
 
-            var members = name == "postgres" ? ProcessMemory.Children(pid).Prepend(pid) : [pid];
-            cpu[name] = members.Aggregate(TimeSpan.Zero, (sum, member) => sum + TryRead(member));
+            // PostgreSQL: the server with the backends that exited, and the live backends.
+            cpu[name] = name == "postgres"
+                ? ProcessCpu.ReadWithExitedChildren(pid) + ProcessMemory.Children(pid).Aggregate(TimeSpan.Zero, (sum, child) => sum + TryRead(child))
+                : ProcessCpu.Read(pid);
         }
 
         return cpu;

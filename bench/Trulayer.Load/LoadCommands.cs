@@ -66,7 +66,8 @@ internal static class LoadCommands
         DefaultValueFactory = _ => "random",
     }.AcceptOnlyFromAmong("random", "checksummed");
     private static readonly Option<string> FloodFrom = new("--from") { Description = "The local address the flood's connections come from (another loopback address is another client)", DefaultValueFactory = _ => "127.0.0.2" };
-    private static readonly Option<double> BaselineDuration = new("--baseline") { Description = "Seconds of the legitimate client alone", DefaultValueFactory = _ => 30 };
+    private static readonly Option<int> FloodCycles = new("--cycles") { Description = "Rounds of (baseline, flood): slices that alternate, so both meet the same changes in the machine's other load", DefaultValueFactory = _ => 1 };
+    private static readonly Option<double> BaselineDuration = new("--baseline") { Description = "Seconds of the legitimate client alone (per cycle; --duration is the flood's)", DefaultValueFactory = _ => 30 };
     private static readonly Option<double> LegitimateRate = new("--legit-rate") { Description = "Requests per second of the legitimate client (GenAI batches)", DefaultValueFactory = _ => 20 };
     private static readonly Option<int> LegitimateSpans = new("--legit-spans") { Description = "Spans per request of the legitimate client", DefaultValueFactory = _ => 100 };
 
@@ -86,7 +87,7 @@ internal static class LoadCommands
         root.Subcommands.Add(profile);
 
         var flood = new Command("flood", "Issue 13's attack: a flood of made-up tl_ keys from one address beside a legitimate client; its latency and Auth.Api's CPU, alone and under the flood");
-        AddOptions(flood, [StateDirectory, Gateway, Grpc, ApiKey, Project, Postgres, Kafka, FloodConnections, FloodRate, FloodKeys, FloodFrom, WarmUp, BaselineDuration, Duration,
+        AddOptions(flood, [StateDirectory, Gateway, Grpc, ApiKey, Project, Postgres, Kafka, FloodConnections, FloodRate, FloodKeys, FloodFrom, WarmUp, FloodCycles, BaselineDuration, Duration,
             LegitimateRate, LegitimateSpans, Report]);
         flood.SetAction((parse, cancellationToken) => FloodAsync(parse, cancellationToken));
         root.Subcommands.Add(flood);
@@ -166,6 +167,7 @@ internal static class LoadCommands
             Keys = parse.GetValue(FloodKeys) == "checksummed" ? ForgedKeyKind.Checksummed : ForgedKeyKind.Random,
             From = System.Net.IPAddress.Parse(parse.GetValue(FloodFrom)!),
             WarmUp = TimeSpan.FromSeconds(parse.GetValue(WarmUp)),
+            Cycles = Math.Max(1, parse.GetValue(FloodCycles)),
             Baseline = TimeSpan.FromSeconds(parse.GetValue(BaselineDuration)),
             Flood = TimeSpan.FromSeconds(parse.GetValue(Duration)),
             LegitimateRequestsPerSecond = parse.GetValue(LegitimateRate),
