@@ -18,14 +18,9 @@ public sealed class CallerVerifierTests(GatewayStack stack)
         var auth = new CountingAuthClient(stack.App.GetEndpoint("auth"));
         var options = new GatewayOptions { RefusalCacheSize = 16 };
         options.RateLimit.FailedAuthentication.Burst = 1_000_000; // the calls are counted here, not the limit
-        using var rateLimiter = new CallerRateLimiter(Options.Create(options), NullLogger<CallerRateLimiter>.Instance);
-        using var verifier = new CallerVerifier(
-            auth,
-            Options.Create(options),
-            Options.Create(new AuthClientOptions { InternalKey = stack.Setting("gateway", "Auth__InternalKey") }),
-            rateLimiter,
-            TimeProvider.System,
-            NullLogger<CallerVerifier>.Instance);
+        var (verifier, rateLimiter) = Create(auth, options);
+        using var disposeVerifier = verifier;
+        using var disposeRateLimiter = rateLimiter;
         var (key, _) = await stack.CreateApiKeyAsync(stack.Member, stack.DevProject);
         Task<Verdict> Verify(string credential) => verifier.VerifyAsync(credential, GatewayRoutes.IngestPolicy, IPAddress.Loopback, "caller-verifier-test", CancellationToken.None);
 
@@ -33,7 +28,7 @@ public sealed class CallerVerifierTests(GatewayStack stack)
         Assert.All(first, v => Assert.Equal(200, v.Status));
         Assert.Equal(1, auth.Calls);
 
-        var forged = Enumerable.Range(0, 1000).Select(_ => WithTypo(ApiKeyFormat.Generate()))
+        var forged = Enumerable.Range(0, 1000).Select(_ => GatewayStack.WithTypo(ApiKeyFormat.Generate()))
             .Concat(Enumerable.Range(0, 1000).Select(i => "tl_" + new string('A', 42) + "BCDF"[i % 4]))
             .Concat(["tl_short", "tl_" + new string('!', 49)]);
         foreach (var credential in forged)
@@ -63,14 +58,9 @@ public sealed class CallerVerifierTests(GatewayStack stack)
     {
         var auth = new CountingAuthClient(stack.App.GetEndpoint("auth"));
         var options = new GatewayOptions();
-        using var rateLimiter = new CallerRateLimiter(Options.Create(options), NullLogger<CallerRateLimiter>.Instance);
-        using var verifier = new CallerVerifier(
-            auth,
-            Options.Create(options),
-            Options.Create(new AuthClientOptions { InternalKey = stack.Setting("gateway", "Auth__InternalKey") }),
-            rateLimiter,
-            TimeProvider.System,
-            NullLogger<CallerVerifier>.Instance);
+        var (verifier, rateLimiter) = Create(auth, options);
+        using var disposeVerifier = verifier;
+        using var disposeRateLimiter = rateLimiter;
         var client = IPAddress.Parse("198.51.100.77");
         var (key, _) = await stack.CreateApiKeyAsync(stack.Member, stack.DevProject);
 
@@ -88,14 +78,9 @@ public sealed class CallerVerifierTests(GatewayStack stack)
     {
         var auth = new CountingAuthClient(stack.App.GetEndpoint("auth"));
         var options = new GatewayOptions { LegacyApiKeys = false };
-        using var rateLimiter = new CallerRateLimiter(Options.Create(options), NullLogger<CallerRateLimiter>.Instance);
-        using var verifier = new CallerVerifier(
-            auth,
-            Options.Create(options),
-            Options.Create(new AuthClientOptions { InternalKey = stack.Setting("gateway", "Auth__InternalKey") }),
-            rateLimiter,
-            TimeProvider.System,
-            NullLogger<CallerVerifier>.Instance);
+        var (verifier, rateLimiter) = Create(auth, options);
+        using var disposeVerifier = verifier;
+        using var disposeRateLimiter = rateLimiter;
 
         var verdict = await verifier.VerifyAsync(stack.Dev.ApiKey!, GatewayRoutes.IngestPolicy, IPAddress.Loopback, "legacy-off-test", CancellationToken.None);
 
@@ -126,8 +111,19 @@ public sealed class CallerVerifierTests(GatewayStack stack)
         Assert.Null(cache.Find(digests[^1]));
     }
 
-    /// <summary>The key with one character of its secret changed, as a typo would.</summary>
-    private static string WithTypo(string key) => key[..10] + (key[10] == 'x' ? 'y' : 'x') + key[11..];
+    /// <summary>A verifier (and the rate limiter it counts failures with) that asks the stack's Auth.Api through <paramref name="auth"/>.</summary>
+    private (CallerVerifier Verifier, CallerRateLimiter RateLimiter) Create(CountingAuthClient auth, GatewayOptions options)
+    {
+        var rateLimiter = new CallerRateLimiter(Options.Create(options), NullLogger<CallerRateLimiter>.Instance);
+        var verifier = new CallerVerifier(
+            auth,
+            Options.Create(options),
+            Options.Create(new AuthClientOptions { InternalKey = stack.Setting("gateway", "Auth__InternalKey") }),
+            rateLimiter,
+            TimeProvider.System,
+            NullLogger<CallerVerifier>.Instance);
+        return (verifier, rateLimiter);
+    }
 
     /// <summary>HttpClients to Auth.Api through a handler that counts the requests.</summary>
     private sealed class CountingAuthClient(Uri auth) : IHttpClientFactory

@@ -68,7 +68,7 @@ public sealed class ForgedCredentialTests(GatewayStack stack)
         using var client = GatewayStack.ClientFrom(GatewayStack.NewLoopbackAddress());
         var run = Guid.NewGuid().ToString("N")[..12];
         var (key, _) = await stack.CreateApiKeyAsync(stack.Member, stack.DevProject);
-        var forged = WithTypo(key);
+        var forged = GatewayStack.WithTypo(key);
         var badLegacy = "tl_" + new string('A', 42) + "B";
 
         var refusals = new List<string>();
@@ -84,7 +84,7 @@ public sealed class ForgedCredentialTests(GatewayStack stack)
         Assert.Contains("not known", refusals[2], StringComparison.Ordinal);
         // Auth.Api logs every refused verification with its correlation id: the last key (its checksum is
         // right) was asked about, after the two others, which it never saw.
-        await Eventually(() => AuthLogged($"unknown-{run}"));
+        await GatewayStack.Eventually(() => AuthLogged($"unknown-{run}"));
         Assert.False(AuthLogged($"forged-{run}"), "a key whose checksum fails reached Auth.Api");
         Assert.False(AuthLogged($"malformed-{run}"), "a malformed key reached Auth.Api");
         Assert.Contains(stack.Log.Lines, l => l.StartsWith("gateway", StringComparison.Ordinal) && l.Contains($"forged-{run}", StringComparison.Ordinal));
@@ -139,7 +139,7 @@ public sealed class ForgedCredentialTests(GatewayStack stack)
         responses.ToList().ForEach(r => r.Dispose());
 
         // Every request is in the gateway's log once it has answered; Auth.Api logged its refusals before that.
-        await Eventually(() => stack.Log.Lines.Count(l => l.StartsWith("gateway", StringComparison.Ordinal) && l.Contains(run, StringComparison.Ordinal)) == keys.Count);
+        await GatewayStack.Eventually(() => stack.Log.Lines.Count(l => l.StartsWith("gateway", StringComparison.Ordinal) && l.Contains(run, StringComparison.Ordinal)) == keys.Count);
         var lookups = stack.Log.Lines.Count(l => l.StartsWith("auth", StringComparison.Ordinal) && l.Contains(run, StringComparison.Ordinal));
         Assert.Equal(lookups, statuses.Count(s => s == HttpStatusCode.Unauthorized));
         Assert.Equal(keys.Count - lookups, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
@@ -159,7 +159,7 @@ public sealed class ForgedCredentialTests(GatewayStack stack)
         Assert.NotNull(limited);
         Assert.Contains($"too many failed authentications from {client}", limited.Value.Message, StringComparison.Ordinal);
 
-        using (var other = await SendAsync(stack.Http, WithTypo(ApiKeyFormat.Generate()), configure: request => request.Headers.Add("X-Forwarded-For", behindTheSameProxy.ToString())))
+        using (var other = await SendAsync(stack.Http, GatewayStack.WithTypo(ApiKeyFormat.Generate()), configure: request => request.Headers.Add("X-Forwarded-For", behindTheSameProxy.ToString())))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, other.StatusCode);
         }
@@ -167,7 +167,7 @@ public sealed class ForgedCredentialTests(GatewayStack stack)
         // From an address that is not a trusted proxy, X-Forwarded-For is ignored: naming the limited
         // client changes nothing.
         using var untrusted = GatewayStack.ClientFrom(GatewayStack.NewLoopbackAddress());
-        using (var spoofed = await SendAsync(untrusted, WithTypo(ApiKeyFormat.Generate()), configure: request => request.Headers.Add("X-Forwarded-For", client.ToString())))
+        using (var spoofed = await SendAsync(untrusted, GatewayStack.WithTypo(ApiKeyFormat.Generate()), configure: request => request.Headers.Add("X-Forwarded-For", client.ToString())))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, spoofed.StatusCode);
         }
@@ -180,7 +180,7 @@ public sealed class ForgedCredentialTests(GatewayStack stack)
     private async Task<(HttpStatusCode[] Statuses, (int Code, string Message, TimeSpan RetryAfter)? Limited)> FloodAsync(HttpClient client, Action<HttpRequestMessage>? configure = null)
     {
         var responses = await Task.WhenAll(Enumerable.Range(0, GatewayStack.FailedAuthenticationBurst * 3)
-            .Select(_ => SendAsync(client, WithTypo(ApiKeyFormat.Generate()), configure)));
+            .Select(_ => SendAsync(client, GatewayStack.WithTypo(ApiKeyFormat.Generate()), configure)));
         try
         {
             var first = responses.FirstOrDefault(r => r.StatusCode == HttpStatusCode.TooManyRequests);
@@ -228,18 +228,4 @@ public sealed class ForgedCredentialTests(GatewayStack stack)
 
     private bool AuthLogged(string correlationId)
         => stack.Log.Lines.Any(l => l.StartsWith("auth", StringComparison.Ordinal) && l.Contains(correlationId, StringComparison.Ordinal));
-
-    /// <summary>The key with one character of its secret changed, as a typo would.</summary>
-    private static string WithTypo(string key) => key[..10] + (key[10] == 'x' ? 'y' : 'x') + key[11..];
-
-    private static async Task Eventually(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition() && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-        }
-
-        Assert.True(condition());
-    }
 }

@@ -119,6 +119,21 @@ public sealed class GatewayStack : StackFixture
         return new Tenant(user, session, organization, project, key, keyId);
     }
 
+    /// <summary>The key with one character of its secret changed, as a typo would.</summary>
+    public static string WithTypo(string key) => key[..10] + (key[10] == 'x' ? 'y' : 'x') + key[11..];
+
+    /// <summary>Polls <paramref name="condition"/> for up to 10 s; fails if it never holds.</summary>
+    public static async Task Eventually(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.True(condition());
+    }
+
     public static StringContent OtlpJson(string json = "{}") => new(json, Encoding.UTF8, "application/json");
 
     public static ByteArrayContent OtlpProtobuf()
