@@ -9,7 +9,8 @@ namespace Trulayer.Gateway;
 
 /// <summary>
 /// The gateway's decision on each routed request, before YARP forwards it: the right listener, the
-/// body limit, a credential verified by Auth.Api for the route's policy, the project the request
+/// body limit, a credential verified for the route's policy (CallerVerifier: by Auth.Api, unless it can be
+/// refused more cheaply, or the client's address failed too often), the project the request
 /// names, the caller's rate limit; then the credential is taken off the request and a freshly signed
 /// identity assertion put on instead. Refusals are answered in the route's error style.
 /// </summary>
@@ -68,11 +69,11 @@ internal sealed class CallerAccessMiddleware(
             return;
         }
 
-        var verdict = await verifier.VerifyAsync(credential, route.Policy, context.TraceIdentifier, context.RequestAborted);
+        // The client's address, after the forwarded-headers middleware believed a trusted proxy (ClientAddress).
+        var verdict = await verifier.VerifyAsync(credential, route.Policy, context.Connection.RemoteIpAddress, context.TraceIdentifier, context.RequestAborted);
         if (verdict.Caller is not { } caller)
         {
-            await RefuseAsync(context, route, verdict.Status, verdict.Error,
-                verdict.Status == StatusCodes.Status503ServiceUnavailable ? TimeSpan.FromSeconds(1) : null);
+            await RefuseAsync(context, route, verdict.Status, verdict.Error, verdict.RetryAfter);
             return;
         }
 

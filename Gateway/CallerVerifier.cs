@@ -1,5 +1,10 @@
+using System.Buffers.Binary;
 using System.Buffers.Text;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
 using System.Net.Http.Json;
+using System.Numerics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -11,20 +16,35 @@ using Trulayer.ServiceDefaults.Identity;
 namespace Trulayer.Gateway;
 
 /// <summary>
-/// Auth.Api's answer about a credential and a policy: the caller (200), a refusal with its reason
-/// (401, 403), or 503 when it could not be asked. <paramref name="ExpiresAt"/> is a session's expiry.
+/// The gateway's verdict on a credential for a policy: the caller (200), a refusal with its reason
+/// (401, 403), 429 (the client's address failed too often) or 503 (Auth.Api could not be asked), the
+/// last two with how long to wait. <paramref name="ExpiresAt"/> is a session's expiry.
 /// </summary>
-internal sealed record Verdict(int Status, CallerIdentity? Caller, string Error, DateTimeOffset? ExpiresAt = null)
+internal sealed record Verdict(int Status, CallerIdentity? Caller, string Error, DateTimeOffset? ExpiresAt = null, TimeSpan? RetryAfter = null)
 {
-    public static Verdict Unavailable(string error) => new(StatusCodes.Status503ServiceUnavailable, null, error);
+    public static Verdict Unavailable(string error) => new(StatusCodes.Status503ServiceUnavailable, null, error, RetryAfter: TimeSpan.FromSeconds(1));
+
+    public static Verdict Unauthenticated(string error) => new(StatusCodes.Status401Unauthorized, null, error);
 }
 
 /// <summary>
-/// Asks Auth.Api (POST /v1/auth/verify) who a credential belongs to and whether it passes a policy,
-/// and reuses the answer for at most <see cref="GatewayOptions.CredentialCacheTtl"/> (never past a
-/// session's expiry), so most requests cost no call. Concurrent requests with the same credential
-/// share one call. Refusals are reused too (a key that is unknown or revoked stays so); failures to
-/// reach Auth.Api are not. Credentials are kept only as SHA-256 digests.
+/// Decides who a credential belongs to and whether it passes a policy, spending as little as it can on
+/// credentials that will not pass:
+/// <list type="number">
+/// <item>an API key that is malformed or whose checksum fails (<see cref="ApiKeyFormat"/>) is refused here,
+/// and so is a key of the old format when Gateway:LegacyApiKeys is off;</item>
+/// <item>a verdict on a valid credential (200, or 403 for the route) is reused for at most
+/// <see cref="GatewayOptions.CredentialCacheTtl"/>, never past a session's expiry;</item>
+/// <item>Auth.Api's refusals (401) are kept for <see cref="GatewayOptions.RefusalCacheTtl"/> in a
+/// <see cref="RefusalCache"/> of fixed size, apart from the verdicts above, so made-up credentials can
+/// neither fill the memory nor push a valid credential's verdict out;</item>
+/// <item>a client address that used up its failed authentications (<see cref="CallerRateLimiter"/>) is
+/// answered 429 instead of any of these refusals, and instead of asking Auth.Api, after a delay;</item>
+/// <item>only then Auth.Api is asked (POST /v1/auth/verify), once for all the requests that wait on the
+/// same credential and policy.</item>
+/// </list>
+/// Every 401 counts against the client address. Failures to reach Auth.Api are never kept. Credentials are
+/// kept only as SHA-256 digests.
 /// </summary>
 internal sealed partial class CallerVerifier : IDisposable
 {
@@ -33,28 +53,38 @@ internal sealed partial class CallerVerifier : IDisposable
     /// <summary>Auth.Api's internal-key header (Auth.Api's InternalApi.KeyHeader).</summary>
     public const string InternalKeyHeader = "X-Trulayer-Internal-Key";
 
+    private const string LegacyKeysRefused =
+        "API keys of the format issued before checksums (46 characters) are no longer accepted: create a new key";
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private readonly IHttpClientFactory _httpClientFactory;
     private readonly GatewayOptions _options;
     private readonly string _internalKey;
+    private readonly CallerRateLimiter _rateLimiter;
     private readonly TimeProvider _time;
     private readonly ILogger<CallerVerifier> _logger;
-    private readonly MemoryCache _cache;
+    private readonly MemoryCache _verdicts;
+    private readonly RefusalCache _refusals;
+    private readonly ConcurrentDictionary<string, Lazy<Task<Verdict>>> _asking = new(StringComparer.Ordinal);
+    private int _delayedRefusals;
 
     public CallerVerifier(
         IHttpClientFactory httpClientFactory,
         IOptions<GatewayOptions> options,
         IOptions<AuthClientOptions> authOptions,
+        CallerRateLimiter rateLimiter,
         TimeProvider time,
         ILogger<CallerVerifier> logger)
     {
         _httpClientFactory = httpClientFactory;
         _options = options.Value;
         _internalKey = authOptions.Value.InternalKey;
+        _rateLimiter = rateLimiter;
         _time = time;
         _logger = logger;
-        _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = _options.CredentialCacheSize });
+        _verdicts = new MemoryCache(new MemoryCacheOptions { SizeLimit = _options.CredentialCacheSize });
+        _refusals = new RefusalCache(_options.RefusalCacheSize, _options.RefusalCacheTtl, time);
     }
 
     private sealed record VerifyResponse(
@@ -66,48 +96,158 @@ internal sealed partial class CallerVerifier : IDisposable
         Guid? ApiKeyId,
         DateTimeOffset? ExpiresAt);
 
-    public async Task<Verdict> VerifyAsync(string credential, string policy, string correlationId, CancellationToken cancellationToken)
+    /// <summary>The verdict on <paramref name="credential"/> for <paramref name="policy"/>, sent from <paramref name="client"/>.</summary>
+    public async Task<Verdict> VerifyAsync(string credential, string policy, IPAddress? client, string correlationId, CancellationToken cancellationToken)
     {
-        var key = CacheKey(credential, policy);
-        var result = await GetOrAskAsync(key, credential, policy, correlationId).WaitAsync(cancellationToken);
-        if (result.ExpiresAt <= _time.GetUtcNow())
+        // No valid credential is refused here, so no verdict can be missed by looking at this first.
+        if (RefuseWithoutAsking(credential) is { } malformed)
         {
+            return await CountFailureAsync(client, malformed, cancellationToken);
+        }
+
+        var digest = CredentialDigest.Of(credential);
+        var key = digest.Key(policy);
+        if (_verdicts.TryGetValue(key, out Verdict? known) && known is not null)
+        {
+            if (!(known.ExpiresAt <= _time.GetUtcNow()))
+            {
+                return known;
+            }
+
             // The session expired while its verdict was kept: Auth.Api says so, with the reason.
-            _cache.Remove(key);
-            result = await GetOrAskAsync(key, credential, policy, correlationId).WaitAsync(cancellationToken);
+            _verdicts.Remove(key);
         }
 
-        if (result.Status == StatusCodes.Status503ServiceUnavailable || result.Caller is { Kind: CallerKind.Session, Role: null })
+        if (_refusals.Find(digest) is { } refusal)
         {
-            // Not reused: Auth.Api may be back in a moment; someone in no organization is about to
-            // create or join one.
-            _cache.Remove(key);
+            return await CountFailureAsync(client, refusal, cancellationToken);
         }
 
-        return result;
-    }
-
-    private Task<Verdict> GetOrAskAsync(string key, string credential, string policy, string correlationId)
-    {
-        if (_cache.TryGetValue(key, out Task<Verdict>? verdict) && verdict is not null)
+        // Joining a lookup already under way costs nothing more; a new one needs the address's permission.
+        var permit = default(LookupPermit);
+        if (!_asking.TryGetValue(key, out var pending))
         {
+            permit = _rateLimiter.AdmitLookup(client);
+            if (permit.RetryAfter is { } wait)
+            {
+                return await TooManyFailuresAsync(client, wait, cancellationToken);
+            }
+        }
+
+        using (permit)
+        {
+            var verdict = await (pending?.Value ?? AskOnceAsync(key, digest, credential, policy, correlationId)).WaitAsync(cancellationToken);
+            if (verdict.Status == StatusCodes.Status401Unauthorized && !permit.Paid)
+            {
+                // Answered 401 all the same: Auth.Api was asked, and that is the answer.
+                _rateLimiter.TryCountFailedAuthentication(client);
+            }
+
             return verdict;
         }
-
-        verdict = AskAuthAsync(credential, policy, correlationId);
-        using var entry = _cache.CreateEntry(key);
-        entry.Value = verdict;
-        entry.Size = 1;
-        entry.AbsoluteExpirationRelativeToNow = _options.CredentialCacheTtl;
-        return verdict;
     }
 
     /// <summary>Forgets every verdict about <paramref name="credential"/>, after its holder changed what it grants.</summary>
     public void Forget(string credential)
     {
+        var digest = CredentialDigest.Of(credential);
         foreach (var policy in GatewayRoutes.Policies)
         {
-            _cache.Remove(CacheKey(credential, policy));
+            _verdicts.Remove(digest.Key(policy));
+        }
+    }
+
+    /// <summary>A refusal of an API key that no lookup could accept, or null.</summary>
+    private Verdict? RefuseWithoutAsking(string credential)
+    {
+        if (!credential.StartsWith(ApiKeyFormat.Prefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var shape = ApiKeyFormat.Check(credential);
+        if (ApiKeyFormat.Refusal(shape) is { } refusal)
+        {
+            return Verdict.Unauthenticated(refusal);
+        }
+
+        return shape == ApiKeyShape.Legacy && !_options.LegacyApiKeys ? Verdict.Unauthenticated(LegacyKeysRefused) : null;
+    }
+
+    /// <summary><paramref name="refusal"/>, counted against <paramref name="client"/>; 429 instead when it has no failure left.</summary>
+    private ValueTask<Verdict> CountFailureAsync(IPAddress? client, Verdict refusal, CancellationToken cancellationToken)
+        => _rateLimiter.TryCountFailedAuthentication(client) is { } over ? TooManyFailuresAsync(client, over, cancellationToken) : ValueTask.FromResult(refusal);
+
+    /// <summary>
+    /// The 429 of an address over its limit, held for RefusalDelay first (while fewer than MaxDelayedRefusals
+    /// are held): a client that ignores Retry-After then gets one answer a second per connection, at the cost
+    /// of a timer here, instead of as many cheap refusals as it can make us write.
+    /// </summary>
+    private async ValueTask<Verdict> TooManyFailuresAsync(IPAddress? client, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        var verdict = new Verdict(
+            StatusCodes.Status429TooManyRequests,
+            null,
+            $"too many failed authentications from {ClientAddress.Partition(client)}: retry after {seconds} s, and check the API key or session this client sends " +
+            "(until then, credentials the gateway has not already verified are refused from this address)",
+            RetryAfter: wait);
+        var limit = _options.RateLimit.FailedAuthentication;
+        if (limit.RefusalDelay <= TimeSpan.Zero)
+        {
+            return verdict;
+        }
+
+        try
+        {
+            if (Interlocked.Increment(ref _delayedRefusals) <= limit.MaxDelayedRefusals)
+            {
+                await Task.Delay(limit.RefusalDelay, _time, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client left; the answer goes nowhere.
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _delayedRefusals);
+        }
+
+        return verdict;
+    }
+
+    private Task<Verdict> AskOnceAsync(string key, CredentialDigest digest, string credential, string policy, string correlationId)
+        => _asking.GetOrAdd(
+            key,
+            static (key, ask) => new Lazy<Task<Verdict>>(() => ask.Verifier.AskAndKeepAsync(key, ask.Digest, ask.Credential, ask.Policy, ask.CorrelationId)),
+            (Verifier: this, Digest: digest, Credential: credential, Policy: policy, CorrelationId: correlationId)).Value;
+
+    private async Task<Verdict> AskAndKeepAsync(string key, CredentialDigest digest, string credential, string policy, string correlationId)
+    {
+        try
+        {
+            var verdict = await AskAuthAsync(credential, policy, correlationId);
+            if (verdict.Status == StatusCodes.Status401Unauthorized)
+            {
+                _refusals.Add(digest, verdict);
+            }
+            else if (verdict.Status is StatusCodes.Status200OK or StatusCodes.Status403Forbidden && verdict.Caller is not { Kind: CallerKind.Session, Role: null })
+            {
+                // Not kept: a session in no organization (about to create or join one), and 503s
+                // (Auth.Api may be back in a moment).
+                using var entry = _verdicts.CreateEntry(key);
+                entry.Value = verdict;
+                entry.Size = 1;
+                entry.AbsoluteExpirationRelativeToNow = _options.CredentialCacheTtl;
+            }
+
+            return verdict;
+        }
+        finally
+        {
+            // After the verdict is kept: a request arriving in between finds one or the other.
+            _asking.TryRemove(key, out _);
         }
     }
 
@@ -153,18 +293,70 @@ internal sealed partial class CallerVerifier : IDisposable
         }
     }
 
-    private static string CacheKey(string credential, string policy)
-    {
-        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(Encoding.UTF8.GetBytes(credential), digest);
-        return policy + ":" + Base64Url.EncodeToString(digest);
-    }
-
-    public void Dispose() => _cache.Dispose();
+    public void Dispose() => _verdicts.Dispose();
 
     private static partial class Log
     {
         [LoggerMessage(EventId = 1400, Level = LogLevel.Warning, Message = "Auth.Api could not verify a caller: {Error} ({CorrelationId})")]
         public static partial void AuthFailed(ILogger logger, string error, string correlationId);
     }
+}
+
+/// <summary>A credential as the gateway remembers it: its SHA-256, never the credential itself.</summary>
+internal readonly record struct CredentialDigest(UInt128 Head, UInt128 Tail)
+{
+    public static CredentialDigest Of(string credential)
+    {
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes(credential), digest);
+        return new CredentialDigest(BinaryPrimitives.ReadUInt128LittleEndian(digest), BinaryPrimitives.ReadUInt128LittleEndian(digest[16..]));
+    }
+
+    /// <summary>The key of a verdict for <paramref name="policy"/>.</summary>
+    public string Key(string policy)
+    {
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        BinaryPrimitives.WriteUInt128LittleEndian(digest, Head);
+        BinaryPrimitives.WriteUInt128LittleEndian(digest[16..], Tail);
+        return policy + ":" + Base64Url.EncodeToString(digest);
+    }
+}
+
+/// <summary>
+/// Auth.Api's recent refusals (401), so a client that repeats a bad credential costs no call: a table of a
+/// fixed number of slots, each holding at most one refusal, for at most the TTL. A credential's digest picks
+/// its slot, and a new refusal overwrites what the slot held: a flood of distinct made-up credentials only
+/// churns this table, never grows it, and never touches the verdicts on valid credentials (kept apart).
+/// Reads and writes are single reference reads and writes: no lock.
+/// </summary>
+internal sealed class RefusalCache
+{
+    private sealed record Entry(CredentialDigest Digest, Verdict Verdict, long ExpiresAt);
+
+    private readonly Entry?[] _slots;
+    private readonly int _mask;
+    private readonly long _ttl;
+    private readonly TimeProvider _time;
+
+    public RefusalCache(int size, TimeSpan ttl, TimeProvider time)
+    {
+        _slots = new Entry?[BitOperations.RoundUpToPowerOf2((uint)size)];
+        _mask = _slots.Length - 1;
+        _ttl = (long)(ttl.TotalSeconds * time.TimestampFrequency);
+        _time = time;
+    }
+
+    /// <summary>The number of slots (the size asked for, rounded up to a power of two).</summary>
+    public int Capacity => _slots.Length;
+
+    public Verdict? Find(CredentialDigest digest)
+    {
+        var entry = Volatile.Read(ref _slots[Slot(digest)]);
+        return entry is not null && entry.Digest == digest && entry.ExpiresAt > _time.GetTimestamp() ? entry.Verdict : null;
+    }
+
+    public void Add(CredentialDigest digest, Verdict refusal)
+        => Volatile.Write(ref _slots[Slot(digest)], new Entry(digest, refusal, _time.GetTimestamp() + _ttl));
+
+    private int Slot(CredentialDigest digest) => (int)(uint)digest.Tail & _mask;
 }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Trulayer.Gateway;
@@ -40,6 +41,21 @@ internal static class GatewayServiceExtensions
 
     public static WebApplication MapGateway(this WebApplication app)
     {
+        var trustedProxies = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.TrustedProxies;
+        if (trustedProxies.Length > 0)
+        {
+            // Only with proxies to trust: with none listed, the middleware would believe everyone.
+            var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor, ForwardLimit = null };
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var proxy in trustedProxies)
+            {
+                forwarded.KnownIPNetworks.Add(ClientAddress.ParseNetwork(proxy)!.Value);
+            }
+
+            app.UseForwardedHeaders(forwarded);
+        }
+
         app.UseMiddleware<FrontDoorMiddleware>();
         app.MapReverseProxy(proxy =>
         {

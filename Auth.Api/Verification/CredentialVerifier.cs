@@ -41,9 +41,10 @@ internal sealed class CredentialVerifier(
 
     private async Task<CallerVerification> VerifyApiKeyAsync(string key, CancellationToken cancellationToken)
     {
-        if (!ApiKeySecret.IsWellFormed(key))
+        // The gateway refuses these already; checked again so no caller of this route costs a lookup with one.
+        if (ApiKeyFormat.Refusal(ApiKeyFormat.Check(key)) is { } refusal)
         {
-            return CallerVerification.Unauthenticated("the API key is malformed: it is 'tl_' followed by the secret shown when the key was created");
+            return CallerVerification.Unauthenticated(refusal);
         }
 
         var stored = await apiKeys.FindAsync(key, cancellationToken);

@@ -58,6 +58,19 @@ internal static class LoadCommands
         AllowMultipleArgumentsPerToken = true,
     };
 
+    private static readonly Option<int> FloodConnections = new("--connections") { Description = "Connections the flood sends over, each a request at a time", DefaultValueFactory = _ => 16 };
+    private static readonly Option<double> FloodRate = new("--flood-rate") { Description = "Requests per second of the flood over all its connections; 0: flat out, each connection sending as soon as it is answered", DefaultValueFactory = _ => 0 };
+    private static readonly Option<string> FloodKeys = new Option<string>("--keys")
+    {
+        Description = "random: tl_ + 43 random base64url characters (a key as made before checksums); checksummed: current keys with a right checksum, which only Auth.Api can refuse",
+        DefaultValueFactory = _ => "random",
+    }.AcceptOnlyFromAmong("random", "checksummed");
+    private static readonly Option<string> FloodFrom = new("--from") { Description = "The local address the flood's connections come from (another loopback address is another client)", DefaultValueFactory = _ => "127.0.0.2" };
+    private static readonly Option<int> FloodCycles = new("--cycles") { Description = "Rounds of (baseline, flood): slices that alternate, so both meet the same changes in the machine's other load", DefaultValueFactory = _ => 1 };
+    private static readonly Option<double> BaselineDuration = new("--baseline") { Description = "Seconds of the legitimate client alone (per cycle; --duration is the flood's)", DefaultValueFactory = _ => 30 };
+    private static readonly Option<double> LegitimateRate = new("--legit-rate") { Description = "Requests per second of the legitimate client (GenAI batches)", DefaultValueFactory = _ => 20 };
+    private static readonly Option<int> LegitimateSpans = new("--legit-spans") { Description = "Spans per request of the legitimate client", DefaultValueFactory = _ => 100 };
+
     public static RootCommand Create()
     {
         var root = new RootCommand("Trulayer load: drives a running stack through the gateway, then counts what it stored.");
@@ -72,6 +85,12 @@ internal static class LoadCommands
             Duration, LatencyDuration, WarmUp, RequestTimeout, GiveUpAfter, DrainTimeout, RawCopyRows, RawCopyRounds, Report]);
         profile.SetAction((parse, cancellationToken) => ProfileAsync(parse, cancellationToken));
         root.Subcommands.Add(profile);
+
+        var flood = new Command("flood", "Issue 13's attack: a flood of made-up tl_ keys from one address beside a legitimate client; its latency and Auth.Api's CPU, alone and under the flood");
+        AddOptions(flood, [StateDirectory, Gateway, Grpc, ApiKey, Project, Postgres, Kafka, FloodConnections, FloodRate, FloodKeys, FloodFrom, WarmUp, FloodCycles, BaselineDuration, Duration,
+            LegitimateRate, LegitimateSpans, Report]);
+        flood.SetAction((parse, cancellationToken) => FloodAsync(parse, cancellationToken));
+        root.Subcommands.Add(flood);
         return root;
     }
 
@@ -132,6 +151,34 @@ internal static class LoadCommands
         }
 
         return Finish(parse, "profile", phases);
+    }
+
+    private static async Task<int> FloodAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        if (!TryTarget(parse, out var target))
+        {
+            return 2;
+        }
+
+        var settings = new FloodSettings
+        {
+            Connections = parse.GetValue(FloodConnections),
+            RequestsPerSecond = parse.GetValue(FloodRate),
+            Keys = parse.GetValue(FloodKeys) == "checksummed" ? ForgedKeyKind.Checksummed : ForgedKeyKind.Random,
+            From = System.Net.IPAddress.Parse(parse.GetValue(FloodFrom)!),
+            WarmUp = TimeSpan.FromSeconds(parse.GetValue(WarmUp)),
+            Cycles = Math.Max(1, parse.GetValue(FloodCycles)),
+            Baseline = TimeSpan.FromSeconds(parse.GetValue(BaselineDuration)),
+            Flood = TimeSpan.FromSeconds(parse.GetValue(Duration)),
+            LegitimateRequestsPerSecond = parse.GetValue(LegitimateRate),
+            LegitimateSpansPerRequest = parse.GetValue(LegitimateSpans),
+        };
+        var report = await new ForgedKeyFlood(target, settings, AnsiConsole.Console).RunAsync(cancellationToken);
+        var path = parse.GetValue(Report) ?? Path.Combine("artifacts", "load", $"flood-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
+        report.Write(path);
+        report.Print(AnsiConsole.Console);
+        AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(Path.GetFullPath(path))}[/]");
+        return 0;
     }
 
     private static int Finish(ParseResult parse, string command, IReadOnlyList<PhaseReport> phases)

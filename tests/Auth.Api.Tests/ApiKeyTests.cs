@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Trulayer.ServiceDefaults.Identity;
 
@@ -38,7 +39,8 @@ public sealed class ApiKeyTests(AuthApp app) : IClassFixture<AuthApp>
         var created = await CreateKeyAsync(owner, project);
         var secret = created.GetProperty("key").GetString()!;
         Assert.StartsWith("tl_", secret, StringComparison.Ordinal);
-        Assert.True(Convert.FromBase64String(Base64(secret[3..])).Length >= 32);
+        Assert.Equal(ApiKeyFormat.Length, secret.Length);
+        Assert.Equal(ApiKeyShape.Checksummed, ApiKeyFormat.Check(secret));
         Assert.Equal(secret[..11], created.GetProperty("prefix").GetString());
         Assert.Equal(project.ToString(), created.GetProperty("projectId").GetString());
 
@@ -88,10 +90,19 @@ public sealed class ApiKeyTests(AuthApp app) : IClassFixture<AuthApp>
         Assert.NotEqual(JsonValueKind.Null, listed.EnumerateArray().Single().GetProperty("revokedAt").ValueKind);
     }
 
+    public static TheoryData<string, string> UnknownOrMalformedKeys() => new()
+    {
+        { "tl_short", "malformed" },
+        { "tl_!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!", "malformed" },
+        // The old format's length, with a last character 32 random bytes in base64url cannot end in.
+        { "tl_" + new string('A', 42) + "B", "malformed" },
+        { "tl_" + new string('A', 43), "not known" },
+        { ApiKeyFormat.Generate(), "not known" },
+        { WithTypo(ApiKeyFormat.Generate()), "checksum does not match" },
+    };
+
     [Theory]
-    [InlineData("tl_short", "malformed")]
-    [InlineData("tl_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "not known")]
-    [InlineData("tl_!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!", "malformed")]
+    [MemberData(nameof(UnknownOrMalformedKeys))]
     public async Task Verify_UnknownOrMalformedKey_Is401WithReason(string key, string reason)
     {
         var (status, body) = await app.VerifyAsync(key, "ingest");
@@ -99,6 +110,24 @@ public sealed class ApiKeyTests(AuthApp app) : IClassFixture<AuthApp>
         Assert.Equal(HttpStatusCode.Unauthorized, status);
         Assert.Contains(reason, body.GetProperty("error").GetString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Verify_KeyOfTheFormatBeforeChecksums_StillWorks()
+    {
+        var (_, project, _) = await NewOrganizationAsync();
+        var legacy = "tl_" + System.Buffers.Text.Base64Url.EncodeToString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        var store = app.Factory.Services.GetRequiredService<ApiKeys.ApiKeyStore>();
+        await store.SeedAsync(project, "issued before checksums", legacy, "someone", CancellationToken.None);
+
+        var (status, body) = await app.VerifyAsync(legacy, "ingest");
+
+        Assert.Equal(ApiKeyShape.Legacy, ApiKeyFormat.Check(legacy));
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal([project.ToString()], body.GetProperty("projectIds").EnumerateArray().Select(p => p.GetString()));
+    }
+
+    /// <summary>The key with one character of its secret changed, as a typo would.</summary>
+    private static string WithTypo(string key) => key[..10] + (key[10] == 'x' ? 'y' : 'x') + key[11..];
 
     [Theory]
     [InlineData("export")]
@@ -160,11 +189,5 @@ public sealed class ApiKeyTests(AuthApp app) : IClassFixture<AuthApp>
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains(message, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
-    }
-
-    private static string Base64(string base64Url)
-    {
-        var s = base64Url.Replace('-', '+').Replace('_', '/');
-        return s + new string('=', (4 - s.Length % 4) % 4);
     }
 }

@@ -75,7 +75,7 @@ public sealed class GatewayDecisionTests(GatewayStack stack)
     [Fact]
     public async Task OtlpRoute_RefusalAsProtobuf_IsAGoogleRpcStatus()
     {
-        using var response = await stack.SendAsync(HttpMethod.Post, "/v1/otlp/traces", "tl_not-a-real-key-at-all-aaaaaaaaaaaaaaaaaaaaaaaaaaa", GatewayStack.OtlpProtobuf());
+        using var response = await stack.SendAsync(HttpMethod.Post, "/v1/otlp/traces", ApiKeyFormat.Generate(), GatewayStack.OtlpProtobuf());
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("application/x-protobuf", response.Content.Headers.ContentType?.MediaType);
@@ -225,8 +225,8 @@ public sealed class GatewayDecisionTests(GatewayStack stack)
 
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         Assert.Equal(id, response.Headers.GetValues(CorrelationIdMiddleware.HeaderName).Single());
-        await Eventually(() => stack.Log.Lines.Any(l => l.StartsWith("gateway", StringComparison.Ordinal) && l.Contains(id, StringComparison.Ordinal)));
-        await Eventually(() => stack.Log.Lines.Any(l => l.StartsWith("auth", StringComparison.Ordinal) && l.Contains(id, StringComparison.Ordinal)));
+        await GatewayStack.Eventually(() => stack.Log.Lines.Any(l => l.StartsWith("gateway", StringComparison.Ordinal) && l.Contains(id, StringComparison.Ordinal)));
+        await GatewayStack.Eventually(() => stack.Log.Lines.Any(l => l.StartsWith("auth", StringComparison.Ordinal) && l.Contains(id, StringComparison.Ordinal)));
 
         using var refused = await stack.SendAsync(HttpMethod.Get, "/v1/projects", null);
         Assert.Equal(32, refused.Headers.GetValues(CorrelationIdMiddleware.HeaderName).Single().Length);
@@ -276,16 +276,5 @@ public sealed class GatewayDecisionTests(GatewayStack stack)
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Contains("20 MiB", await GatewayStack.ErrorAsync(response), StringComparison.Ordinal);
-    }
-
-    private static async Task Eventually(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition() && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-        }
-
-        Assert.True(condition());
     }
 }

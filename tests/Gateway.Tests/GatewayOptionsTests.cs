@@ -36,6 +36,80 @@ public sealed class GatewayOptionsTests
     }
 
     [Theory]
+    [InlineData("00:00:31")]
+    [InlineData("00:00:00")]
+    public void RefusalCacheTtl_OutsideZeroTo30Seconds_FailsNamingTheKey(string ttl)
+    {
+        var result = new GatewayOptionsValidator().Validate(null, new GatewayOptions { RefusalCacheTtl = TimeSpan.Parse(ttl, System.Globalization.CultureInfo.InvariantCulture) });
+
+        Assert.Contains("Gateway:RefusalCacheTtl", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(GatewayOptions.MaximumRefusalCacheSize + 1)]
+    public void RefusalCacheSize_OutOfRange_FailsNamingTheKey(int size)
+    {
+        var result = new GatewayOptionsValidator().Validate(null, new GatewayOptions { RefusalCacheSize = size });
+
+        Assert.Contains("Gateway:RefusalCacheSize", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0, 20, "Gateway:RateLimit:FailedAuthentication:PermitsPerMinute")]
+    [InlineData(60, 0, "Gateway:RateLimit:FailedAuthentication:Burst")]
+    public void FailedAuthenticationLimit_OutOfRange_FailsNamingTheKey(int perMinute, int burst, string key)
+    {
+        var options = new GatewayOptions();
+        options.RateLimit.FailedAuthentication.PermitsPerMinute = perMinute;
+        options.RateLimit.FailedAuthentication.Burst = burst;
+
+        var result = new GatewayOptionsValidator().Validate(null, options);
+
+        Assert.Contains(key, result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("00:00:11", 1000, "Gateway:RateLimit:FailedAuthentication:RefusalDelay")]
+    [InlineData("-00:00:01", 1000, "Gateway:RateLimit:FailedAuthentication:RefusalDelay")]
+    [InlineData("00:00:01", -1, "Gateway:RateLimit:FailedAuthentication:MaxDelayedRefusals")]
+    public void DelayedRefusals_OutOfRange_FailNamingTheKey(string delay, int maxDelayed, string key)
+    {
+        var options = new GatewayOptions();
+        options.RateLimit.FailedAuthentication.RefusalDelay = TimeSpan.Parse(delay, System.Globalization.CultureInfo.InvariantCulture);
+        options.RateLimit.FailedAuthentication.MaxDelayedRefusals = maxDelayed;
+
+        var result = new GatewayOptionsValidator().Validate(null, options);
+
+        Assert.Contains(key, result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("10.0.0.0/8", true)]
+    [InlineData("127.0.0.1", true)]
+    [InlineData("fd00::/8", true)]
+    [InlineData("::1", true)]
+    [InlineData("10.0.0.0/33", false)]
+    [InlineData("proxy.example.com", false)]
+    public void TrustedProxies_AddressesAndNetworksValidate_OthersFailNamingTheKey(string proxy, bool valid)
+    {
+        var result = new GatewayOptionsValidator().Validate(null, new GatewayOptions { TrustedProxies = ["192.168.0.0/16", proxy] });
+
+        Assert.Equal(valid, result.Succeeded);
+        if (!valid)
+        {
+            Assert.Contains("Gateway:TrustedProxies:1", result.FailureMessage, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("203.0.113.7", "203.0.113.7")]
+    [InlineData("::ffff:203.0.113.7", "203.0.113.7")]
+    [InlineData("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::")]
+    public void ClientAddress_CountsIPv4AsItIs_AndIPv6PerSlash64(string address, string partition)
+        => Assert.Equal(System.Net.IPAddress.Parse(partition), ClientAddress.Partition(System.Net.IPAddress.Parse(address)));
+
+    [Theory]
     [InlineData("trulayer.example.com", null, "Gateway:PublicOrigin")]
     [InlineData("https://trulayer.example.com/app", null, "Gateway:PublicOrigin")]
     [InlineData(null, "ftp://files.example.com", "Gateway:AllowedOrigins:0")]

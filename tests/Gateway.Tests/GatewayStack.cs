@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Trulayer.AppHost.Model;
@@ -12,11 +13,14 @@ namespace Trulayer.Gateway.Tests;
 /// The whole stack from the AppHost's graph (real Auth.Api with its dev issuer, ingest, export,
 /// processor, PostgreSQL, the dev broker, and the gateway under test), shared by the gateway's test
 /// classes. The gateway keeps verdicts for 2 s instead of 30 and allows an API key 20 requests at once,
-/// so revocation and rate limits show quickly.
+/// so revocation and rate limits show quickly. It trusts 127.0.0.1 as a proxy (X-Forwarded-For), and a
+/// client address may fail to authenticate <see cref="FailedAuthenticationBurst"/> times at once, then once
+/// every 10 s.
 /// </summary>
 public sealed class GatewayStack : StackFixture
 {
     public const int ApiKeyBurst = 20;
+    public const int FailedAuthenticationBurst = 20;
     public static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(2);
 
     /// <summary>An origin other than the gateway's own whose pages may write with the session cookie.</summary>
@@ -41,7 +45,39 @@ public sealed class GatewayStack : StackFixture
         gateway.WithEnvironment("Gateway__RateLimit__ApiKey__PermitsPerSecond", "10");
         gateway.WithEnvironment("Gateway__RateLimit__ApiKey__Burst", ApiKeyBurst.ToString(System.Globalization.CultureInfo.InvariantCulture));
         gateway.WithEnvironment("Gateway__AllowedOrigins__0", AllowedDashboardOrigin);
+        gateway.WithEnvironment("Gateway__TrustedProxies__0", IPAddress.Loopback.ToString());
+        gateway.WithEnvironment("Gateway__RateLimit__FailedAuthentication__PermitsPerMinute", "6");
+        gateway.WithEnvironment("Gateway__RateLimit__FailedAuthentication__Burst", FailedAuthenticationBurst.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
+
+    /// <summary>
+    /// A client whose connections come from <paramref name="local"/>, one of this machine's loopback
+    /// addresses (all of 127.0.0.0/8), so the gateway sees a client address other than 127.0.0.1.
+    /// </summary>
+    public static HttpClient ClientFrom(IPAddress local) => new(new SocketsHttpHandler
+    {
+        ConnectCallback = async (context, cancellationToken) =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                socket.Bind(new IPEndPoint(local, 0));
+                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        },
+    })
+    {
+        Timeout = TimeSpan.FromSeconds(60),
+    };
+
+    /// <summary>A loopback address of its own (127.13.x.y) for a test that must not share its client address.</summary>
+    public static IPAddress NewLoopbackAddress() => new([127, 13, (byte)Random.Shared.Next(256), (byte)Random.Shared.Next(1, 255)]);
 
 
     public async Task<JsonElement> SendJsonAsync(HttpMethod method, string path, string credential, object? body, HttpStatusCode expected)
@@ -81,6 +117,21 @@ public sealed class GatewayStack : StackFixture
         var project = (await SendJsonAsync(HttpMethod.Post, "/v1/projects", session, new { name = "their project" }, HttpStatusCode.Created)).GetProperty("id").GetGuid();
         var (key, keyId) = await CreateApiKeyAsync(session, project);
         return new Tenant(user, session, organization, project, key, keyId);
+    }
+
+    /// <summary>The key with one character of its secret changed, as a typo would.</summary>
+    public static string WithTypo(string key) => key[..10] + (key[10] == 'x' ? 'y' : 'x') + key[11..];
+
+    /// <summary>Polls <paramref name="condition"/> for up to 10 s; fails if it never holds.</summary>
+    public static async Task Eventually(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.True(condition());
     }
 
     public static StringContent OtlpJson(string json = "{}") => new(json, Encoding.UTF8, "application/json");

@@ -53,9 +53,10 @@ public sealed class GrpcTests(GatewayStack stack)
     [Fact]
     public async Task Export_WithRevokedOrUnknownKey_IsUnauthenticated16()
     {
-        var answer = await ExportAsync("tl_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        var answer = await ExportAsync(Trulayer.ServiceDefaults.Identity.ApiKeyFormat.Generate());
 
         Assert.Equal("16", answer.GrpcStatus);
+        Assert.Contains("not known", Uri.UnescapeDataString(answer.GrpcMessage!), StringComparison.Ordinal);
     }
 
     [Theory]
