@@ -1,7 +1,10 @@
+using Trulayer.Gateway;
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddGatewayServices();
+builder.AddGatewayFrontDoor();
 
 var app = builder.Build();
 

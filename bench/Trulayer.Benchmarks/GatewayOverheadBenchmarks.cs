@@ -30,8 +30,8 @@ namespace Trulayer.Benchmarks;
 /// the p50/p99 columns are the latencies of the single requests of the measured rounds. The CPU columns
 /// are the CPU time the proxy (gateway or nginx) and ingest processes spent per request (from /proc, all threads),
 /// which, unlike latency, does not depend on what else the machine is doing.
-/// The stack runs in Release with the gateway's rate limit raised out of the way; everything else,
-/// the per-request log line included, is as shipped.
+/// The stack runs in Release with the gateway's rate limit raised out of the way; everything else is as
+/// shipped, the access log included (every refusal and slow request, up to 10 successful ones a second).
 /// <code>dotnet run -c Release --project bench/Trulayer.Benchmarks -- --filter '*GatewayOverhead*'</code>
 /// </summary>
 [Config(typeof(Config))]

@@ -216,7 +216,7 @@ public sealed class GatewayDecisionTests(GatewayStack stack)
     }
 
     [Fact]
-    public async Task CorrelationId_IsEchoedAndLoggedByTheGatewayAndTheServiceBehindIt()
+    public async Task CorrelationId_IsEchoedAndLoggedByTheServiceBehind_AndByTheGatewayOnARefusal()
     {
         var id = "test-" + Guid.NewGuid().ToString("N");
 
@@ -225,12 +225,46 @@ public sealed class GatewayDecisionTests(GatewayStack stack)
 
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         Assert.Equal(id, response.Headers.GetValues(CorrelationIdMiddleware.HeaderName).Single());
-        await GatewayStack.Eventually(() => stack.Log.Lines.Any(l => l.StartsWith("gateway", StringComparison.Ordinal) && l.Contains(id, StringComparison.Ordinal)));
         await GatewayStack.Eventually(() => stack.Log.Lines.Any(l => l.StartsWith("auth", StringComparison.Ordinal) && l.Contains(id, StringComparison.Ordinal)));
 
         using var refused = await stack.SendAsync(HttpMethod.Get, "/v1/projects", null);
-        Assert.Equal(32, refused.Headers.GetValues(CorrelationIdMiddleware.HeaderName).Single().Length);
+        var generated = refused.Headers.GetValues(CorrelationIdMiddleware.HeaderName).Single();
+        Assert.Equal(32, generated.Length);
+        await GatewayStack.Eventually(() => GatewayLogged(generated, "GET /v1/projects -> 401"));
     }
+
+    [Fact]
+    public async Task AccessLog_RefusalsAfterMoreSuccessesThanASecondsLines_AreEachLoggedWithTheirCorrelationId()
+    {
+        // More successes at once than the access log writes lines for in a second (10): they are
+        // sampled, the refusals after them are not.
+        var successes = await Task.WhenAll(Enumerable.Range(0, 30).Select(async _ =>
+        {
+            using var response = await stack.SendAsync(HttpMethod.Get, "/v1/session", stack.Owner);
+            return response.StatusCode;
+        }));
+        Assert.All(successes, status => Assert.Equal(HttpStatusCode.OK, status));
+
+        var refusals = new (string Id, HttpMethod Method, string Path, string? Credential, string Expected)[]
+        {
+            ("refused-401-" + Guid.NewGuid().ToString("N"), HttpMethod.Get, "/v1/projects", null, "GET /v1/projects -> 401"),
+            ("refused-404-" + Guid.NewGuid().ToString("N"), HttpMethod.Get, "/v1/no-such-route", stack.Owner, "GET /v1/no-such-route -> 404"),
+            ("refused-403-" + Guid.NewGuid().ToString("N"), HttpMethod.Get, "/v1/otlp/export?project_id=" + stack.DevProject, stack.Dev.ApiKey, "GET /v1/otlp/export -> 403"),
+        };
+        foreach (var (id, method, path, credential, _) in refusals)
+        {
+            using var response = await stack.SendAsync(method, path, credential, configure: request => request.Headers.Add(CorrelationIdMiddleware.HeaderName, id));
+            Assert.True((int)response.StatusCode >= 400, $"{method} {path}: {(int)response.StatusCode}");
+        }
+
+        foreach (var (id, _, _, _, expected) in refusals)
+        {
+            await GatewayStack.Eventually(() => GatewayLogged(id, expected));
+        }
+    }
+
+    private bool GatewayLogged(string correlationId, string text)
+        => stack.Log.Lines.Any(l => l.StartsWith("gateway", StringComparison.Ordinal) && l.Contains(text, StringComparison.Ordinal) && l.Contains($"({correlationId})", StringComparison.Ordinal));
 
     [Fact]
     public async Task BodyOverTwentyMebibytes_WithContentLength_Is413BeforeForwarding()
@@ -276,5 +310,126 @@ public sealed class GatewayDecisionTests(GatewayStack stack)
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Contains("20 MiB", await GatewayStack.ErrorAsync(response), StringComparison.Ordinal);
+    }
+}
+
+/// <summary>Which requests the access log writes a line for (<see cref="AccessLogSampler"/>).</summary>
+public sealed class AccessLogSamplerTests
+{
+    private static AccessLogSampler Sampler(int successesPerSecond)
+        => new(Options.Create(new AccessLogOptions { SuccessesPerSecond = successesPerSecond }));
+
+    [Fact]
+    public void TakeSuccess_OverTheSecondsBudget_CountsTheRestIntoTheNextLine()
+    {
+        var sampler = Sampler(3);
+
+        var first = Enumerable.Range(0, 8).Select(_ => sampler.TakeSuccess(100, out var unlogged) ? unlogged : -1).ToArray();
+        var next = Enumerable.Range(0, 3).Select(_ => sampler.TakeSuccess(101, out var unlogged) ? unlogged : -1).ToArray();
+
+        Assert.Equal([0, 0, 0, -1, -1, -1, -1, -1], first);
+        Assert.Equal([5, 0, 0], next);
+    }
+
+    [Fact]
+    public void TakeSuccess_FromManyThreadsAtOnce_LogsTheBudgetAndCountsEveryOtherRequest()
+    {
+        var sampler = Sampler(10);
+        long logged = 0;
+
+        Parallel.For(0, 10_000, _ =>
+        {
+            if (sampler.TakeSuccess(7, out _))
+            {
+                Interlocked.Increment(ref logged);
+            }
+        });
+
+        Assert.Equal(10, logged);
+        Assert.True(sampler.TakeSuccess(8, out var unlogged));
+        Assert.Equal(9_990, unlogged);
+    }
+
+    [Fact]
+    public void TakeSuccess_WithABudgetOfZero_LogsNoSuccess()
+    {
+        var sampler = Sampler(0);
+
+        Assert.False(sampler.TakeSuccess(1, out _));
+        Assert.False(sampler.TakeSuccess(2, out _));
+    }
+
+    [Theory]
+    [InlineData(200, null, false)]
+    [InlineData(204, null, false)]
+    [InlineData(302, null, false)]
+    [InlineData(200, "0", false)]
+    [InlineData(400, null, true)]
+    [InlineData(401, null, true)]
+    [InlineData(429, null, true)]
+    [InlineData(503, null, true)]
+    [InlineData(200, "16", true)]
+    [InlineData(200, "8", true)]
+    public void IsError_RefusalsErrorsAndGrpcStatusesOtherThanOk(int status, string? grpcStatus, bool error)
+        => Assert.Equal(error, AccessLogSampler.IsError(status, grpcStatus));
+
+    [Fact]
+    public void IsSlow_FromTheConfiguredDuration()
+    {
+        var sampler = new AccessLogSampler(Options.Create(new AccessLogOptions { SlowRequest = TimeSpan.FromMilliseconds(500) }));
+
+        Assert.False(sampler.IsSlow(TimeSpan.FromMilliseconds(499)));
+        Assert.True(sampler.IsSlow(TimeSpan.FromMilliseconds(500)));
+    }
+
+    [Fact]
+    public void Options_Defaults_Validate()
+        => Assert.True(new AccessLogOptionsValidator().Validate(null, new AccessLogOptions()).Succeeded);
+
+    [Theory]
+    [InlineData(-1, "00:00:01", "Gateway:AccessLog:SuccessesPerSecond")]
+    [InlineData(10, "00:00:00", "Gateway:AccessLog:SlowRequest")]
+    public void Options_OutOfRange_FailNamingTheKey(int successesPerSecond, string slowRequest, string key)
+    {
+        var result = new AccessLogOptionsValidator().Validate(null, new AccessLogOptions
+        {
+            SuccessesPerSecond = successesPerSecond,
+            SlowRequest = TimeSpan.Parse(slowRequest, System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+        Assert.True(result.Failed);
+        Assert.Contains(key, result.FailureMessage, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>Kestrel's 64 KiB receive blocks (<see cref="LargeBlockMemoryPool"/>).</summary>
+public sealed class LargeBlockMemoryPoolTests
+{
+    [Fact]
+    public void Rent_Gives64KiBBlocks_AndReusesReturnedOnes()
+    {
+        using var pool = new LargeBlockMemoryPool();
+
+        var first = pool.Rent(2048);
+        var memory = first.Memory;
+        first.Dispose();
+        using var second = pool.Rent();
+
+        Assert.Equal(64 * 1024, memory.Length);
+        Assert.True(memory.Equals(second.Memory));
+    }
+
+    [Fact]
+    public void Return_BeyondTheRetainedCount_LeavesTheRestToTheGc()
+    {
+        using var pool = new LargeBlockMemoryPool();
+        var rented = Enumerable.Range(0, LargeBlockMemoryPool.MaxRetained + 10).Select(_ => pool.Rent()).ToList();
+        var memories = rented.Select(b => b.Memory).ToList();
+        rented.ForEach(b => b.Dispose());
+
+        var again = Enumerable.Range(0, LargeBlockMemoryPool.MaxRetained + 10).Select(_ => pool.Rent()).ToList();
+
+        Assert.Equal(LargeBlockMemoryPool.MaxRetained, again.Count(b => memories.Any(m => m.Equals(b.Memory))));
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(LargeBlockMemoryPool.BlockSize + 1));
     }
 }
