@@ -102,6 +102,8 @@ public static class TrulayerModel
             .WithEnvironment("Kafka__Consumer__session.timeout.ms", "10000")
             .WaitFor(auth);
         processor.DrainBacklogBeforeStop = true;
+        // Replicas share the spans topic's partitions as members of one consumer group.
+        processor.CanRunReplicasLocally = true;
 
         var ingest = builder.AddProject("ingest", "Ingest.Api")
             .WithHttpEndpoint()
@@ -109,6 +111,8 @@ public static class TrulayerModel
             .WithReference(kafka)
             .WithEnvironment("Identity__AssertionKey", assertionKey)
             .WaitFor(processor);
+        // The gateway is given every replica's address (services__ingest__http__N, __grpc__N) to balance over.
+        ingest.CanRunReplicasLocally = true;
         if (settings.SpansRetentionBytes is { } retention)
         {
             // Admission's bounds are derived from the dev broker's retention unless set: set them from the

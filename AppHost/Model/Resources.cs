@@ -93,7 +93,15 @@ public sealed class ProjectResource(string name, string projectName) : Resource(
     /// <summary>What a replica asks of a Kubernetes node, and the most memory it may take.</summary>
     public ComputeResources Compute { get; set; } = ComputeResources.Default;
 
+    /// <summary>Replicas of its Kubernetes Deployment (a local run starts one unless told otherwise: <see cref="CanRunReplicasLocally"/>).</summary>
     public int Replicas { get; set; } = 2;
+
+    /// <summary>
+    /// Whether a local run may start several processes of it (<c>--replicas</c>): only when whoever uses it
+    /// reaches every replica (the gateway balances over services__&lt;name&gt;__&lt;endpoint&gt;__N) or they
+    /// share its work among themselves (a Kafka consumer group), and no fixed port is in the way.
+    /// </summary>
+    public bool CanRunReplicasLocally { get; set; }
 
     public Endpoint GetEndpoint(string endpointName)
         => Endpoints.FirstOrDefault(e => e.Name == endpointName)
