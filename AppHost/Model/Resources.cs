@@ -83,6 +83,9 @@ public sealed class ProjectResource(string name, string projectName) : Resource(
     /// <summary>Environment variables in the order they were added; values resolve per target.</summary>
     public Dictionary<string, EnvValue> Environment { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Settings for a local run only (a laptop's memory, the dev broker), applied over <see cref="Environment"/>; never published.</summary>
+    public Dictionary<string, string> LocalEnvironment { get; } = new(StringComparer.Ordinal);
+
     public string HealthPath { get; set; } = "/health";
 
     public string AlivePath { get; set; } = "/alive";

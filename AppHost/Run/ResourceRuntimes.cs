@@ -78,6 +78,8 @@ internal sealed class PostgresRuntime(PostgresResource resource, RunOptions opti
                 UserName = resource.UserName,
                 Port = port,
                 Durable = options.DurablePostgres,
+                // A laptop's stack: the OS's page cache holds the rest of what is read often (README, "Performance: local footprint").
+                SharedBuffers = "32MB",
             },
             line => log.Write(Resource.Name, line),
             cancellationToken);
