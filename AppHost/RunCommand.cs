@@ -7,7 +7,7 @@ using Trulayer.AppHost.Run;
 namespace Trulayer.AppHost;
 
 /// <summary><c>run</c>: start the stack, print where everything is, stop it all cleanly on Ctrl+C or SIGTERM.</summary>
-internal static class RunCommand
+public static class RunCommand
 {
     public static string RepositoryRoot { get; } = Path.GetFullPath(typeof(RunCommand).Assembly
         .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "RepositoryRoot").Value!);

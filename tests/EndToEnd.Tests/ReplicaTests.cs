@@ -31,6 +31,15 @@ public sealed class ReplicaTests(ReplicaStack stack, ITestOutputHelper output) :
     {
         Assert.Equal(["ingest-1", "ingest-2"], stack.App.GetReplicas("ingest"));
         Assert.Equal(["processor-1", "processor-2"], stack.App.GetReplicas("processor"));
+        var gateway = stack.App.GetEnvironment("gateway");
+        foreach (var (replica, index) in stack.App.GetReplicas("ingest").Select((r, i) => (r, i)))
+        {
+            Assert.Equal(stack.App.GetEndpoint(replica).ToString().TrimEnd('/'), gateway[$"services__ingest__http__{index}"]);
+            Assert.Equal(stack.App.GetEndpoint(replica, "grpc").ToString().TrimEnd('/'), gateway[$"services__ingest__grpc__{index}"]);
+            Assert.Equal(replica, stack.App.GetEnvironment(replica)["TRULAYER_INSTANCE"]);
+        }
+
+        Assert.DoesNotContain("services__ingest__http__2", gateway.Keys);
         await using var load = RunningLoad.Start(stack, spansPerSecond: 3000);
         await load.WaitForAcknowledgedAsync(3000);
         await WaitUntilGatewayReachesEveryIngestAsync(load);
@@ -41,7 +50,7 @@ public sealed class ReplicaTests(ReplicaStack stack, ITestOutputHelper output) :
             var retries = load.Progress.Retries;
             await stack.App.RestartResourceAsync(replica);
             await load.WaitForAcknowledgedAsync(3000);
-            await WaitUntilProcessorsCommitAsync(load);
+            await load.WaitUntilProcessorsCommitAsync(StepTimeout);
             output.WriteLine($"{replica} restarted: {load.Progress.Retries - retries} retries meanwhile");
         }
 
@@ -60,7 +69,7 @@ public sealed class ReplicaTests(ReplicaStack stack, ITestOutputHelper output) :
             LinesSince(linesBefore).SkipWhile(l => !IsProcessorLine(l, "processor-1", "revoked")).Any(l => IsProcessorLine(l, "processor-1", "Assigned")),
             "processor-1 was assigned partitions again before it was killed: the kill did not fall within the rebalance");
         await WaitUntilAsync("processor-2 to own every partition once the killed member's session expired", () => PartitionsOwned("processor-2") == EndToEndStack.SpansPartitions);
-        await WaitUntilProcessorsCommitAsync(load);
+        await load.WaitUntilProcessorsCommitAsync(StepTimeout);
         await stack.App.StartResourceAsync("processor-1");
         await load.WaitForAcknowledgedAsync(3000);
 
@@ -106,22 +115,6 @@ public sealed class ReplicaTests(ReplicaStack stack, ITestOutputHelper output) :
         => line.StartsWith(processor + "|", StringComparison.Ordinal) && line.Contains("SpanPipeline[130", StringComparison.Ordinal) && line.Contains(text, StringComparison.Ordinal);
 
     private IEnumerable<string> LinesSince(int count) => stack.Log.Lines.Skip(count);
-
-    /// <summary>Waits until the processor group's committed offsets move: whoever owns the partitions now is storing.</summary>
-    private async Task WaitUntilProcessorsCommitAsync(RunningLoad load)
-    {
-        using var lag = stack.CreateLagReader();
-        var first = await CommittedAsync(lag);
-        var waited = Stopwatch.StartNew();
-        while (await CommittedAsync(lag) <= first)
-        {
-            Assert.True(waited.Elapsed < StepTimeout, $"the processors committed nothing for {StepTimeout.TotalSeconds:0} s: {load.Describe()}\n{stack.LogTail(30, "processor")}");
-            await Task.Delay(250);
-        }
-    }
-
-    private static async Task<long> CommittedAsync(Workload.Load.PipelineLag lag)
-        => (await lag.ReadAsync(TimeSpan.FromSeconds(5)))?.Partitions.Sum(p => Math.Max(0, p.Committed)) ?? 0;
 
     private async Task WaitUntilAsync(string goal, Func<bool> reached)
     {

@@ -50,6 +50,22 @@ internal sealed class RunningLoad : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits until the processor group's committed offsets move: whoever owns the partitions now is storing.</summary>
+    public async Task WaitUntilProcessorsCommitAsync(TimeSpan? timeout = null)
+    {
+        using var lag = _stack.CreateLagReader();
+        var first = await CommittedAsync(lag);
+        var waited = Stopwatch.StartNew();
+        while (await CommittedAsync(lag) <= first)
+        {
+            Assert.True(waited.Elapsed < (timeout ?? TimeSpan.FromSeconds(60)), $"the processor committed nothing for {waited.Elapsed.TotalSeconds:0} s: {Describe()}\n{_stack.LogTail(30, "processor")}");
+            await Task.Delay(250);
+        }
+    }
+
+    private static async Task<long> CommittedAsync(PipelineLag lag)
+        => (await lag.ReadAsync(TimeSpan.FromSeconds(5)))?.Partitions.Sum(p => Math.Max(0, p.Committed)) ?? 0;
+
     /// <summary>Stops sending, lets the requests in flight settle, waits for the processor to store everything, and counts.</summary>
     public async Task<DeliveryCount> StopDrainAndCountAsync(TimeSpan? drainTimeout = null)
     {
