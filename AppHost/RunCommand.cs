@@ -7,7 +7,7 @@ using Trulayer.AppHost.Run;
 namespace Trulayer.AppHost;
 
 /// <summary><c>run</c>: start the stack, print where everything is, stop it all cleanly on Ctrl+C or SIGTERM.</summary>
-internal static class RunCommand
+public static class RunCommand
 {
     public static string RepositoryRoot { get; } = Path.GetFullPath(typeof(RunCommand).Assembly
         .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "RepositoryRoot").Value!);
@@ -37,8 +37,14 @@ internal static class RunCommand
             Description = "Seconds to wait on shutdown for the processor to store what Kafka holds",
             DefaultValueFactory = _ => 30,
         };
+        var replicas = new Option<IReadOnlyDictionary<string, int>>("--replicas")
+        {
+            Description = $"Processes of a service to run, as ingest=2,processor=2 (ingest and processor; 1 to {ReplicaCounts.Max} each)",
+            DefaultValueFactory = _ => new Dictionary<string, int>(),
+            CustomParser = ParseReplicas,
+        };
 
-        foreach (var option in new Option[] { stateDirectory, port, grpcPort, kafka, postgres, drainTimeout })
+        foreach (var option in new Option[] { stateDirectory, port, grpcPort, kafka, postgres, drainTimeout, replicas })
         {
             command.Options.Add(option);
         }
@@ -55,8 +61,23 @@ internal static class RunCommand
             {
                 StateDirectory = Path.GetFullPath(parse.GetValue(stateDirectory)!),
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drainTimeout)),
+                Replicas = parse.GetValue(replicas)!,
             }));
         return command;
+    }
+
+    /// <summary>--replicas checked against the stack's services, with what is wrong in words.</summary>
+    private static IReadOnlyDictionary<string, int> ParseReplicas(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        try
+        {
+            return ReplicaCounts.Parse(string.Join(',', result.Tokens.Select(t => t.Value)), TrulayerModel.Build(new StackSettings()));
+        }
+        catch (FormatException ex)
+        {
+            result.AddError(ex.Message);
+            return new Dictionary<string, int>();
+        }
     }
 
     private static async Task<int> RunAsync(StackSettings settings, RunOptions options)

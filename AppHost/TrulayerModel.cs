@@ -40,11 +40,22 @@ public sealed record StackSettings
     /// <summary>What the published manifests give each spans partition: 1 GiB (256 GiB for the topic).</summary>
     public const long PublishedSpansRetentionBytes = 1L << 30;
 
+    /// <summary>Partitions of the spans topic: few for the dev broker (it holds them in memory), many on a real cluster.</summary>
+    public int SpansPartitions { get; init; } = KafkaTopics.DevSpansPartitions;
+
+    /// <summary>The spans topic's partitions on a real cluster: room for as many processor replicas as anyone runs.</summary>
+    public const int PublishedSpansPartitions = 256;
+
     /// <summary>
     /// The graph the Kubernetes manifests are written from: the dashboard's issuer (Clerk) instead of the
     /// dev issuer, and a real Kafka whose spans topic has an explicit retention.
     /// </summary>
-    public static StackSettings Published => new() { DevIssuer = false, SpansRetentionBytes = PublishedSpansRetentionBytes };
+    public static StackSettings Published => new()
+    {
+        DevIssuer = false,
+        SpansRetentionBytes = PublishedSpansRetentionBytes,
+        SpansPartitions = PublishedSpansPartitions,
+    };
 }
 
 /// <summary>Trulayer's resource graph, the one source for the local run and the Kubernetes manifests.</summary>
@@ -62,7 +73,7 @@ public static class TrulayerModel
         postgres.ExternalConnectionString = settings.ExternalPostgres;
 
         var kafka = builder.AddKafka("kafka")
-            .WithTopic(KafkaTopics.Spans, KafkaTopics.DevSpansPartitions, settings.SpansRetentionBytes)
+            .WithTopic(KafkaTopics.Spans, settings.SpansPartitions, settings.SpansRetentionBytes)
             .WithTopic(KafkaTopics.DeadLetter, KafkaTopics.DevDeadLetterPartitions)
             .WaitFor(postgres);
         kafka.ExternalBootstrapServers = settings.ExternalKafka;
@@ -100,8 +111,12 @@ public static class TrulayerModel
             .WithReference(kafka)
             // A crashed processor's partitions wait this long for their new owner (librdkafka's default: 45 s).
             .WithEnvironment("Kafka__Consumer__session.timeout.ms", "10000")
+            // Locally, fetch ahead 16 MiB of records (librdkafka's default: 64 MiB), two batches of GenAI spans.
+            .WithLocalEnvironment("Kafka__Consumer__queued.max.messages.kbytes", "16384")
             .WaitFor(auth);
         processor.DrainBacklogBeforeStop = true;
+        // Replicas share the spans topic's partitions as members of one consumer group.
+        processor.CanRunReplicasLocally = true;
 
         var ingest = builder.AddProject("ingest", "Ingest.Api")
             .WithHttpEndpoint()
@@ -109,6 +124,11 @@ public static class TrulayerModel
             .WithReference(kafka)
             .WithEnvironment("Identity__AssertionKey", assertionKey)
             .WaitFor(processor);
+        // The gateway is given every replica's address (services__ingest__http__N, __grpc__N) to balance over.
+        ingest.CanRunReplicasLocally = true;
+        // The dev broker's spans topic has few partitions (KafkaTopics.DevSpansPartitions), so each fills
+        // faster: admission reads the lag four times a second to stop a burst in time (README, "Lag-aware admission").
+        ingest.WithLocalEnvironment("Ingest__Admission__RefreshInterval", "00:00:00.250");
         if (settings.SpansRetentionBytes is { } retention)
         {
             // Admission's bounds are derived from the dev broker's retention unless set: set them from the

@@ -98,6 +98,13 @@ public static class ResourceBuilderExtensions
         return project;
     }
 
+    /// <summary>A setting for local runs only (<see cref="ProjectResource.LocalEnvironment"/>).</summary>
+    public static ProjectResource WithLocalEnvironment(this ProjectResource project, string name, string value)
+    {
+        project.LocalEnvironment[name] = value;
+        return project;
+    }
+
     /// <summary>ConnectionStrings__&lt;name&gt;, as Aspire passes a database or broker reference.</summary>
     public static ProjectResource WithReference(this ProjectResource project, IResourceWithConnectionString resource)
         => project.WithEnvironment($"ConnectionStrings__{resource.ConnectionName}", new ConnectionStringValue(resource));

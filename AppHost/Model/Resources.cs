@@ -83,6 +83,9 @@ public sealed class ProjectResource(string name, string projectName) : Resource(
     /// <summary>Environment variables in the order they were added; values resolve per target.</summary>
     public Dictionary<string, EnvValue> Environment { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Settings for a local run only (a laptop's memory, the dev broker), applied over <see cref="Environment"/>; never published.</summary>
+    public Dictionary<string, string> LocalEnvironment { get; } = new(StringComparer.Ordinal);
+
     public string HealthPath { get; set; } = "/health";
 
     public string AlivePath { get; set; } = "/alive";
@@ -93,7 +96,15 @@ public sealed class ProjectResource(string name, string projectName) : Resource(
     /// <summary>What a replica asks of a Kubernetes node, and the most memory it may take.</summary>
     public ComputeResources Compute { get; set; } = ComputeResources.Default;
 
+    /// <summary>Replicas of its Kubernetes Deployment (a local run starts one unless told otherwise: <see cref="CanRunReplicasLocally"/>).</summary>
     public int Replicas { get; set; } = 2;
+
+    /// <summary>
+    /// Whether a local run may start several processes of it (<c>--replicas</c>): only when whoever uses it
+    /// reaches every replica (the gateway balances over services__&lt;name&gt;__&lt;endpoint&gt;__N) or they
+    /// share its work among themselves (a Kafka consumer group), and no fixed port is in the way.
+    /// </summary>
+    public bool CanRunReplicasLocally { get; set; }
 
     public Endpoint GetEndpoint(string endpointName)
         => Endpoints.FirstOrDefault(e => e.Name == endpointName)

@@ -53,6 +53,7 @@ public sealed partial class DevKafkaBroker : IDisposable
     public static DevKafkaBroker Start(int brokerCount = 1)
     {
         KafkaNative.EnsureRegistered();
+        ReturnFreedLogsToTheSystem();
         var conf = rd_kafka_conf_new();
         var error = new byte[512];
         // The handle only hosts the cluster; it never connects anywhere, so its warnings are noise.
@@ -205,6 +206,22 @@ public sealed partial class DevKafkaBroker : IDisposable
 
         return inodes;
     }
+
+    /// <summary>
+    /// The broker keeps each partition's log as one allocation per record batch (a GenAI trace: about 160 KiB)
+    /// and drops the oldest past the retention; its fetch responses are large short-lived buffers. glibc
+    /// serves such sizes from mmap at first, but raises that threshold to the largest block freed so far,
+    /// after which they come from its heaps, where freed memory stays with the process, scattered. A fixed
+    /// threshold (128 KiB, glibc's initial one) keeps them in mmap: what the broker frees goes back to the system.
+    /// </summary>
+    private static void ReturnFreedLogsToTheSystem()
+    {
+        const int mmapThreshold = -3;
+        _ = mallopt(mmapThreshold, 128 * 1024);
+    }
+
+    [LibraryImport("libc")]
+    private static partial int mallopt(int parameter, int value);
 
     private const int IpProtoTcp = 6;
     private const int TcpNoDelay = 1;

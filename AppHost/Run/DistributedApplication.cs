@@ -12,6 +12,12 @@ namespace Trulayer.AppHost.Run;
 /// answer healthy, and stopped in reverse. Tests drive it the way Aspire.Hosting.Testing drives an
 /// AppHost: start it, reach resources by name, stop, kill or restart one.
 /// </summary>
+/// <remarks>
+/// A service run as several replicas (<see cref="RunOptions.Replicas"/>) is several processes named
+/// "&lt;service&gt;-1", "&lt;service&gt;-2"..., each on ports of its own; the services that reference it get
+/// every replica's address (services__&lt;service&gt;__&lt;endpoint&gt;__0, __1, ...). Its name stands for all of
+/// them where that makes sense (start, stop, kill), and a replica's name for that one.
+/// </remarks>
 public sealed class DistributedApplication : IAsyncDisposable
 {
     private readonly AppModel _model;
@@ -19,7 +25,8 @@ public sealed class DistributedApplication : IAsyncDisposable
     private readonly ILogSink _log;
     private readonly ParameterStore _parameters;
     private readonly Dictionary<string, ResourceRuntime> _runtimes = [];
-    private readonly Dictionary<(string Resource, string Endpoint), int> _ports = [];
+    private readonly Dictionary<string, IReadOnlyList<ResourceRuntime>> _replicas = [];
+    private readonly Dictionary<(string Instance, string Endpoint), int> _ports = [];
     private readonly List<ResourceRuntime> _started = [];
     private bool _stopped;
 
@@ -28,28 +35,45 @@ public sealed class DistributedApplication : IAsyncDisposable
         _model = model;
         _options = options;
         _log = log;
+        try
+        {
+            ReplicaCounts.Check(options.Replicas, model);
+        }
+        catch (FormatException ex)
+        {
+            throw new PrerequisiteException(ex.Message);
+        }
+
         Directory.CreateDirectory(options.StateDirectory);
         _parameters = ParameterStore.Open(options.StateDirectory);
         AllocatePorts();
         var configuration = (options.Configuration ?? BuildConfiguration).ToLowerInvariant();
         foreach (var resource in model.Resources)
         {
-            ResourceRuntime? runtime = resource switch
+            IReadOnlyList<ResourceRuntime> runtimes = resource switch
             {
-                PostgresResource postgres => new PostgresRuntime(postgres, options, _parameters, log),
-                KafkaResource kafka => new KafkaRuntime(kafka, log),
-                ProjectResource project => new ProjectRuntime(
-                    project,
-                    Path.Combine(ArtifactsBinPath, project.ProjectName, configuration, project.ProjectName + ".dll"),
-                    () => ResolveEnvironment(project),
-                    endpoint => _ports[(project.Name, endpoint)],
-                    options,
-                    log),
-                _ => null,
+                PostgresResource postgres => [new PostgresRuntime(postgres, options, _parameters, log)],
+                KafkaResource kafka => [new KafkaRuntime(kafka, log)],
+                ProjectResource project =>
+                [
+                    .. InstanceNames(project).Select(instance => new ProjectRuntime(
+                        project,
+                        instance,
+                        Path.Combine(ArtifactsBinPath, project.ProjectName, configuration, project.ProjectName + ".dll"),
+                        () => ResolveEnvironment(project, instance),
+                        endpoint => _ports[(instance, endpoint)],
+                        options,
+                        log)),
+                ],
+                _ => [],
             };
-            if (runtime is not null)
+            if (runtimes.Count > 0)
             {
-                _runtimes[resource.Name] = runtime;
+                _replicas[resource.Name] = runtimes;
+                foreach (var runtime in runtimes)
+                {
+                    _runtimes[runtime.Name] = runtime;
+                }
             }
         }
     }
@@ -70,7 +94,7 @@ public sealed class DistributedApplication : IAsyncDisposable
         {
             foreach (var group in model.StartOrder())
             {
-                await Task.WhenAll(group.Select(r => app.StartResourceCoreAsync(app._runtimes[r.Name], cancellationToken)));
+                await Task.WhenAll(group.SelectMany(r => app._replicas[r.Name]).Select(r => app.StartResourceCoreAsync(r, cancellationToken)));
                 await app.UpdateInfoAsync(cancellationToken);
             }
         }
@@ -83,8 +107,14 @@ public sealed class DistributedApplication : IAsyncDisposable
         return app;
     }
 
-    /// <summary>The URL a resource's endpoint answers on, e.g. ("gateway", "http").</summary>
+    /// <summary>The URL a service's (or one replica's) endpoint answers on, e.g. ("gateway", "http").</summary>
     public Uri GetEndpoint(string resource, string endpoint = "http") => Runtime<ProjectRuntime>(resource).Url(endpoint);
+
+    /// <summary>The names of a service's processes: its own name, or "&lt;service&gt;-1"... when it runs several replicas.</summary>
+    public IReadOnlyList<string> GetReplicas(string resource)
+        => _replicas.TryGetValue(resource, out var replicas)
+            ? [.. replicas.Select(r => r.Name)]
+            : throw new InvalidOperationException($"no resource named '{resource}'");
 
     /// <summary>The connection string of "postgres" or "kafka" (the bootstrap servers).</summary>
     public string GetConnectionString(string resource) => _runtimes[resource] switch
@@ -97,30 +127,35 @@ public sealed class DistributedApplication : IAsyncDisposable
     /// <summary>The dev broker, when the run started one (tests use it to create topics).</summary>
     public DevKafkaBroker? DevBroker => Runtime<KafkaRuntime>(_model.Resources.OfType<KafkaResource>().Single().Name).Broker;
 
-    /// <summary>The process id of a running service.</summary>
+    /// <summary>The process id of a running service (or replica).</summary>
     public int? GetProcessId(string resource) => Runtime<ProjectRuntime>(resource).ProcessId;
 
     /// <summary>How often a service was restarted after it exited by itself.</summary>
     public int GetRestartCount(string resource) => Runtime<ProjectRuntime>(resource).Restarts;
 
-    /// <summary>Resolved environment of a service, as it is (or would be) started.</summary>
-    public IReadOnlyDictionary<string, string> GetEnvironment(string resource) => ResolveEnvironment(_model.Get<ProjectResource>(resource));
+    /// <summary>Resolved environment of a service (its first replica's, given the service's name), as it is (or would be) started.</summary>
+    public IReadOnlyDictionary<string, string> GetEnvironment(string resource)
+    {
+        var runtime = Runtimes(resource).OfType<ProjectRuntime>().FirstOrDefault()
+                      ?? throw new InvalidOperationException($"'{resource}' is not a service");
+        return ResolveEnvironment(runtime.Project, runtime.Name);
+    }
 
+    /// <summary>Starts a resource (every replica of a service, given its name) and returns once it is healthy.</summary>
     public Task StartResourceAsync(string name, CancellationToken cancellationToken = default)
-        => StartResourceCoreAsync(_runtimes[name], cancellationToken);
+        => Task.WhenAll(Runtimes(name).Select(r => StartResourceCoreAsync(r, cancellationToken)));
 
-    /// <summary>Stops one resource gracefully (a service: SIGTERM; PostgreSQL: fast shutdown; the dev broker: down).</summary>
+    /// <summary>Stops a resource gracefully (a service: SIGTERM; PostgreSQL: fast shutdown; the dev broker: down).</summary>
     public async Task StopResourceAsync(string name, CancellationToken cancellationToken = default)
     {
-        var runtime = _runtimes[name];
-        await runtime.StopAsync(cancellationToken);
+        await Task.WhenAll(Runtimes(name).Select(r => r.StopAsync(cancellationToken)));
         _log.Write("apphost", $"{name} stopped");
     }
 
-    /// <summary>Ends one resource as a crash would (SIGKILL; PostgreSQL: immediate shutdown). Not restarted by itself.</summary>
+    /// <summary>Ends a resource as a crash would (SIGKILL; PostgreSQL: immediate shutdown). Not restarted by itself.</summary>
     public async Task KillResourceAsync(string name)
     {
-        await _runtimes[name].KillAsync();
+        await Task.WhenAll(Runtimes(name).Select(r => r.KillAsync()));
         _log.Write("apphost", $"{name} killed");
     }
 
@@ -130,10 +165,11 @@ public sealed class DistributedApplication : IAsyncDisposable
         await StartResourceAsync(name, cancellationToken);
     }
 
-    /// <summary>A line per resource: name, state, where it runs.</summary>
+    /// <summary>A line per resource (per replica of a service run as several): name, state, where it runs.</summary>
     public IReadOnlyList<(string Name, string State, string Location)> Describe()
-        => _model.Resources.Where(r => _runtimes.ContainsKey(r.Name))
-            .Select(r => (r.Name, _runtimes[r.Name].State, _runtimes[r.Name].Location))
+        => _model.Resources.Where(r => _replicas.ContainsKey(r.Name))
+            .SelectMany(r => _replicas[r.Name])
+            .Select(r => (r.Name, r.State, r.Location))
             .ToList();
 
     /// <summary>
@@ -151,10 +187,10 @@ public sealed class DistributedApplication : IAsyncDisposable
         _stopped = true;
         foreach (var group in _model.StartOrder().Reverse())
         {
-            var runtimes = group.Select(r => _runtimes[r.Name]).Where(_started.Contains).ToList();
-            foreach (var project in runtimes.OfType<ProjectRuntime>().Where(p => p.Project.DrainBacklogBeforeStop))
+            var runtimes = group.SelectMany(r => _replicas[r.Name]).Where(_started.Contains).ToList();
+            foreach (var project in runtimes.OfType<ProjectRuntime>().Select(p => p.Project).Distinct().Where(p => p.DrainBacklogBeforeStop))
             {
-                await DrainAsync(project.Project.Name);
+                await DrainAsync(project);
             }
 
             await Task.WhenAll(runtimes.Select(async runtime =>
@@ -187,14 +223,15 @@ public sealed class DistributedApplication : IAsyncDisposable
             }
         }
 
-        _log.Write("apphost", $"{runtime.Resource.Name} is healthy ({runtime.Location.Replace("\n", ", ", StringComparison.Ordinal)})");
+        _log.Write("apphost", $"{runtime.Name} is healthy ({runtime.Location.Replace("\n", ", ", StringComparison.Ordinal)})");
     }
 
     /// <summary>Waits until the processor's consumer group has committed everything the spans topic holds.</summary>
-    private async Task DrainAsync(string processor)
+    private async Task DrainAsync(ProjectResource project)
     {
+        var processor = project.Name;
         var kafka = _runtimes.Values.OfType<KafkaRuntime>().FirstOrDefault(k => k.BootstrapServers is not null);
-        if (kafka is null || GetProcessId(processor) is null)
+        if (kafka is null || _replicas[processor].OfType<ProjectRuntime>().All(r => r.ProcessId is null))
         {
             return;
         }
@@ -246,10 +283,17 @@ public sealed class DistributedApplication : IAsyncDisposable
         }
     }
 
+    /// <summary>The names a service's processes run under: its own, or "&lt;service&gt;-1".."&lt;service&gt;-N" for N replicas.</summary>
+    private IReadOnlyList<string> InstanceNames(ProjectResource project)
+        => _options.Replicas.GetValueOrDefault(project.Name, 1) is var count and > 1
+            ? [.. Enumerable.Range(1, count).Select(i => $"{project.Name}-{i}")]
+            : [project.Name];
+
     private void AllocatePorts()
     {
         foreach (var project in _model.Projects)
         {
+            var instances = InstanceNames(project);
             foreach (var endpoint in project.Endpoints)
             {
                 if (endpoint.Port is { } port and not 0 && !Ports.IsFree(port))
@@ -258,16 +302,26 @@ public sealed class DistributedApplication : IAsyncDisposable
                         $"port {port} ({project.Name} {endpoint.Name}) is taken: stop what uses it, or pass --{(endpoint.Name == "grpc" ? "grpc-port" : "port")} with another port.");
                 }
 
-                _ports[(project.Name, endpoint.Name)] = endpoint.Port is { } fixedPort and not 0 ? fixedPort : Ports.GetFree();
+                if (endpoint.Port is not (null or 0) && instances.Count > 1)
+                {
+                    throw new PrerequisiteException($"{project.Name} cannot run {instances.Count} replicas: its {endpoint.Name} endpoint has the fixed port {endpoint.Port}.");
+                }
+
+                foreach (var instance in instances)
+                {
+                    _ports[(instance, endpoint.Name)] = endpoint.Port is { } fixedPort and not 0 ? fixedPort : Ports.GetFree();
+                }
             }
         }
     }
 
-    private Dictionary<string, string> ResolveEnvironment(ProjectResource project)
+    private Dictionary<string, string> ResolveEnvironment(ProjectResource project, string instance)
     {
         var environment = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["TRULAYER_PARENT_PID"] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
+            // Which process of the stack this is ("ingest", or "ingest-2" of several replicas), for the load tool's readings.
+            ["TRULAYER_INSTANCE"] = instance,
             // One readable line per log entry in the shared stream.
             ["Logging__Console__FormatterName"] = "simple",
             ["Logging__Console__FormatterOptions__SingleLine"] = "true",
@@ -280,13 +334,57 @@ public sealed class DistributedApplication : IAsyncDisposable
         };
         foreach (var (name, value) in project.Environment)
         {
-            environment[name] = Resolve(project, name, value);
+            if (value is EndpointUrlValue url && _replicas[url.Project.Name].Count > 1)
+            {
+                // Aspire's service discovery lists a service's addresses as services__<name>__<endpoint>__0, __1, ...
+                if (!name.EndsWith("__0", StringComparison.Ordinal))
+                {
+                    throw new InvalidOperationException($"{project.Name}'s {name} takes one address of {url.Project.Name}, which runs {_replicas[url.Project.Name].Count} replicas");
+                }
+
+                var replicas = _replicas[url.Project.Name];
+                for (var i = 0; i < replicas.Count; i++)
+                {
+                    environment[$"{name[..^1]}{i}"] = $"http://127.0.0.1:{_ports[(replicas[i].Name, url.Endpoint)]}";
+                }
+
+                continue;
+            }
+
+            environment[name] = Resolve(project, instance, name, value);
+        }
+
+        foreach (var (name, value) in project.LocalEnvironment)
+        {
+            environment[name] = value;
+        }
+
+        foreach (var (name, value) in LaptopRuntimeSettings)
+        {
+            // What the developer set for the AppHost (and so for the services) wins.
+            if (Environment.GetEnvironmentVariable(name) is null)
+            {
+                environment[name] = value;
+            }
         }
 
         return environment;
     }
 
-    private string Resolve(ProjectResource project, string name, EnvValue value) => value switch
+    /// <summary>
+    /// How every service's runtime is set up in a local run, for a laptop's memory (README, "Performance:
+    /// local footprint"). librdkafka's buffers (fetched and produced record batches) are large and short-lived:
+    /// glibc's mmap threshold held at 128 KiB keeps them out of its heaps, so freeing one gives the memory
+    /// back (see DevKafkaBroker.ReturnFreedLogsToTheSystem), and two malloc arenas instead of up to 8 per core
+    /// keep what its many threads free in fewer places.
+    /// </summary>
+    private static readonly (string Name, string Value)[] LaptopRuntimeSettings =
+    [
+        ("MALLOC_ARENA_MAX", "2"),
+        ("MALLOC_MMAP_THRESHOLD_", "131072"),
+    ];
+
+    private string Resolve(ProjectResource project, string instance, string name, EnvValue value) => value switch
     {
         LiteralValue literal => literal.Value,
         ParameterValue parameter => _parameters.Get(parameter.Parameter),
@@ -297,7 +395,7 @@ public sealed class DistributedApplication : IAsyncDisposable
             _ => throw new InvalidOperationException($"{project.Name} needs {reference.Resource.Name} ({name}) but does not wait for it"),
         },
         EndpointUrlValue url => $"http://127.0.0.1:{_ports[(url.Project.Name, url.Endpoint)]}",
-        EndpointBindingValue binding => $"http://127.0.0.1:{_ports[(binding.Project.Name, binding.Endpoint)]}",
+        EndpointBindingValue binding => $"http://127.0.0.1:{_ports[(binding.Project == project ? instance : binding.Project.Name, binding.Endpoint)]}",
         _ => throw new InvalidOperationException($"cannot resolve {name} of {project.Name}"),
     };
 
@@ -331,7 +429,15 @@ public sealed class DistributedApplication : IAsyncDisposable
     private T Runtime<T>(string name) where T : ResourceRuntime
         => _runtimes.TryGetValue(name, out var runtime) && runtime is T typed
             ? typed
-            : throw new InvalidOperationException($"no {typeof(T).Name.Replace("Runtime", "", StringComparison.Ordinal).ToLowerInvariant()} resource named '{name}'");
+            : _replicas.TryGetValue(name, out var replicas) && replicas.Count > 1
+                ? throw new InvalidOperationException($"{name} runs {replicas.Count} replicas ({string.Join(", ", replicas.Select(r => r.Name))}): name one")
+                : throw new InvalidOperationException($"no {typeof(T).Name.Replace("Runtime", "", StringComparison.Ordinal).ToLowerInvariant()} resource named '{name}'");
+
+    /// <summary>A resource's runtimes: one, or every replica of a service given its name.</summary>
+    private IReadOnlyList<ResourceRuntime> Runtimes(string name)
+        => _runtimes.TryGetValue(name, out var runtime) ? [runtime]
+            : _replicas.TryGetValue(name, out var replicas) ? replicas
+            : throw new InvalidOperationException($"no resource named '{name}'");
 
     private static string ArtifactsBinPath => Metadata("ArtifactsBinPath");
 

@@ -25,6 +25,9 @@ public sealed record PostgresClusterOptions
 
     /// <summary>The folder of initdb, pg_ctl and postgres; unset: the newest of Debian's (<see cref="PostgresCluster.FindBinaries"/>).</summary>
     public string? BinDirectory { get; init; }
+
+    /// <summary>PostgreSQL's shared_buffers (e.g. "32MB"); unset: its default, 128MB.</summary>
+    public string? SharedBuffers { get; init; }
 }
 
 /// <summary>
@@ -108,6 +111,11 @@ public sealed class PostgresCluster : IAsyncDisposable
             "-c unix_socket_directories=''",
             "-c max_connections=200",
         };
+        if (_options.SharedBuffers is { } sharedBuffers)
+        {
+            settings.Add($"-c shared_buffers={sharedBuffers}");
+        }
+
         if (!_options.Durable)
         {
             settings.AddRange(["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]);

@@ -15,6 +15,9 @@ internal abstract class ResourceRuntime(Resource resource)
 {
     public Resource Resource { get; } = resource;
 
+    /// <summary>The resource's name, or a replica's ("ingest-2").</summary>
+    public virtual string Name => Resource.Name;
+
     public string State { get; protected set; } = "pending";
 
     /// <summary>Where it runs, for the table.</summary>
@@ -75,6 +78,8 @@ internal sealed class PostgresRuntime(PostgresResource resource, RunOptions opti
                 UserName = resource.UserName,
                 Port = port,
                 Durable = options.DurablePostgres,
+                // A laptop's stack: the OS's page cache holds the rest of what is read often (README, "Performance: local footprint").
+                SharedBuffers = "32MB",
             },
             line => log.Write(Resource.Name, line),
             cancellationToken);
@@ -190,6 +195,7 @@ internal sealed class KafkaRuntime(KafkaResource resource, ILogSink log) : Resou
 
 internal sealed class ProjectRuntime(
     ProjectResource resource,
+    string instance,
     string assemblyPath,
     Func<IReadOnlyDictionary<string, string>> environment,
     Func<string, int> port,
@@ -201,6 +207,8 @@ internal sealed class ProjectRuntime(
 
     public ProjectResource Project => resource;
 
+    public override string Name => instance;
+
     public int? ProcessId => _process?.ProcessId;
 
     public int Restarts => _process?.Restarts ?? 0;
@@ -211,7 +219,7 @@ internal sealed class ProjectRuntime(
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        _process ??= new ServiceProcess(resource.Name, assemblyPath, environment(), log, options.RestartOnCrash);
+        _process ??= new ServiceProcess(instance, assemblyPath, environment(), log, options.RestartOnCrash);
         State = "starting";
         _process.Start();
         await WaitHealthyAsync(cancellationToken);
@@ -268,7 +276,7 @@ internal sealed class ProjectRuntime(
         }
 
         throw new InvalidOperationException(
-            $"{resource.Name} did not become healthy within {options.HealthTimeout.TotalSeconds:0} s; its {resource.HealthPath} last said: {last}");
+            $"{instance} did not become healthy within {options.HealthTimeout.TotalSeconds:0} s; its {resource.HealthPath} last said: {last}");
     }
 
     private static async Task<string> Describe(HttpResponseMessage response, CancellationToken cancellationToken)

@@ -26,4 +26,7 @@ public sealed record RunOptions
 
     /// <summary>The build configuration whose service assemblies to run; defaults to the AppHost's own.</summary>
     public string? Configuration { get; init; }
+
+    /// <summary>How many processes of a service to run (<see cref="ReplicaCounts"/>); one of each service not named.</summary>
+    public IReadOnlyDictionary<string, int> Replicas { get; init; } = new Dictionary<string, int>();
 }

@@ -39,8 +39,11 @@ public static class KafkaTopics
     public const string Spans = "otlp.spans.v1";
     public const string DeadLetter = "otlp.spans.dlq.v1";
 
-    /// <summary>The dev broker keeps 5 MiB per partition; 256 partitions give a window over 1 GiB.</summary>
-    public const int DevSpansPartitions = 256;
+    /// <summary>
+    /// The dev broker keeps up to 5 MiB of every partition in the AppHost's memory, consumed or not: 48
+    /// partitions hold at most 240 MiB (README, "Performance: local footprint", says why 48).
+    /// </summary>
+    public const int DevSpansPartitions = 48;
     public const int DevDeadLetterPartitions = 4;
 }
 

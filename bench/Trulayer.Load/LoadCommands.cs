@@ -47,6 +47,18 @@ internal static class LoadCommands
     private static readonly Option<double> DrainTimeout = new("--drain-timeout") { Description = "Seconds to wait for the processor to store everything Kafka holds", DefaultValueFactory = _ => 300 };
     private static readonly Option<int> RawCopyRows = new("--raw-copy-rows") { Description = "Rows per round of the raw COPY ceiling; 0 skips it", DefaultValueFactory = _ => 30_000 };
     private static readonly Option<int> RawCopyRounds = new("--raw-copy-rounds") { Description = "Rounds of the raw COPY ceiling (the median counts)", DefaultValueFactory = _ => 3 };
+    private static readonly Option<bool> MeasureMemory = new("--measure-memory")
+    {
+        Description = "Also read the stack's memory (proportional set size of every process) --idle-seconds after each phase's load ends, " +
+                      "beside the readings before and during it",
+    };
+
+    private static readonly Option<double> IdleSeconds = new("--idle-seconds")
+    {
+        Description = "With --measure-memory: seconds after the load ends at which the idle memory is read",
+        DefaultValueFactory = _ => 60,
+    };
+
     private static readonly Option<string?> Report = new("--report", "-o") { Description = "Where to write the JSON report (default: artifacts/load/<command>-<time>.json)" };
 
     private static readonly Option<double> WarmUp = new("--warmup") { Description = "Seconds to send before measuring (not counted)", DefaultValueFactory = _ => 10 };
@@ -76,13 +88,13 @@ internal static class LoadCommands
         var root = new RootCommand("Trulayer load: drives a running stack through the gateway, then counts what it stored.");
         var run = new Command("run", "One phase: send at a rate (or flat out) for a while, drain, count lost and duplicated spans, measure the raw COPY ceiling");
         AddOptions(run, [StateDirectory, Gateway, Grpc, ApiKey, Project, Postgres, Kafka, Topic, Group, Transport, Batch, SpansPerRequest, Senders, Rate,
-            Duration, Spans, WarmUp, RequestTimeout, GiveUpAfter, DrainTimeout, RawCopyRows, RawCopyRounds, Report]);
+            Duration, Spans, WarmUp, RequestTimeout, GiveUpAfter, DrainTimeout, RawCopyRows, RawCopyRounds, MeasureMemory, IdleSeconds, Report]);
         run.SetAction((parse, cancellationToken) => RunAsync(parse, cancellationToken));
         root.Subcommands.Add(run);
 
         var profile = new Command("profile", "The README's figures: per batch, end to end flat out (with the raw COPY ceiling), then ingest latency at 50% and 90% of that rate");
         AddOptions(profile, [StateDirectory, Gateway, Grpc, ApiKey, Project, Postgres, Kafka, Topic, Group, Transport, Batches, SpansPerRequest, Senders,
-            Duration, LatencyDuration, WarmUp, RequestTimeout, GiveUpAfter, DrainTimeout, RawCopyRows, RawCopyRounds, Report]);
+            Duration, LatencyDuration, WarmUp, RequestTimeout, GiveUpAfter, DrainTimeout, RawCopyRows, RawCopyRounds, MeasureMemory, IdleSeconds, Report]);
         profile.SetAction((parse, cancellationToken) => ProfileAsync(parse, cancellationToken));
         root.Subcommands.Add(profile);
 
@@ -217,7 +229,8 @@ internal static class LoadCommands
         parse.GetValue(RawCopyRows),
         Math.Max(1, parse.GetValue(RawCopyRounds)),
         parse.GetValue(Topic)!,
-        parse.GetValue(Group)!);
+        parse.GetValue(Group)!,
+        parse.GetValue(MeasureMemory) ? TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(IdleSeconds))) : null);
 
     private static bool TryTarget(ParseResult parse, out LoadTarget target)
     {

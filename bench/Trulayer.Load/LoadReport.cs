@@ -16,8 +16,16 @@ public sealed record LatencyReport(long Count, double P50, double P95, double P9
         Math.Round(snapshot.Max.TotalMilliseconds, 2));
 }
 
-/// <summary>A process's resident memory while the load ran, in MiB: the last reading and the largest.</summary>
-public sealed record MemoryReport(double LastMiB, double MaxMiB);
+/// <summary>
+/// Memory of a member of the stack (or of all of them), as proportional set size in MiB: before the phase
+/// sent anything, the most while it sent and the pipeline drained, and once idle after it (when measured).
+/// </summary>
+public sealed record MemoryReport(double? BeforeMiB, double PeakMiB, double? IdleMiB)
+{
+    public static MemoryReport From(long? before, long peak, long? idle) => new(MiB(before), MiB(peak)!.Value, MiB(idle));
+
+    private static double? MiB(long? bytes) => bytes is { } b ? Math.Round(b / 1048576.0, 1) : null;
+}
 
 /// <summary>One phase of a run: what was sent, how ingest answered, what the pipeline stored.</summary>
 public sealed record PhaseReport
@@ -51,7 +59,14 @@ public sealed record PhaseReport
 
     public required LatencyReport Latency { get; init; }
     public required long MaxLagRecords { get; init; }
+    /// <summary>Each process of the stack (a service replica, the AppHost, PostgreSQL with its backends).</summary>
     public required IReadOnlyDictionary<string, MemoryReport> Memory { get; init; }
+
+    /// <summary>The sum over the stack: its peak is the largest sum read at one moment.</summary>
+    public MemoryReport? TotalMemory { get; init; }
+
+    /// <summary>Seconds after sending stopped at which the idle memory was read; null when not measured.</summary>
+    public double? IdleSeconds { get; init; }
     public DeliveryCount? Delivery { get; init; }
     public RawCopyResult? RawCopy { get; init; }
 
@@ -106,9 +121,17 @@ public sealed record LoadReport(string Machine, DateTimeOffset StartedAt, IReadO
         Row(table, "lost", p => Count(p.Delivery?.Lost, p.Drained));
         Row(table, "duplicated", p => Count(p.Delivery?.Duplicated, p.Drained));
         Row(table, "answers", p => Markup.Escape(string.Join(" ", p.Statuses.Select(s => $"{s.Key}×{s.Value}"))));
+        var idle = Phases.Any(p => p.IdleSeconds is not null);
+        var columns = idle ? "before/peak/idle" : "before/peak";
         foreach (var name in Phases.SelectMany(p => p.Memory.Keys).Distinct().Order(StringComparer.Ordinal))
         {
-            Row(table, $"{name} MiB (last/max)", p => p.Memory.TryGetValue(name, out var m) ? $"{m.LastMiB:0} / {m.MaxMiB:0}" : "-");
+            Row(table, $"{name} MiB ({columns})", p => p.Memory.TryGetValue(name, out var m) ? Memory(m, idle) : "-");
+        }
+
+        Row(table, $"stack MiB ({columns})", p => p.TotalMemory is { } total ? $"[bold]{Memory(total, idle)}[/]" : "-");
+        if (idle)
+        {
+            Row(table, "idle read at (s after load)", p => p.IdleSeconds is { } s ? $"{s:0}" : "-");
         }
 
         console.Write(table);
@@ -116,6 +139,11 @@ public sealed record LoadReport(string Machine, DateTimeOffset StartedAt, IReadO
 
     private void Row(Table table, string label, Func<PhaseReport, string> value)
         => table.AddRow([Markup.Escape(label), .. Phases.Select(value)]);
+
+    private static string Memory(MemoryReport memory, bool idle)
+        => $"{MiB(memory.BeforeMiB)} / {MiB(memory.PeakMiB)}" + (idle ? $" / {MiB(memory.IdleMiB)}" : "");
+
+    private static string MiB(double? value) => value is { } v ? $"{v:N0}" : "-";
 
     private static string Count(long? value, bool drained) => value switch
     {

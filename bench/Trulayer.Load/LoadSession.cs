@@ -10,11 +10,16 @@ namespace Trulayer.Load;
 /// <param name="DrainTimeout">How long to wait for the processor to store everything Kafka holds.</param>
 /// <param name="RawCopyRows">Rows of the raw COPY ceiling per round; 0 skips it.</param>
 /// <param name="RawCopyRounds">Rounds of the raw COPY ceiling.</param>
-internal sealed record PhaseOptions(TimeSpan DrainTimeout, int RawCopyRows, int RawCopyRounds, string Topic, string Group);
+/// <param name="IdleMemoryAfter">
+/// When set, the stack's memory is read again this long after sending stopped (or once the pipeline has
+/// drained, if that takes longer): what the stack keeps once idle.
+/// </param>
+internal sealed record PhaseOptions(TimeSpan DrainTimeout, int RawCopyRows, int RawCopyRounds, string Topic, string Group, TimeSpan? IdleMemoryAfter = null);
 
 /// <summary>
-/// Runs one phase against the stack: sends with a <see cref="LoadDriver"/> while showing live progress,
-/// waits for the pipeline to drain, counts what was stored, measures the raw COPY ceiling, and reports.
+/// Runs one phase against the stack: sends with a <see cref="LoadDriver"/> while showing live progress
+/// and sampling the stack's memory, waits for the pipeline to drain, reads the memory again once idle
+/// (if asked), counts what was stored, measures the raw COPY ceiling, and reports.
 /// </summary>
 internal sealed class LoadSession(LoadTarget target, IAnsiConsole console)
 {
@@ -37,6 +42,8 @@ internal sealed class LoadSession(LoadTarget target, IAnsiConsole console)
     {
         using var driver = new LoadDriver(target, settings);
         using var lag = target.Kafka is null ? null : new PipelineLag(target.Kafka, options.Topic, options.Group);
+        var before = new MemorySampler(_processes.ReadMemory);
+        before.Sample();
         var memory = new MemorySampler(_processes.ReadMemory);
         var state = new LiveState(name, driver, settings);
 
@@ -46,6 +53,7 @@ internal sealed class LoadSession(LoadTarget target, IAnsiConsole console)
 
         var started = Stopwatch.GetTimestamp();
         await driver.RunAsync(stop);
+        var loadEnded = Stopwatch.GetTimestamp();
         var loadSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var sent = driver.Progress.Snapshot();
 
@@ -54,6 +62,14 @@ internal sealed class LoadSession(LoadTarget target, IAnsiConsole console)
         var totalSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         await watching.CancelAsync();
         await Task.WhenAll(watcher, view);
+
+        MemorySampler? idle = null;
+        if (options.IdleMemoryAfter is { } idleAfter)
+        {
+            idle = await SampleIdleAsync(name, loadEnded, idleAfter, stop);
+        }
+
+        var idleSeconds = idle is null ? (double?)null : Math.Round(Stopwatch.GetElapsedTime(loadEnded).TotalSeconds, 1);
 
         DeliveryCount? delivery = null;
         RawCopyResult? rawCopy = null;
@@ -92,14 +108,39 @@ internal sealed class LoadSession(LoadTarget target, IAnsiConsole console)
             EndToEndSpansPerSecond = endToEnd is { } e ? Math.Round(e) : null,
             Latency = LatencyReport.From(sent.Latency),
             MaxLagRecords = state.MaxLag,
-            Memory = memory.Samples.ToDictionary(s => s.Key, s => new MemoryReport(Math.Round(s.Value.Last / 1048576.0, 1), Math.Round(s.Value.Max / 1048576.0, 1))),
+            Memory = memory.Samples.ToDictionary(
+                s => s.Key,
+                s => MemoryReport.From(before.Samples.TryGetValue(s.Key, out var b) ? b.Last : null, s.Value.Max, idle?.Samples.TryGetValue(s.Key, out var i) == true ? i.Last : null)),
+            TotalMemory = memory.Total.Max > 0 ? MemoryReport.From(before.Total.Last, memory.Total.Max, idle?.Total.Last) : null,
+            IdleSeconds = idleSeconds,
             Delivery = delivery,
             RawCopy = rawCopy,
             RatioToRawCopy = endToEnd is { } rate && rawCopy is { } raw ? Math.Round(rate / raw.Median, 3) : null,
         };
     }
 
-    /// <summary>Reads the lag and the processes' memory once a second while the phase runs.</summary>
+    /// <summary>Samples the stack's memory once a second until <paramref name="after"/> has passed since <paramref name="loadEnded"/>.</summary>
+    private async Task<MemorySampler> SampleIdleAsync(string name, long loadEnded, TimeSpan after, CancellationToken stop)
+    {
+        console.MarkupLine($"[grey]{Markup.Escape(name)}: reading the stack's memory until {after.TotalSeconds:0} s after the load ended[/]");
+        var idle = new MemorySampler(_processes.ReadMemory);
+        while (Stopwatch.GetElapsedTime(loadEnded) < after && !stop.IsCancellationRequested)
+        {
+            await Task.Run(idle.Sample, CancellationToken.None);
+            try
+            {
+                await Task.Delay(1000, stop);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        await Task.Run(idle.Sample, CancellationToken.None);
+        return idle;
+    }
+
+    /// <summary>Reads the lag (while sending) and the processes' memory (while sending and draining) once a second.</summary>
     private static async Task WatchAsync(LiveState state, PipelineLag? lag, MemorySampler memory, CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
@@ -109,12 +150,9 @@ internal sealed class LoadSession(LoadTarget target, IAnsiConsole console)
                 state.Lag = await lag.ReadAsync(TimeSpan.FromSeconds(2)) ?? state.Lag;
             }
 
-            if (state.Stage != "draining")
-            {
-                await Task.Run(memory.Sample, CancellationToken.None);
-            }
-
+            await Task.Run(memory.Sample, CancellationToken.None);
             state.Memory = memory.Samples;
+            state.TotalMemory = memory.Total.Last;
             try
             {
                 await Task.Delay(1000, cancellationToken);
@@ -190,6 +228,8 @@ internal sealed class LoadSession(LoadTarget target, IAnsiConsole console)
 
         public IReadOnlyDictionary<string, (long Last, long Max)> Memory { get; set; } = new Dictionary<string, (long, long)>();
 
+        public long TotalMemory { get; set; }
+
         public IRenderable Render()
         {
             var now = driver.Progress.Snapshot();
@@ -211,7 +251,7 @@ internal sealed class LoadSession(LoadTarget target, IAnsiConsole console)
             table.AddRow("consumer lag", Lag is { } lag ? $"{lag.TotalRecords:N0} records" : "-", "fullest partition", Lag is { } l ? $"{l.MaxPartitionRecords:N0}" : "-");
             if (Memory.Count > 0)
             {
-                table.AddRow("memory (MiB)", "", Markup.Escape(string.Join("  ", Memory.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => $"{m.Key} {m.Value.Last / 1048576.0:0}"))), "");
+                table.AddRow("memory (PSS, MiB)", $"{TotalMemory / 1048576.0:N0}", Markup.Escape(string.Join("  ", Memory.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => $"{m.Key} {m.Value.Last / 1048576.0:0}"))), "");
             }
 
             return table;

@@ -6,10 +6,10 @@ using Trulayer.Workload.Load;
 namespace Trulayer.Load;
 
 /// <summary>
-/// The processes of the stack a run drives, found in /proc: the five services (their command line names
-/// the service assembly; the one whose ConnectionStrings__kafka is the run's Kafka leads to the AppHost
-/// that started them all, TRULAYER_PARENT_PID), the AppHost itself (it hosts the dev broker) and the
-/// PostgreSQL server listening on the run's port (with its backends).
+/// The processes of the stack a run drives, found in /proc: the services and their replicas (their command
+/// line names the service assembly; the one whose ConnectionStrings__kafka is the run's Kafka leads to the
+/// AppHost that started them all, TRULAYER_PARENT_PID), the AppHost itself (it hosts the dev broker) and
+/// the PostgreSQL server listening on the run's port (with its backends).
 /// </summary>
 internal sealed class StackProcesses
 {
@@ -23,20 +23,39 @@ internal sealed class StackProcesses
 
     public StackProcesses(LoadTarget target) => _target = target;
 
-    /// <summary>Each process's memory now, by name; a service that is not found reads as null.</summary>
-    public IReadOnlyDictionary<string, ProcessMemory?> ReadMemory()
+    /// <summary>
+    /// The proportional set size of each member of the stack now, in bytes by name: every service replica,
+    /// the AppHost (with the helper processes it started, PostgreSQL's watchdog shell) and PostgreSQL
+    /// (the postmaster and its backends). One that is not found reads as null.
+    /// </summary>
+    public IReadOnlyDictionary<string, long?> ReadMemory()
+        => Members().ToDictionary(m => m.Key, m => ProcessMemory.ReadProportional(m.Value), StringComparer.Ordinal);
+
+    /// <summary>The processes of each member of the stack, by name, as they run now.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<int>> Members()
     {
         var found = Find();
-        var memory = new Dictionary<string, ProcessMemory?>(StringComparer.Ordinal);
+        var children = ProcessMemory.ChildrenByParent();
+        var members = new Dictionary<string, IReadOnlyList<int>>(StringComparer.Ordinal);
+        var services = found.Where(f => f.Key is not ("apphost" or "postgres")).Select(f => f.Value).ToHashSet();
         foreach (var (name, pid) in found)
         {
-            memory[name] = name == "postgres" ? ProcessMemory.ReadTree(pid) : ProcessMemory.Read(pid);
+            members[name] = name switch
+            {
+                "postgres" => [pid, .. children[pid]],
+                "apphost" => [pid, .. Descendants(pid, children, except: services)],
+                _ => [pid],
+            };
         }
 
-        return memory;
+        return members;
     }
 
-    /// <summary>Process ids by name (services, "apphost", "postgres"), as they run now: a restarted service has a new one.</summary>
+    /// <summary>
+    /// Process ids by name (services, "apphost", "postgres"), as they run now: a restarted service has a
+    /// new one. A service the AppHost runs several replicas of appears once per replica, under the name the
+    /// AppHost gave it (TRULAYER_INSTANCE: "ingest-1", "ingest-2").
+    /// </summary>
     public IReadOnlyDictionary<string, int> Find()
     {
         var result = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -71,10 +90,27 @@ internal sealed class StackProcesses
 
         foreach (var service in services.Where(s => s.Environment.GetValueOrDefault("TRULAYER_PARENT_PID") == parent))
         {
-            result[service.Name] = service.Pid;
+            result[service.Environment.GetValueOrDefault("TRULAYER_INSTANCE") ?? service.Name] = service.Pid;
         }
 
         result["apphost"] = int.Parse(parent, CultureInfo.InvariantCulture);
+        return result;
+    }
+
+    /// <summary>Every process below <paramref name="pid"/>, leaving out the subtrees of <paramref name="except"/>.</summary>
+    private static List<int> Descendants(int pid, ILookup<int, int> children, IReadOnlySet<int> except)
+    {
+        var result = new List<int>();
+        var pending = new Stack<int>([pid]);
+        while (pending.TryPop(out var parent))
+        {
+            foreach (var child in children[parent].Where(c => !except.Contains(c)))
+            {
+                result.Add(child);
+                pending.Push(child);
+            }
+        }
+
         return result;
     }
 

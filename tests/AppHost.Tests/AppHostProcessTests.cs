@@ -35,7 +35,9 @@ public sealed partial class AppHostProcessTests
         {
             var deadline = DateTime.UtcNow.AddSeconds(120);
             DevInfo? info = null;
-            while (DateTime.UtcNow < deadline && !appHost.HasExited && (info = DevInfo.Read(state))?.Gateway is null)
+            // dev.json names the gateway right after the AppHost printed "gateway is healthy"; this process may read that line a moment later.
+            while (DateTime.UtcNow < deadline && !appHost.HasExited
+                   && ((info = DevInfo.Read(state))?.Gateway is null || !Output().Contains("gateway is healthy (", StringComparison.Ordinal)))
             {
                 await Task.Delay(250);
             }

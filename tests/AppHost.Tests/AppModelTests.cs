@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Trulayer.AppHost.Model;
 using Trulayer.AppHost.Run;
+using Trulayer.ServiceDefaults.Kafka;
 
 namespace Trulayer.AppHost.Tests;
 
@@ -53,6 +54,29 @@ public sealed class AppModelTests
 
         Assert.Equal("kafka:9092", model.Get<KafkaResource>("kafka").ExternalBootstrapServers);
         Assert.Equal("Host=db", model.Get<PostgresResource>("postgres").ExternalConnectionString);
+    }
+
+    [Fact]
+    public void SpansTopic_FewPartitionsForTheDevBroker_ManyWhenPublished()
+    {
+        Assert.Equal(KafkaTopics.DevSpansPartitions, Model.Get<KafkaResource>("kafka").Topics.Single(t => t.Name == KafkaTopics.Spans).Partitions);
+        Assert.Equal(48, KafkaTopics.DevSpansPartitions);
+        var published = TrulayerModel.Build(StackSettings.Published);
+        Assert.Equal(StackSettings.PublishedSpansPartitions, published.Get<KafkaResource>("kafka").Topics.Single(t => t.Name == KafkaTopics.Spans).Partitions);
+        Assert.Equal(256, StackSettings.PublishedSpansPartitions);
+    }
+
+    [Fact]
+    public void LocalSettings_StayOutOfWhatIsPublished()
+    {
+        var processor = Model.Get<ProjectResource>("processor");
+        var ingest = Model.Get<ProjectResource>("ingest");
+
+        Assert.Equal("16384", processor.LocalEnvironment["Kafka__Consumer__queued.max.messages.kbytes"]);
+        Assert.Equal("00:00:00.250", ingest.LocalEnvironment["Ingest__Admission__RefreshInterval"]);
+        Assert.All(Model.Projects, p => Assert.Empty(p.Environment.Keys.Intersect(p.LocalEnvironment.Keys)));
+        Assert.Equal(["ingest", "processor"], Model.Projects.Where(p => p.CanRunReplicasLocally).Select(p => p.Name).Order());
+        Assert.All(Model.Projects, p => Assert.Equal(2, p.Replicas));
     }
 
     [Fact]

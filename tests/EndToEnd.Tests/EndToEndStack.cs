@@ -29,9 +29,10 @@ namespace Trulayer.EndToEnd.Tests;
 /// (which needs PostgreSQL) until its verdict expires.</item>
 /// </list>
 /// Every class starts from <see cref="WaitForBaselineAsync"/>, and a class that breaks something waits for it
-/// again at its end, so no class depends on what another left behind.
+/// again at its end, so no class depends on what another left behind. <see cref="ReplicaStack"/> is the same
+/// stack with several processes of ingest and of the processor.
 /// </summary>
-public sealed class EndToEndStack : StackFixture
+public class EndToEndStack : StackFixture
 {
     public const string SpansTopic = "otlp.spans.e2e";
     public const int SpansPartitions = 8;
@@ -50,9 +51,14 @@ public sealed class EndToEndStack : StackFixture
     public LoadTarget Target(string? apiKey = null)
         => new(Gateway, App.GetEndpoint("gateway", "grpc"), apiKey ?? Dev.ApiKey!, ProjectId, Postgres, Kafka);
 
+    /// <summary>Processes per service (none named: one of each).</summary>
+    protected virtual IReadOnlyDictionary<string, int> Replicas { get; } = new Dictionary<string, int>();
+
+    protected override RunOptions CreateRunOptions(string stateDirectory) => base.CreateRunOptions(stateDirectory) with { Replicas = Replicas };
+
     protected override void Configure(AppModel model)
     {
-        AssignPortsBelowTheEphemeralRange(model);
+        AssignPortsBelowTheEphemeralRange(model, except: Replicas.Keys);
         model.Get<KafkaResource>("kafka").WithTopic(SpansTopic, SpansPartitions);
         model.Get<ProjectResource>("processor")
             .WithEnvironment("Kafka__SpansTopic", SpansTopic)
@@ -72,11 +78,13 @@ public sealed class EndToEndStack : StackFixture
     /// ports from that range and the services bind them seconds later, by which time an outgoing connection
     /// (a Kafka or PostgreSQL client, another engineer's test) may hold one as its local port: the service
     /// then fails with "address already in use". Ports outside the range are never handed out that way.
+    /// A service run as several replicas needs a port per replica, which the AppHost's own choice gives
+    /// (<see cref="Ports.GetFree"/>, also below the range).
     /// </summary>
-    private static void AssignPortsBelowTheEphemeralRange(AppModel model)
+    private static void AssignPortsBelowTheEphemeralRange(AppModel model, IEnumerable<string> except)
     {
         var taken = new HashSet<int>();
-        foreach (var project in model.Projects)
+        foreach (var project in model.Projects.Where(p => !except.Contains(p.Name)))
         {
             for (var i = 0; i < project.Endpoints.Count; i++)
             {
@@ -149,11 +157,14 @@ public sealed class EndToEndStack : StackFixture
     public async Task WaitForBaselineAsync()
     {
         await WaitDrainedAsync();
-        await WaitUntilAsync("ingest's /health to answer Healthy (admitting spans)", TimeSpan.FromSeconds(60), async () =>
+        foreach (var ingest in App.GetReplicas("ingest"))
         {
-            var (_, status, body) = await HealthAsync("ingest");
-            return (status == "Healthy", body);
-        });
+            await WaitUntilAsync($"{ingest}'s /health to answer Healthy (admitting spans)", TimeSpan.FromSeconds(60), async () =>
+            {
+                var (_, status, body) = await HealthAsync(ingest);
+                return (status == "Healthy", body);
+            });
+        }
 
         // A new key: the gateway has no verdict on it yet and must ask Auth.Api, which asks PostgreSQL.
         string? apiKey = null;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Xunit.Abstractions;
 
 namespace Trulayer.EndToEnd.Tests;
@@ -23,7 +22,7 @@ public sealed class ProcessorCrashTests(EndToEndStack stack, ITestOutputHelper o
         {
             // Killed while it writes: only once its commits move again after the last restart (a restarted
             // processor gets its partitions back only when the killed member's 10 s session has expired).
-            await WaitUntilProcessorCommitsAsync(load);
+            await load.WaitUntilProcessorsCommitAsync();
             var pid = stack.App.GetProcessId("processor") ?? throw new InvalidOperationException("the processor is not running");
             await stack.App.KillResourceAsync("processor");
             killed.Add(pid);
@@ -40,19 +39,4 @@ public sealed class ProcessorCrashTests(EndToEndStack stack, ITestOutputHelper o
         Assert.Equal(3, killed.Count);
         load.AssertExactlyOnce(count);
     }
-
-    private async Task WaitUntilProcessorCommitsAsync(RunningLoad load)
-    {
-        using var lag = stack.CreateLagReader();
-        var first = await CommittedAsync(lag);
-        var waited = Stopwatch.StartNew();
-        while (await CommittedAsync(lag) <= first)
-        {
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), $"the processor committed nothing for 60 s: {load.Describe()}");
-            await Task.Delay(250);
-        }
-    }
-
-    private static async Task<long> CommittedAsync(Workload.Load.PipelineLag lag)
-        => (await lag.ReadAsync(TimeSpan.FromSeconds(5)))?.Partitions.Sum(p => Math.Max(0, p.Committed)) ?? 0;
 }

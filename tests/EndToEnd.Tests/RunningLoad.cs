@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Npgsql;
 using Trulayer.Workload.Load;
 
 namespace Trulayer.EndToEnd.Tests;
@@ -49,6 +50,22 @@ internal sealed class RunningLoad : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits until the processor group's committed offsets move: whoever owns the partitions now is storing.</summary>
+    public async Task WaitUntilProcessorsCommitAsync(TimeSpan? timeout = null)
+    {
+        using var lag = _stack.CreateLagReader();
+        var first = await CommittedAsync(lag);
+        var waited = Stopwatch.StartNew();
+        while (await CommittedAsync(lag) <= first)
+        {
+            Assert.True(waited.Elapsed < (timeout ?? TimeSpan.FromSeconds(60)), $"the processor committed nothing for {waited.Elapsed.TotalSeconds:0} s: {Describe()}\n{_stack.LogTail(30, "processor")}");
+            await Task.Delay(250);
+        }
+    }
+
+    private static async Task<long> CommittedAsync(PipelineLag lag)
+        => (await lag.ReadAsync(TimeSpan.FromSeconds(5)))?.Partitions.Sum(p => Math.Max(0, p.Committed)) ?? 0;
+
     /// <summary>Stops sending, lets the requests in flight settle, waits for the processor to store everything, and counts.</summary>
     public async Task<DeliveryCount> StopDrainAndCountAsync(TimeSpan? drainTimeout = null)
     {
@@ -72,6 +89,56 @@ internal sealed class RunningLoad : IAsyncDisposable
         Assert.Equal(count.AcknowledgedSpans, count.StoredSpans);
         Assert.Equal(0, Progress.AbandonedRequests);
         Assert.Equal(0, Progress.RefusedRequests);
+    }
+
+    /// <summary>
+    /// Every trace of the run has its telemetry.traces row, and each row agrees with the spans stored for it
+    /// (count, errors, first start, last end, tokens, cost) and holds as many spans as the request sent in
+    /// that trace: a span the processor wrote twice (a redelivery after a crash or a rebalance) or a rollup
+    /// applied twice would show as a disagreement. Call after <see cref="StopDrainAndCountAsync"/>.
+    /// </summary>
+    public async Task AssertTraceAggregatesAsync()
+    {
+        var (low, high) = Driver.Ids.TraceIdRange;
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(_stack.Postgres) { Pooling = false }.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            """
+            WITH stored AS (
+                SELECT trace_id, count(*) AS spans, count(*) FILTER (WHERE status_code = 2) AS errors,
+                       min(start_unix_nano) AS first_start, max(end_unix_nano) AS last_end,
+                       coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
+                       coalesce(sum(cost_micros), 0) AS cost_micros
+                FROM telemetry.spans
+                WHERE project_id = $1 AND trace_id BETWEEN $2 AND $3
+                GROUP BY trace_id)
+            SELECT s.trace_id, s.spans, t.trace_id IS NOT NULL,
+                   t.trace_id IS NOT NULL AND (t.span_count, t.error_count, t.start_unix_nano, t.end_unix_nano, t.input_tokens, t.output_tokens, t.cost_micros)
+                       = (s.spans, s.errors, s.first_start, s.last_end, s.input_tokens, s.output_tokens, s.cost_micros)
+            FROM stored s LEFT JOIN telemetry.traces t ON t.project_id = $1 AND t.trace_id = s.trace_id
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = _stack.ProjectId });
+        command.Parameters.Add(new NpgsqlParameter { Value = low });
+        command.Parameters.Add(new NpgsqlParameter { Value = high });
+        long traces = 0, missing = 0, disagreeing = 0, incomplete = 0;
+        var traceId = new byte[16];
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                traces++;
+                reader.GetGuid(0).TryWriteBytes(traceId, bigEndian: true, out _);
+                var expected = Driver.Ids.TryReadTraceId(traceId, out _, out var trace) && trace < Driver.Template.TraceCount ? Driver.Template.SpansInTrace(trace) : -1;
+                incomplete += reader.GetInt64(1) == expected ? 0 : 1;
+                missing += reader.GetBoolean(2) ? 0 : 1;
+                disagreeing += reader.GetBoolean(2) && !reader.GetBoolean(3) ? 1 : 0;
+            }
+        }
+
+        var context = $"{traces} traces: {missing} without a telemetry.traces row, {disagreeing} whose row disagrees with its spans, " +
+                      $"{incomplete} with another number of spans than sent; {Describe()}";
+        Assert.True(missing == 0 && disagreeing == 0 && incomplete == 0, context);
+        Assert.True(traces == Progress.AcknowledgedRequests * Driver.Template.TraceCount, "not every acknowledged trace is stored: " + context);
     }
 
     public string Describe()

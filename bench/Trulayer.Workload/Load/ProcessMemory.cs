@@ -3,8 +3,8 @@ using System.Globalization;
 namespace Trulayer.Workload.Load;
 
 /// <summary>Memory of a process (or a process tree) as Linux reports it in /proc.</summary>
-/// <param name="ResidentBytes">VmRSS; for a tree, the sum of proportional set sizes (Pss), so shared memory counts once.</param>
-/// <param name="PeakResidentBytes">VmHWM, the largest VmRSS since the process started (the root's, for a tree).</param>
+/// <param name="ResidentBytes">VmRSS: every page the process maps, shared ones included.</param>
+/// <param name="PeakResidentBytes">VmHWM, the largest VmRSS since the process started.</param>
 public readonly record struct ProcessMemory(long ResidentBytes, long PeakResidentBytes)
 {
     /// <summary>The memory of process <paramref name="pid"/>; null when it is gone.</summary>
@@ -34,38 +34,36 @@ public readonly record struct ProcessMemory(long ResidentBytes, long PeakResiden
     }
 
     /// <summary>
-    /// A process and its children (PostgreSQL's postmaster and backends, say), summing Pss from
-    /// /proc/&lt;pid&gt;/smaps_rollup: their shared buffers are shared memory, which RSS would count in every process.
+    /// The proportional set size (Pss of /proc/&lt;pid&gt;/smaps_rollup) summed over <paramref name="pids"/>: each
+    /// process's private pages plus its share of the pages it shares with others (the runtime's libraries,
+    /// PostgreSQL's shared buffers), so a sum over many processes counts every page once, as the machine
+    /// does. Processes that are gone count nothing; null when none could be read.
     /// </summary>
-    public static ProcessMemory? ReadTree(int pid)
+    public static long? ReadProportional(IEnumerable<int> pids)
     {
-        if (Read(pid) is not { } root)
-        {
-            return null;
-        }
-
-        long pss = 0;
-        foreach (var member in Children(pid).Prepend(pid))
+        long? pss = null;
+        foreach (var pid in pids)
         {
             try
             {
-                var line = File.ReadLines($"/proc/{member}/smaps_rollup").FirstOrDefault(l => l.StartsWith("Pss:", StringComparison.Ordinal));
-                pss += line is null ? 0 : Kilobytes(line);
+                var line = File.ReadLines($"/proc/{pid}/smaps_rollup").FirstOrDefault(l => l.StartsWith("Pss:", StringComparison.Ordinal));
+                pss = (pss ?? 0) + (line is null ? 0 : Kilobytes(line));
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
             }
         }
 
-        return new ProcessMemory(pss, root.PeakResidentBytes);
+        return pss;
     }
 
-    /// <summary>The direct children of <paramref name="pid"/>.</summary>
-    public static IEnumerable<int> Children(int pid)
+    /// <summary>Every running process's direct children, by parent process id, read from /proc in one pass.</summary>
+    public static ILookup<int, int> ChildrenByParent()
     {
+        var pairs = new List<(int Parent, int Child)>();
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
-            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var candidate))
+            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
             {
                 continue;
             }
@@ -82,11 +80,13 @@ public readonly record struct ProcessMemory(long ResidentBytes, long PeakResiden
 
             // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ')'.
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            if (fields.Length > 1 && int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var parent) && parent == pid)
+            if (fields.Length > 1 && int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var parent))
             {
-                yield return candidate;
+                pairs.Add((parent, pid));
             }
         }
+
+        return pairs.ToLookup(p => p.Parent, p => p.Child);
     }
 
     private static long Kilobytes(string line)
@@ -97,33 +97,46 @@ public readonly record struct ProcessMemory(long ResidentBytes, long PeakResiden
     }
 }
 
-/// <summary>Samples the memory of named processes while a run goes on, keeping the last and the largest reading of each.</summary>
+/// <summary>
+/// Samples the memory of named processes while a run goes on, keeping each one's last and largest reading
+/// and the largest sum over all of them read at the same moment (not the sum of each one's largest).
+/// </summary>
 public sealed class MemorySampler
 {
-    private readonly Func<IReadOnlyDictionary<string, ProcessMemory?>> _read;
+    private readonly Func<IReadOnlyDictionary<string, long?>> _read;
     private readonly Dictionary<string, (long Last, long Max)> _samples = new(StringComparer.Ordinal);
-    private readonly object _lock = new();
+    private readonly Lock _lock = new();
+    private long _lastTotal;
+    private long _maxTotal;
 
-    /// <param name="read">Reads every process of interest now, by name (null for one that is not running).</param>
-    public MemorySampler(Func<IReadOnlyDictionary<string, ProcessMemory?>> read) => _read = read;
+    /// <param name="read">Reads every process of interest now, in bytes by name (null for one that is not running).</param>
+    public MemorySampler(Func<IReadOnlyDictionary<string, long?>> read) => _read = read;
 
     public void Sample()
     {
         var readings = _read();
         lock (_lock)
         {
+            long total = 0;
             foreach (var (name, memory) in readings)
             {
-                if (memory is { } m)
+                if (memory is { } bytes)
                 {
-                    var max = _samples.TryGetValue(name, out var previous) ? Math.Max(previous.Max, m.ResidentBytes) : m.ResidentBytes;
-                    _samples[name] = (m.ResidentBytes, max);
+                    var max = _samples.TryGetValue(name, out var previous) ? Math.Max(previous.Max, bytes) : bytes;
+                    _samples[name] = (bytes, max);
+                    total += bytes;
                 }
+            }
+
+            if (total > 0)
+            {
+                _lastTotal = total;
+                _maxTotal = Math.Max(_maxTotal, total);
             }
         }
     }
 
-    /// <summary>Each process's last and largest resident size seen so far, in bytes.</summary>
+    /// <summary>Each process's last and largest reading so far, in bytes.</summary>
     public IReadOnlyDictionary<string, (long Last, long Max)> Samples
     {
         get
@@ -131,6 +144,18 @@ public sealed class MemorySampler
             lock (_lock)
             {
                 return new Dictionary<string, (long, long)>(_samples, StringComparer.Ordinal);
+            }
+        }
+    }
+
+    /// <summary>The sum over every process of the last reading, and the largest such sum so far, in bytes.</summary>
+    public (long Last, long Max) Total
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return (_lastTotal, _maxTotal);
             }
         }
     }
