@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Globalization;
 using System.Security.Cryptography;
 using Trulayer.AppHost.Model;
+using Trulayer.ServiceDefaults.Identity;
 using Trulayer.ServiceDefaults.Kafka;
 
 namespace Trulayer.AppHost;
@@ -89,7 +90,7 @@ public static class TrulayerModel
             // Auth.Api is its own session issuer: tokens name its URL as iss, and it finds its own keys at
             // {iss}/.well-known/jwks.json, the way it finds Clerk's in production.
             var devSigningKey = builder.AddParameter("auth-dev-signing-key", secret: true, generate: NewP256PrivateKey);
-            var devApiKey = builder.AddParameter("auth-dev-api-key", secret: true, generate: () => "tl_" + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)));
+            var devApiKey = builder.AddParameter("auth-dev-api-key", secret: true, generate: ApiKeyFormat.Generate);
             auth.WithEnvironment("Auth__DevIssuer__Enabled", "true")
                 .WithEnvironment("Auth__DevIssuer__SigningKey", devSigningKey)
                 .WithEnvironment("Auth__DevIssuer__ApiKey", devApiKey)

@@ -63,13 +63,16 @@ public static class GatewayRoutes
 
     public static GatewayRoute Get(string routeId) => ById[routeId];
 
-    /// <summary>The clusters and the setting each one's address comes from.</summary>
+    /// <summary>
+    /// The clusters and the settings their addresses come from: services:&lt;service&gt;:&lt;endpoint&gt;:0, and :1,
+    /// :2... when the service runs as several replicas (the AppHost's --replicas); YARP balances over them.
+    /// </summary>
     private static readonly (string Cluster, string Setting, bool Http2)[] Clusters =
     [
-        ("auth", "services:auth:http:0", false),
-        ("ingest", "services:ingest:http:0", false),
-        ("export", "services:export:http:0", false),
-        ("ingest-grpc", "services:ingest:grpc:0", true),
+        ("auth", "services:auth:http", false),
+        ("ingest", "services:ingest:http", false),
+        ("export", "services:export:http", false),
+        ("ingest-grpc", "services:ingest:grpc", true),
     ];
 
     public static IReadOnlyList<RouteConfig> RouteConfigs() =>
@@ -91,22 +94,39 @@ public static class GatewayRoutes
     {
         var clusters = new List<ClusterConfig>();
         var failures = new List<string>();
-        foreach (var (cluster, setting, http2) in Clusters)
+        foreach (var (cluster, prefix, http2) in Clusters)
         {
-            var address = configuration[setting];
-            if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            var destinations = new Dictionary<string, DestinationConfig>();
+            for (var index = 0; index == 0 || configuration[$"{prefix}:{index}"] is not null; index++)
             {
-                failures.Add($"{setting} is {(string.IsNullOrEmpty(address) ? "missing" : $"'{address}', not an http(s) URL")}: set services__{setting[9..].Replace(":", "__", StringComparison.Ordinal)} to where {cluster} listens");
+                var setting = $"{prefix}:{index}";
+                var address = configuration[setting];
+                if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                {
+                    failures.Add($"{setting} is {(string.IsNullOrEmpty(address) ? "missing" : $"'{address}', not an http(s) URL")}: set services__{setting[9..].Replace(":", "__", StringComparison.Ordinal)} to where {cluster} listens");
+                    continue;
+                }
+
+                destinations[index == 0 ? cluster : $"{cluster}-{index}"] = new DestinationConfig { Address = uri.ToString() };
+            }
+
+            if (destinations.Count == 0)
+            {
                 continue;
             }
 
             clusters.Add(new ClusterConfig
             {
                 ClusterId = cluster,
-                Destinations = new Dictionary<string, DestinationConfig> { [cluster] = new() { Address = uri.ToString() } },
+                Destinations = destinations,
                 // OTLP/gRPC goes to ingest's cleartext HTTP/2 port, which takes HTTP/2 with prior knowledge only.
                 HttpRequest = http2
                     ? new ForwarderRequestConfig { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact }
+                    : null,
+                // A replica that fails to answer (restarting, say) is left out for a while; when every one is
+                // out, YARP tries them all again rather than refuse.
+                HealthCheck = destinations.Count > 1
+                    ? new HealthCheckConfig { Passive = new PassiveHealthCheckConfig { Enabled = true, ReactivationPeriod = TimeSpan.FromSeconds(5) } }
                     : null,
             });
         }

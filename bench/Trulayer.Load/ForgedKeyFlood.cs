@@ -245,7 +245,7 @@ internal sealed class ForgedKeyFlood(LoadTarget target, FloodSettings settings, 
 
             // PostgreSQL: the server with the backends that exited, and the live backends.
             cpu[name] = name == "postgres"
-                ? ProcessCpu.ReadWithExitedChildren(pid) + ProcessMemory.Children(pid).Aggregate(TimeSpan.Zero, (sum, child) => sum + TryRead(child))
+                ? ProcessCpu.ReadWithExitedChildren(pid) + ProcessMemory.ChildrenByParent()[pid].Aggregate(TimeSpan.Zero, (sum, child) => sum + TryRead(child))
                 : ProcessCpu.Read(pid);
         }
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Trulayer.AppHost.Model;
 using Trulayer.AppHost.Run;
+using Trulayer.ServiceDefaults.Identity;
 using Trulayer.ServiceDefaults.Kafka;
 
 namespace Trulayer.AppHost.Tests;
@@ -35,6 +36,16 @@ public sealed class AppModelTests
         Assert.IsType<EndpointUrlValue>(gateway.Environment["services__auth__http__0"]);
         Assert.Equal("gateway", ((LiteralValue)gateway.Environment["OTEL_SERVICE_NAME"]).Value);
         Assert.All(Model.Projects.Where(p => p.Name != "processor"), p => Assert.IsType<ParameterValue>(p.Environment["Identity__AssertionKey"]));
+    }
+
+    [Fact]
+    public void DevApiKey_IsGeneratedWithItsChecksum()
+    {
+        var devApiKey = Model.Parameters.Single(p => p.Name == "auth-dev-api-key");
+
+        Assert.True(devApiKey.Secret);
+        Assert.Equal(ApiKeyShape.Checksummed, ApiKeyFormat.Check(devApiKey.Generate()));
+        Assert.NotEqual(devApiKey.Generate(), devApiKey.Generate());
     }
 
     [Fact]

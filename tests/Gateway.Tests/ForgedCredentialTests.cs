@@ -54,7 +54,7 @@ public sealed class ForgedCredentialTests(GatewayStack stack)
     [Fact]
     public async Task KeyOfTheFormatBeforeChecksums_StillWorks()
     {
-        // The AppHost generates the dev key as keys were made before checksums.
+        // GatewayStack gives the dev key the format keys had before checksums.
         Assert.Equal(ApiKeyShape.Legacy, ApiKeyFormat.Check(stack.Dev.ApiKey));
 
         using var response = await stack.SendAsync(HttpMethod.Post, "/v1/otlp/traces", stack.Dev.ApiKey, GatewayStack.OtlpJson());

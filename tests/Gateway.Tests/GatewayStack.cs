@@ -1,7 +1,9 @@
+using System.Buffers.Text;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Trulayer.AppHost.Model;
@@ -48,6 +50,10 @@ public sealed class GatewayStack : StackFixture
         gateway.WithEnvironment("Gateway__TrustedProxies__0", IPAddress.Loopback.ToString());
         gateway.WithEnvironment("Gateway__RateLimit__FailedAuthentication__PermitsPerMinute", "6");
         gateway.WithEnvironment("Gateway__RateLimit__FailedAuthentication__Burst", FailedAuthenticationBurst.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        // The dev key in the format keys had before checksums (what an existing deployment still holds),
+        // so the legacy path is tested against the real Auth.Api; keys the tests create are checksummed.
+        model.Get<ProjectResource>("auth").WithEnvironment("Auth__DevIssuer__ApiKey", "tl_" + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)));
     }
 
     /// <summary>
