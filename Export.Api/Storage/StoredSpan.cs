@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Text;
 using Npgsql;
 using Trulayer.Otlp.GenAi;
 
@@ -17,10 +16,13 @@ internal sealed class StoredSpan : IDisposable
     /// <summary>A span's size as it arrived, in SQL over a telemetry.spans row.</summary>
     public const string SizeColumn = "coalesce(span_size, octet_length(otlp))";
 
-    /// <summary>What to select of a telemetry.spans row: the bytes and, only where content was cut out, the text that goes back.</summary>
+    /// <summary>
+    /// What to select of a telemetry.spans row: the bytes and, only where content was cut out, the text that
+    /// goes back, in UTF-8 as the span carries it (bytea: nothing to decode and encode again on the way).
+    /// </summary>
     public const string SelectColumns =
-        "otlp, input_at, CASE WHEN input_at IS NOT NULL THEN input_text END AS input_text, " +
-        "output_at, CASE WHEN output_at IS NOT NULL THEN output_text END AS output_text";
+        "otlp, input_at, CASE WHEN input_at IS NOT NULL THEN convert_to(input_text, 'UTF8') END AS input_text, " +
+        "output_at, CASE WHEN output_at IS NOT NULL THEN convert_to(output_text, 'UTF8') END AS output_text";
 
     /// <summary>The same columns, by name, as <see cref="Read"/> reads them in order.</summary>
     public const string Columns = "otlp, input_at, input_text, output_at, output_text";
@@ -84,9 +86,10 @@ internal sealed class StoredSpan : IDisposable
             throw new InvalidOperationException($"a stored span has content cut out at byte {at} but no text to put back");
         }
 
-        var text = reader.GetString(ordinal);
-        Ensure(ref buffer, Encoding.UTF8.GetMaxByteCount(text.Length));
-        return buffer.AsSpan(0, Encoding.UTF8.GetBytes(text, buffer));
+        var length = (int)reader.GetBytes(ordinal, 0, null, 0, 0);
+        Ensure(ref buffer, length);
+        reader.GetBytes(ordinal, 0, buffer, 0, length);
+        return buffer.AsSpan(0, length);
     }
 
     private static void Ensure(ref byte[] buffer, int length)

@@ -1,4 +1,4 @@
-using System.Text;
+using System.Text.Unicode;
 using Trulayer.Otlp.Protobuf;
 
 namespace Trulayer.Otlp.GenAi;
@@ -40,22 +40,45 @@ public static class ContentSplice
 
     /// <summary>
     /// Whether <paramref name="field"/> (an attribute field of a Span, from its tag to its end) is exactly
-    /// the field <see cref="WriteField"/> writes for <paramref name="key"/> and <paramref name="text"/>.
+    /// what <see cref="WriteField"/> writes for some key and text: KeyValue { key, value: AnyValue {
+    /// string_value } } in that order, nothing else, every length the shortest, key and text valid UTF-8 (so
+    /// the strings they decode to encode back to the same bytes). Gives the key's and the text's place in
+    /// <paramref name="field"/>.
     /// </summary>
-    public static bool IsExactly(ReadOnlySpan<byte> field, string key, string text)
+    public static bool IsExact(ReadOnlySpan<byte> field, out (int Offset, int Length) key, out (int Offset, int Length) text)
     {
-        var keyBytes = Encoding.UTF8.GetByteCount(key);
-        var textBytes = Encoding.UTF8.GetByteCount(text);
-        if (field.Length != FieldSize(keyBytes, textBytes))
+        key = text = default;
+        var reader = new ProtoWireReader(field);
+        if (!reader.TryReadTag(out var number, out var wireType) || number != AttributesField || wireType != WireType.LengthDelimited)
         {
             return false;
         }
 
-        var buffer = new byte[field.Length];
-        var keyUtf8 = Encoding.UTF8.GetBytes(key);
-        var textUtf8 = Encoding.UTF8.GetBytes(text);
-        WriteField(buffer, keyUtf8, textUtf8);
-        return field.SequenceEqual(buffer);
+        var (keyValueOffset, keyValueLength) = reader.ReadRange();
+        var keyValue = new ProtoWireReader(field, keyValueOffset, keyValueOffset + keyValueLength);
+        if (!keyValue.TryReadTag(out number, out wireType) || number != KeyField || wireType != WireType.LengthDelimited)
+        {
+            return false;
+        }
+
+        key = keyValue.ReadRange();
+        if (!keyValue.TryReadTag(out number, out wireType) || number != ValueField || wireType != WireType.LengthDelimited)
+        {
+            return false;
+        }
+
+        var (valueOffset, valueLength) = keyValue.ReadRange();
+        var value = new ProtoWireReader(field, valueOffset, valueOffset + valueLength);
+        if (!value.TryReadTag(out number, out wireType) || number != StringValueField || wireType != WireType.LengthDelimited)
+        {
+            return false;
+        }
+
+        text = value.ReadRange();
+        // Nothing after each part, no longer length than needed: the sizes add up exactly.
+        return value.Position == value.End && keyValue.Position == keyValue.End && reader.Position == field.Length
+               && field.Length == FieldSize(key.Length, text.Length)
+               && Utf8.IsValid(field.Slice(key.Offset, key.Length)) && Utf8.IsValid(field.Slice(text.Offset, text.Length));
     }
 
     /// <summary>

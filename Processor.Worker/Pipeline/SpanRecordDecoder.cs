@@ -292,31 +292,35 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
     /// </summary>
     private (ReadOnlyMemory<byte> Otlp, int? InputAt, int? OutputAt) StoreContentOnce(ReadOnlyMemory<byte> otlp, GenAiFields genAi)
     {
-        var input = FindContent(otlp.Span, InputKeys, genAi.InputText);
-        var output = FindContent(otlp.Span, OutputKeys, genAi.OutputText);
+        var span = otlp.Span;
+        var input = FindContent(span, InputKeys, genAi.InputText);
+        var output = FindContent(span, OutputKeys, genAi.OutputText);
         if (input is null && output is null)
         {
             return (otlp, null, null);
         }
 
-        var cuts = new[] { input, output }.OfType<int>().Order().ToArray();
-        var span = otlp.Span;
+        // Cut in the order the attributes come.
+        var (first, second) = input is { } i && output is { } o && o.Start < i.Start ? (output, input) : (input, output);
         var size = span.Length;
-        foreach (var cut in cuts)
+        foreach (var cut in (ReadOnlySpan<Cut?>)[first, second])
         {
-            var (start, end) = _attributes.MappedFields[cut];
-            size += ContentSplice.PlaceholderSize(Encoding.UTF8.GetByteCount(_attributes.Mapped[cut].Key)) - (end - start);
+            size += cut is { } c ? ContentSplice.PlaceholderSize(c.Key.Length) - (c.End - c.Start) : 0;
         }
 
         var stored = new byte[size];
         int written = 0, position = 0;
         int? inputAt = null, outputAt = null;
-        foreach (var cut in cuts)
+        foreach (var cut in (ReadOnlySpan<Cut?>)[first, second])
         {
-            var (start, end) = _attributes.MappedFields[cut];
-            span[position..start].CopyTo(stored.AsSpan(written));
-            written += start - position;
-            if (cut == input)
+            if (cut is not { } c)
+            {
+                continue;
+            }
+
+            span[position..c.Start].CopyTo(stored.AsSpan(written));
+            written += c.Start - position;
+            if (c.Start == input?.Start)
             {
                 inputAt = written;
             }
@@ -325,16 +329,16 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
                 outputAt = written;
             }
 
-            written += ContentSplice.WritePlaceholder(stored.AsSpan(written), Encoding.UTF8.GetBytes(_attributes.Mapped[cut].Key));
-            position = end;
+            written += ContentSplice.WritePlaceholder(stored.AsSpan(written), span.Slice(c.Key.Offset, c.Key.Length));
+            position = c.End;
         }
 
         span[position..].CopyTo(stored.AsSpan(written));
         return (stored, inputAt, outputAt);
     }
 
-    /// <summary>The index among the mapped attributes of one whose key is among <paramref name="keys"/> and whose field is exactly <paramref name="text"/> as a string value.</summary>
-    private int? FindContent(ReadOnlySpan<byte> span, FrozenSet<string> keys, string? text)
+    /// <summary>The attribute field among the mapped ones whose key is among <paramref name="keys"/> and that is exactly <paramref name="text"/> as a string value.</summary>
+    private Cut? FindContent(ReadOnlySpan<byte> span, FrozenSet<string> keys, string? text)
     {
         if (text is null)
         {
@@ -349,15 +353,18 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
                 && string.Equals(value.StringValue, text, StringComparison.Ordinal))
             {
                 var (start, end) = _attributes.MappedFields[i];
-                if (ContentSplice.IsExactly(span[start..end], attribute.Key, text))
+                if (ContentSplice.IsExact(span[start..end], out var key, out _))
                 {
-                    return i;
+                    return new Cut(start, end, (start + key.Offset, key.Length));
                 }
             }
         }
 
         return null;
     }
+
+    /// <summary>A content attribute to cut out: its field in the span, and its key's place in the span.</summary>
+    private readonly record struct Cut(int Start, int End, (int Offset, int Length) Key);
 
     /// <summary>
     /// A resource's or scope's id: the first 16 bytes of SHA-256 over the message bytes (length-prefixed)

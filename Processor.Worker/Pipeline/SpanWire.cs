@@ -138,7 +138,8 @@ internal static class SpanWire
     {
         var (key, value, values) = ReadKeyValue(keyValue);
         var keyBytes = keyValue.Slice(key.Offset, key.Length);
-        if (MappedAttributes.IsMapped(keyBytes) || values > 1 || !Utf8.IsValid(keyBytes))
+        var plain = values <= 1 && Utf8.IsValid(keyBytes);
+        if (MappedAttributes.IsMapped(keyBytes) || !plain)
         {
             // Parsed as an object: the mapping reads it (or its value occurs twice and must merge, or its key
             // is decoded as protobuf decodes invalid UTF-8).
@@ -149,12 +150,20 @@ internal static class SpanWire
                 attributes.MappedFields.Add(field);
             }
 
-            if (!GenAiPrecedence.IsContent(attribute.Key) && AttributeHash.Of(attribute.Key, attribute.Value) is { } hash)
+            if (GenAiPrecedence.IsContent(attribute.Key))
             {
-                attributes.Hashes.Add(hash);
+                return;
             }
 
-            return;
+            if (!plain)
+            {
+                if (AttributeHash.Of(attribute.Key, attribute.Value) is { } hash)
+                {
+                    attributes.Hashes.Add(hash);
+                }
+
+                return;
+            }
         }
 
         if (values == 1)
