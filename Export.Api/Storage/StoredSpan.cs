@@ -18,14 +18,17 @@ internal sealed class StoredSpan : IDisposable
 
     /// <summary>
     /// What to select of a telemetry.spans row: the bytes and, only where content was cut out, the text that
-    /// goes back, in UTF-8 as the span carries it (bytea: nothing to decode and encode again on the way).
+    /// goes back (as stored: a page's rows are sorted holding TOAST pointers, not the values).
     /// </summary>
     public const string SelectColumns =
-        "otlp, input_at, CASE WHEN input_at IS NOT NULL THEN convert_to(input_text, 'UTF8') END AS input_text, " +
-        "output_at, CASE WHEN output_at IS NOT NULL THEN convert_to(output_text, 'UTF8') END AS output_text";
+        "otlp, input_at, CASE WHEN input_at IS NOT NULL THEN input_text END AS input_text, " +
+        "output_at, CASE WHEN output_at IS NOT NULL THEN output_text END AS output_text";
 
-    /// <summary>The same columns, by name, as <see cref="Read"/> reads them in order.</summary>
-    public const string Columns = "otlp, input_at, input_text, output_at, output_text";
+    /// <summary>
+    /// The same, over a query of <see cref="SelectColumns"/>, in the order <see cref="Read"/> reads them; the
+    /// texts in UTF-8 as the span carries them (bytea: nothing to decode and encode again on the way).
+    /// </summary>
+    public const string Columns = "otlp, input_at, convert_to(input_text, 'UTF8'), output_at, convert_to(output_text, 'UTF8')";
 
     private byte[] _stored = ArrayPool<byte>.Shared.Rent(64 * 1024);
     private byte[] _restored = [];
