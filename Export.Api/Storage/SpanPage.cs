@@ -1,4 +1,3 @@
-using System.Buffers;
 using Npgsql;
 using Trulayer.Export.Output;
 
@@ -48,62 +47,54 @@ internal sealed class SpanPage : IAsyncDisposable
         writer.Begin(Groups);
         if (_rows is not null)
         {
-            var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-            try
+            using var stored = new StoredSpan();
+            var group = -1;
+            long spans = 0, bytes = 0;
+            await using var reader = await _rows.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
             {
-                var group = -1;
-                long spans = 0, bytes = 0;
-                await using var reader = await _rows.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
+                var project = reader.GetGuid(0);
+                var resource = reader.GetGuid(1);
+                var scope = reader.GetGuid(2);
+                if (group < 0 || !Groups[group].Holds(project, resource, scope))
                 {
-                    var project = reader.GetGuid(0);
-                    var resource = reader.GetGuid(1);
-                    var scope = reader.GetGuid(2);
-                    if (group < 0 || !Groups[group].Holds(project, resource, scope))
+                    EnsureComplete(group, spans, bytes);
+                    group++;
+                    if (group >= Groups.Count || !Groups[group].Holds(project, resource, scope))
                     {
-                        EnsureComplete(group, spans, bytes);
-                        group++;
-                        if (group >= Groups.Count || !Groups[group].Holds(project, resource, scope))
-                        {
-                            throw new InvalidOperationException($"span of project {project}, resource {resource}, scope {scope} is not in the page's next group");
-                        }
-
-                        writer.BeginGroup(group);
-                        spans = 0;
-                        bytes = 0;
+                        throw new InvalidOperationException($"span of project {project}, resource {resource}, scope {scope} is not in the page's next group");
                     }
 
-                    var length = (int)reader.GetBytes(3, 0, null, 0, 0);
-                    if (length > buffer.Length)
-                    {
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = ArrayPool<byte>.Shared.Rent(length);
-                    }
-
-                    reader.GetBytes(3, 0, buffer, 0, length);
-                    writer.WriteSpan(buffer.AsSpan(0, length));
-                    spans++;
-                    bytes += SpanGroup.SpanFieldSize(length);
-                    if (writer.ShouldFlush)
-                    {
-                        await writer.FlushAsync(cancellationToken);
-                    }
+                    writer.BeginGroup(group);
+                    spans = 0;
+                    bytes = 0;
                 }
 
-                EnsureComplete(group, spans, bytes);
-                if (group != Groups.Count - 1)
+                bytes += SpanGroup.SpanFieldSize(WriteSpan(writer, stored, reader));
+                spans++;
+                if (writer.ShouldFlush)
                 {
-                    throw new InvalidOperationException($"the page announced {Groups.Count} groups and its rows filled {group + 1}");
+                    await writer.FlushAsync(cancellationToken);
                 }
             }
-            finally
+
+            EnsureComplete(group, spans, bytes);
+            if (group != Groups.Count - 1)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                throw new InvalidOperationException($"the page announced {Groups.Count} groups and its rows filled {group + 1}");
             }
         }
 
         writer.End();
         await writer.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>Writes the row's span (its columns follow project, resource and scope) as it arrived; returns its size.</summary>
+    private static int WriteSpan(SpanPageWriter writer, StoredSpan stored, NpgsqlDataReader reader)
+    {
+        var span = stored.Read(reader, 3);
+        writer.WriteSpan(span);
+        return span.Length;
     }
 
     private void EnsureComplete(int group, long spans, long bytes)

@@ -170,7 +170,7 @@ internal sealed class SpanStore(NpgsqlDataSource dataSource)
         var command = new NpgsqlBatchCommand($"""
             SELECT g.project_id, g.resource_id, g.scope_id, g.spans, g.span_bytes, r.otlp, r.schema_url, s.otlp, s.schema_url
             FROM (SELECT project_id, resource_id, scope_id, count(*) AS spans, sum({SpanFieldBytes}) AS span_bytes
-                  FROM ({selection.Sql(parameters, "resource_id, scope_id, octet_length(otlp) AS otlp_length")}) page
+                  FROM ({selection.Sql(parameters, $"resource_id, scope_id, {StoredSpan.SizeColumn} AS otlp_length")}) page
                   GROUP BY project_id, resource_id, scope_id) g
             LEFT JOIN telemetry.resources r ON r.project_id = g.project_id AND r.resource_id = g.resource_id
             LEFT JOIN telemetry.scopes s ON s.project_id = g.project_id AND s.scope_id = g.scope_id
@@ -181,14 +181,16 @@ internal sealed class SpanStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// The spans, grouped by project, resource and scope (PostgreSQL sorts the page's rows, which hold
-    /// the stored values' TOAST pointers, not the values); a page of one group keeps export order as read.
+    /// The spans as <see cref="StoredSpan"/> reads them, grouped by project, resource and scope (PostgreSQL
+    /// sorts the page's rows, which hold the stored values' TOAST pointers, not the values); a page of one
+    /// group keeps export order as read.
     /// </summary>
     private static NpgsqlCommand RowsCommand(SpanSelection selection, int groups)
     {
         var parameters = new SqlParameters();
         var order = groups == 1 ? SpanSelection.KeyOrder : "project_id, resource_id, scope_id, " + SpanSelection.KeyOrder;
-        var command = new NpgsqlCommand($"SELECT project_id, resource_id, scope_id, otlp FROM ({selection.Sql(parameters, "resource_id, scope_id, otlp")}) page ORDER BY {order}");
+        var command = new NpgsqlCommand(
+            $"SELECT project_id, resource_id, scope_id, {StoredSpan.Columns} FROM ({selection.Sql(parameters, "resource_id, scope_id, " + StoredSpan.SelectColumns)}) page ORDER BY {order}");
         parameters.CopyTo(command.Parameters);
         return command;
     }

@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Collections.Frozen;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using Confluent.Kafka;
 using Google.Protobuf;
 using OpenTelemetry.Proto.Common.V1;
@@ -25,8 +25,10 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
     private const int ResourceSpansResource = 1, ResourceSpansScopeSpans = 2, ResourceSpansSchemaUrl = 3;
     private const int ScopeSpansScope = 1, ScopeSpansSpans = 2, ScopeSpansSchemaUrl = 3;
 
-    private readonly Utf8JsonWriter _json = AttributeJson.CreateWriter(new ArrayBufferWriter<byte>());
-    private readonly List<KeyValue> _mapped = [];
+    private static readonly FrozenSet<string> InputKeys = GenAiPrecedence.For(GenAiField.InputText).ToFrozenSet(StringComparer.Ordinal);
+    private static readonly FrozenSet<string> OutputKeys = GenAiPrecedence.For(GenAiField.OutputText).ToFrozenSet(StringComparer.Ordinal);
+
+    private readonly SpanAttributes _attributes = new();
 
     public (DecodedRecord? Record, DeadLetter? DeadLetter) Decode(ConsumeResult<byte[]?, byte[]?> source)
     {
@@ -105,8 +107,7 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
 
         var traceId = new Guid(traceIdBytes, bigEndian: true);
         var receivedAt = UnixNanos.ToDateTime(receivedNanos > long.MaxValue ? long.MaxValue : (long)receivedNanos);
-        var json = new ArrayBufferWriter<byte>(Math.Max(1024, value.Length / 2));
-        var rows = new List<(SpanRow Row, int JsonStart, int JsonEnd)>();
+        var rows = new List<SpanRow>();
         var resources = new List<ResourceRow>();
         var scopes = new List<ScopeRow>();
         var spanIndex = 0;
@@ -193,39 +194,26 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
                 foreach (var (spanOffset, spanLength) in spans)
                 {
                     var otlp = new ReadOnlyMemory<byte>(value, spanOffset, spanLength);
-                    var jsonStart = (int)json.WrittenCount;
-                    var row = Map(otlp, spanIndex, projectId, traceId, traceIdBytes, resource.ServiceName, resourceId, scopeId, receivedAt, json);
-                    rows.Add((row, jsonStart, (int)json.WrittenCount));
+                    rows.Add(Map(otlp, spanIndex, projectId, traceId, traceIdBytes, resource.ServiceName, resourceId, scopeId, receivedAt));
                     spanIndex++;
                 }
             }
         }
 
-        // The buffer may have grown while spans were written: slice the final one.
-        var written = json.WrittenMemory;
-        var spanRows = new SpanRow[rows.Count];
-        for (var i = 0; i < rows.Count; i++)
-        {
-            var (row, start, end) = rows[i];
-            row.AttributesJson = written[start..end];
-            spanRows[i] = row;
-        }
-
-        return new DecodedRecord(source, spanRows, resources, scopes);
+        return new DecodedRecord(source, rows, resources, scopes);
     }
 
     private SpanRow Map(
         ReadOnlyMemory<byte> otlp, int index, Guid projectId, Guid traceId, ReadOnlySpan<byte> traceIdBytes,
-        string? serviceName, Guid resourceId, Guid scopeId, DateTime receivedAt, ArrayBufferWriter<byte> json)
+        string? serviceName, Guid resourceId, Guid scopeId, DateTime receivedAt)
     {
         var bytes = otlp.Span;
-        _mapped.Clear();
-        _json.Reset(json);
+        _attributes.Clear();
+        var mapped = _attributes.Mapped;
         SpanFields fields;
         try
         {
-            fields = SpanWire.Read(bytes, _json, _mapped);
-            _json.Flush();
+            fields = SpanWire.Read(bytes, _attributes);
         }
         catch (Exception ex) when (ex is FormatException or InvalidProtocolBufferException)
         {
@@ -257,7 +245,7 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
                 $"span {index} has a start or end time past 2262-04-11 ({fields.StartTimeUnixNano}, {fields.EndTimeUnixNano} ns since 1970), which cannot be stored");
         }
 
-        var genAi = _mapped.Count == 0 ? GenAiFields.None : GenAiMapper.Map(_mapped, maxTextBytes);
+        var genAi = mapped.Count == 0 ? GenAiFields.None : GenAiMapper.Map(mapped, maxTextBytes);
         if (!ReferenceEquals(genAi, GenAiFields.None))
         {
             genAi = genAi with
@@ -270,6 +258,7 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
             };
         }
 
+        var stored = StoreContentOnce(otlp, genAi);
         return new SpanRow
         {
             ProjectId = projectId,
@@ -283,14 +272,99 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
             StatusCode = (short)fields.StatusCode,
             StatusMessage = fields.StatusMessage.Length > 0 ? SpanWire.String(bytes.Slice(fields.StatusMessage.Offset, fields.StatusMessage.Length)) : null,
             ServiceName = serviceName,
-            SpanType = _mapped.Count == 0 ? SpanType.Custom : SpanTypeRules.Infer(_mapped),
+            SpanType = mapped.Count == 0 ? SpanType.Custom : SpanTypeRules.Infer(mapped),
             GenAi = genAi,
+            AttributeHashes = [.. _attributes.Hashes],
             ResourceId = resourceId,
             ScopeId = scopeId,
-            Otlp = otlp,
+            Otlp = stored.Otlp,
+            SpanSize = stored.InputAt is null && stored.OutputAt is null ? null : otlp.Length,
+            InputAt = stored.InputAt,
+            OutputAt = stored.OutputAt,
             ReceivedAt = receivedAt,
         };
     }
+
+    /// <summary>
+    /// The span's bytes to store: as they arrived, or, when the input or output text is exactly the string
+    /// value of one of its content attributes, with that attribute's value cut out (<see cref="ContentSplice"/>),
+    /// since the row holds it in input_text or output_text; with where each placeholder sits.
+    /// </summary>
+    private (ReadOnlyMemory<byte> Otlp, int? InputAt, int? OutputAt) StoreContentOnce(ReadOnlyMemory<byte> otlp, GenAiFields genAi)
+    {
+        var span = otlp.Span;
+        var input = FindContent(span, InputKeys, genAi.InputText);
+        var output = FindContent(span, OutputKeys, genAi.OutputText);
+        if (input is null && output is null)
+        {
+            return (otlp, null, null);
+        }
+
+        // Cut in the order the attributes come.
+        var (first, second) = input is { } i && output is { } o && o.Start < i.Start ? (output, input) : (input, output);
+        var size = span.Length;
+        foreach (var cut in (ReadOnlySpan<Cut?>)[first, second])
+        {
+            size += cut is { } c ? ContentSplice.PlaceholderSize(c.Key.Length) - (c.End - c.Start) : 0;
+        }
+
+        var stored = new byte[size];
+        int written = 0, position = 0;
+        int? inputAt = null, outputAt = null;
+        foreach (var cut in (ReadOnlySpan<Cut?>)[first, second])
+        {
+            if (cut is not { } c)
+            {
+                continue;
+            }
+
+            span[position..c.Start].CopyTo(stored.AsSpan(written));
+            written += c.Start - position;
+            if (c.Start == input?.Start)
+            {
+                inputAt = written;
+            }
+            else
+            {
+                outputAt = written;
+            }
+
+            written += ContentSplice.WritePlaceholder(stored.AsSpan(written), span.Slice(c.Key.Offset, c.Key.Length));
+            position = c.End;
+        }
+
+        span[position..].CopyTo(stored.AsSpan(written));
+        return (stored, inputAt, outputAt);
+    }
+
+    /// <summary>The attribute field among the mapped ones whose key is among <paramref name="keys"/> and that is exactly <paramref name="text"/> as a string value.</summary>
+    private Cut? FindContent(ReadOnlySpan<byte> span, FrozenSet<string> keys, string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        for (var i = 0; i < _attributes.Mapped.Count; i++)
+        {
+            var attribute = _attributes.Mapped[i];
+            if (keys.Contains(attribute.Key)
+                && attribute.Value is { ValueCase: AnyValue.ValueOneofCase.StringValue } value
+                && string.Equals(value.StringValue, text, StringComparison.Ordinal))
+            {
+                var (start, end) = _attributes.MappedFields[i];
+                if (ContentSplice.IsExact(span[start..end], out var key, out _))
+                {
+                    return new Cut(start, end, (start + key.Offset, key.Length));
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A content attribute to cut out: its field in the span, and its key's place in the span.</summary>
+    private readonly record struct Cut(int Start, int End, (int Offset, int Length) Key);
 
     /// <summary>
     /// A resource's or scope's id: the first 16 bytes of SHA-256 over the message bytes (length-prefixed)

@@ -1,6 +1,6 @@
-using System.Buffers.Binary;
+using System.Buffers.Text;
+using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using System.Text.Unicode;
 using OpenTelemetry.Proto.Common.V1;
 using Trulayer.Otlp.GenAi;
@@ -22,23 +22,59 @@ internal struct SpanFields
     public int StatusCode;
 }
 
+/// <summary>What <see cref="SpanWire.Read"/> collects from a span's attributes; cleared and reused span after span.</summary>
+internal sealed class SpanAttributes
+{
+    private byte[] _scratch = new byte[256];
+
+    /// <summary>The <see cref="AttributeHash"/> of every attribute with a value, prompt and completion content left out.</summary>
+    public List<int> Hashes { get; } = [];
+
+    /// <summary>The attributes the GenAI mapping and span type rules read (<see cref="MappedAttributes"/>), parsed.</summary>
+    public List<KeyValue> Mapped { get; } = [];
+
+    /// <summary>Where each of <see cref="Mapped"/> sits in the span: its attribute field, from its tag to its end.</summary>
+    public List<(int Start, int End)> MappedFields { get; } = [];
+
+    public void Clear()
+    {
+        Hashes.Clear();
+        Mapped.Clear();
+        MappedFields.Clear();
+    }
+
+    /// <summary>A buffer of at least <paramref name="length"/> bytes for building the text a hash is taken of.</summary>
+    public Span<byte> Scratch(int length)
+    {
+        if (_scratch.Length < length)
+        {
+            _scratch = new byte[Math.Max(length, _scratch.Length * 2)];
+        }
+
+        return _scratch;
+    }
+}
+
 /// <summary>
-/// Reads an OTLP Span from its wire format without materializing it: the columns' fields, the attributes
-/// written straight to JSON (exactly as <see cref="AttributeJson"/> writes them), and, parsed as objects,
-/// only the attributes the GenAI mapping and span type rules read (<see cref="MappedAttributes"/>). A span
-/// with 30 attributes costs a handful of objects instead of a hundred.
+/// Reads an OTLP Span from its wire format without materializing it: the columns' fields, each
+/// attribute's <see cref="AttributeHash"/> (the same as hashing the parsed attribute gives), and, parsed as
+/// objects, only the attributes the GenAI mapping and span type rules read (<see cref="MappedAttributes"/>).
+/// A span with 30 attributes costs a handful of objects instead of a hundred.
 /// </summary>
 internal static class SpanWire
 {
-    private const int MaxDepth = 100; // Google.Protobuf's recursion limit
-
-    public static SpanFields Read(ReadOnlySpan<byte> span, Utf8JsonWriter json, List<KeyValue> mapped)
+    public static SpanFields Read(ReadOnlySpan<byte> span, SpanAttributes attributes)
     {
         var fields = default(SpanFields);
         var reader = new ProtoWireReader(span);
-        json.WriteStartObject();
-        while (reader.TryReadTag(out var field, out var wireType))
+        while (true)
         {
+            var fieldStart = reader.Position;
+            if (!reader.TryReadTag(out var field, out var wireType))
+            {
+                break;
+            }
+
             switch ((field, wireType))
             {
                 case (1, WireType.LengthDelimited):
@@ -64,7 +100,7 @@ internal static class SpanWire
                     break;
                 case (9, WireType.LengthDelimited):
                     var (offset, length) = reader.ReadRange();
-                    WriteAttribute(span.Slice(offset, length), json, mapped);
+                    ReadAttribute(span.Slice(offset, length), (fieldStart, offset + length), attributes);
                     break;
                 case (15, WireType.LengthDelimited):
                     // A message field that occurs twice merges: later scalar values win.
@@ -93,41 +129,46 @@ internal static class SpanWire
             }
         }
 
-        json.WriteEndObject();
         return fields;
     }
 
     public static string String(ReadOnlySpan<byte> utf8) => AttributeJson.Clean(Encoding.UTF8.GetString(utf8));
 
-    private static void WriteAttribute(ReadOnlySpan<byte> keyValue, Utf8JsonWriter json, List<KeyValue> mapped)
+    private static void ReadAttribute(ReadOnlySpan<byte> keyValue, (int Start, int End) field, SpanAttributes attributes)
     {
         var (key, value, values) = ReadKeyValue(keyValue);
-        if (MappedAttributes.IsMapped(keyValue.Slice(key.Offset, key.Length)) || values > 1)
+        var keyBytes = keyValue.Slice(key.Offset, key.Length);
+        var plain = values <= 1 && Utf8.IsValid(keyBytes);
+        if (MappedAttributes.IsMapped(keyBytes) || !plain)
         {
-            // Parsed as an object: the mapping reads it (or its value occurs twice and must merge).
+            // Parsed as an object: the mapping reads it (or its value occurs twice and must merge, or its key
+            // is decoded as protobuf decodes invalid UTF-8).
             var attribute = KeyValue.Parser.ParseFrom(keyValue);
             if (MappedAttributes.IsMapped(attribute.Key))
             {
-                mapped.Add(attribute);
+                attributes.Mapped.Add(attribute);
+                attributes.MappedFields.Add(field);
             }
 
-            if (!GenAiPrecedence.IsContent(attribute.Key))
+            if (GenAiPrecedence.IsContent(attribute.Key))
             {
-                json.WritePropertyName(AttributeJson.Clean(attribute.Key));
-                AttributeJson.WriteValue(json, attribute.Value);
+                return;
             }
 
-            return;
+            if (!plain)
+            {
+                if (AttributeHash.Of(attribute.Key, attribute.Value) is { } hash)
+                {
+                    attributes.Hashes.Add(hash);
+                }
+
+                return;
+            }
         }
 
-        WritePropertyName(json, keyValue.Slice(key.Offset, key.Length));
-        if (values == 0)
+        if (values == 1)
         {
-            json.WriteNullValue();
-        }
-        else
-        {
-            WriteValue(json, keyValue.Slice(value.Offset, value.Length), 1);
+            AddHash(keyBytes, keyValue.Slice(value.Offset, value.Length), attributes);
         }
     }
 
@@ -156,14 +197,12 @@ internal static class SpanWire
         return (key, value, values);
     }
 
-    /// <summary>Writes an AnyValue: its oneof member, the last one when several occur, as protobuf decides.</summary>
-    private static void WriteValue(Utf8JsonWriter json, ReadOnlySpan<byte> anyValue, int depth)
+    /// <summary>
+    /// Hashes key=value from the AnyValue's wire format: its oneof member, the last one when several occur,
+    /// as protobuf decides; arrays, maps and strings that are not valid UTF-8 through the parsed value.
+    /// </summary>
+    private static void AddHash(ReadOnlySpan<byte> key, ReadOnlySpan<byte> anyValue, SpanAttributes attributes)
     {
-        if (depth > MaxDepth)
-        {
-            throw new FormatException($"an attribute value is nested more than {MaxDepth} levels deep");
-        }
-
         var kind = 0;
         ulong scalar = 0;
         (int Offset, int Length) range = default;
@@ -173,13 +212,6 @@ internal static class SpanWire
             switch ((field, wireType))
             {
                 case (1 or 5 or 6 or 7, WireType.LengthDelimited):
-                    if (kind is 5 or 6 && kind == field)
-                    {
-                        // An array or map that occurs twice merges its elements: leave that to Google.Protobuf.
-                        AttributeJson.WriteValue(json, AnyValue.Parser.ParseFrom(anyValue));
-                        return;
-                    }
-
                     kind = field;
                     range = reader.ReadRange();
                     break;
@@ -198,116 +230,48 @@ internal static class SpanWire
         }
 
         var bytes = anyValue.Slice(range.Offset, range.Length);
+        if (kind == 0)
+        {
+            return;
+        }
+
+        if (kind is 5 or 6 || (kind == 1 && !Utf8.IsValid(bytes)))
+        {
+            if (AttributeHash.Of(Encoding.UTF8.GetString(key), AnyValue.Parser.ParseFrom(anyValue)) is { } hash)
+            {
+                attributes.Hashes.Add(hash);
+            }
+
+            return;
+        }
+
+        // key=value in UTF-8, as AttributeHash.ValueText writes the value.
+        var text = attributes.Scratch(key.Length + 1 + Math.Max(32, kind == 7 ? Base64.GetMaxEncodedToUtf8Length(bytes.Length) : bytes.Length));
+        key.CopyTo(text);
+        text[key.Length] = (byte)'=';
+        var valueText = text[(key.Length + 1)..];
+        int written;
         switch (kind)
         {
             case 1:
-                WriteString(json, bytes);
+                bytes.CopyTo(valueText);
+                written = bytes.Length;
                 break;
             case 2:
-                json.WriteBooleanValue(scalar != 0);
+                written = (scalar != 0 ? "true"u8 : "false"u8).Length;
+                (scalar != 0 ? "true"u8 : "false"u8).CopyTo(valueText);
                 break;
             case 3:
-                json.WriteNumberValue((long)scalar);
+                ((long)scalar).TryFormat(valueText, out written, default, CultureInfo.InvariantCulture);
                 break;
             case 4:
-                var number = BitConverter.Int64BitsToDouble((long)scalar);
-                if (double.IsFinite(number))
-                {
-                    json.WriteNumberValue(number);
-                }
-                else
-                {
-                    json.WriteStringValue(number.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                }
-
-                break;
-            case 5:
-                json.WriteStartArray();
-                var items = new ProtoWireReader(bytes);
-                while (items.TryReadTag(out var field, out var wireType))
-                {
-                    if (field == 1 && wireType == WireType.LengthDelimited)
-                    {
-                        var (offset, length) = items.ReadRange();
-                        WriteValue(json, bytes.Slice(offset, length), depth + 1);
-                    }
-                    else
-                    {
-                        items.Skip(wireType);
-                    }
-                }
-
-                json.WriteEndArray();
-                break;
-            case 6:
-                json.WriteStartObject();
-                var entries = new ProtoWireReader(bytes);
-                while (entries.TryReadTag(out var field, out var wireType))
-                {
-                    if (field == 1 && wireType == WireType.LengthDelimited)
-                    {
-                        var (offset, length) = entries.ReadRange();
-                        var entry = bytes.Slice(offset, length);
-                        var (key, value, values) = ReadKeyValue(entry);
-                        if (values > 1)
-                        {
-                            var attribute = KeyValue.Parser.ParseFrom(entry);
-                            json.WritePropertyName(AttributeJson.Clean(attribute.Key));
-                            AttributeJson.WriteValue(json, attribute.Value);
-                            continue;
-                        }
-
-                        WritePropertyName(json, entry.Slice(key.Offset, key.Length));
-                        if (values == 0)
-                        {
-                            json.WriteNullValue();
-                        }
-                        else
-                        {
-                            WriteValue(json, entry.Slice(value.Offset, value.Length), depth + 1);
-                        }
-                    }
-                    else
-                    {
-                        entries.Skip(wireType);
-                    }
-                }
-
-                json.WriteEndObject();
-                break;
-            case 7:
-                json.WriteBase64StringValue(bytes);
+                BitConverter.Int64BitsToDouble((long)scalar).TryFormat(valueText, out written, "R", CultureInfo.InvariantCulture);
                 break;
             default:
-                json.WriteNullValue();
+                Base64.EncodeToUtf8(bytes, valueText, out _, out written);
                 break;
         }
-    }
 
-    /// <summary>Valid UTF-8 without U+0000 goes as it is; anything else as protobuf would decode it, cleaned for jsonb.</summary>
-    private static bool IsPlain(ReadOnlySpan<byte> utf8) => !utf8.Contains((byte)0) && Utf8.IsValid(utf8);
-
-    private static void WriteString(Utf8JsonWriter json, ReadOnlySpan<byte> utf8)
-    {
-        if (IsPlain(utf8))
-        {
-            json.WriteStringValue(utf8);
-        }
-        else
-        {
-            json.WriteStringValue(String(utf8));
-        }
-    }
-
-    private static void WritePropertyName(Utf8JsonWriter json, ReadOnlySpan<byte> utf8)
-    {
-        if (IsPlain(utf8))
-        {
-            json.WritePropertyName(utf8);
-        }
-        else
-        {
-            json.WritePropertyName(String(utf8));
-        }
+        attributes.Hashes.Add(AttributeHash.HashText(text[..(key.Length + 1 + written)]));
     }
 }

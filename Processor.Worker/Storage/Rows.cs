@@ -19,14 +19,26 @@ internal sealed class SpanRow
     public required SpanType SpanType { get; init; }
     public required GenAiFields GenAi { get; init; }
 
-    /// <summary>UTF-8 JSON object of the attributes (without prompt and completion content).</summary>
-    public ReadOnlyMemory<byte> AttributesJson { get; set; }
+    /// <summary>The <see cref="AttributeHash"/> of each attribute (prompt and completion content left out).</summary>
+    public required int[] AttributeHashes { get; init; }
 
     public required Guid ResourceId { get; init; }
     public required Guid ScopeId { get; init; }
 
-    /// <summary>The Span message exactly as it arrived: a slice of the Kafka record.</summary>
+    /// <summary>
+    /// The Span message as it arrived (a slice of the Kafka record), or, when <see cref="InputAt"/> or
+    /// <see cref="OutputAt"/> is set, the same with that content attribute's value cut out (<see cref="ContentSplice"/>).
+    /// </summary>
     public required ReadOnlyMemory<byte> Otlp { get; init; }
+
+    /// <summary>The size of the Span as it arrived when <see cref="Otlp"/> has content cut out; otherwise null.</summary>
+    public int? SpanSize { get; init; }
+
+    /// <summary>Where in <see cref="Otlp"/> the placeholder of the attribute that holds <see cref="GenAiFields.InputText"/> sits; null when it is not cut out.</summary>
+    public int? InputAt { get; init; }
+
+    /// <summary>The same for <see cref="GenAiFields.OutputText"/>.</summary>
+    public int? OutputAt { get; init; }
 
     public required DateTime ReceivedAt { get; init; }
 

@@ -193,7 +193,7 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
         SpanCopy.Copy(connection, StagingTable, rows);
         var stored = new HashSet<SpanKey>();
         using (var insert = new NpgsqlCommand(
-                   $"INSERT INTO telemetry.spans SELECT * FROM {StagingTable} ON CONFLICT DO NOTHING RETURNING project_id, trace_id, span_id, start_time",
+                   $"INSERT INTO telemetry.spans ({SpanCopy.Columns}) SELECT {SpanCopy.Columns} FROM {StagingTable} ON CONFLICT DO NOTHING RETURNING project_id, trace_id, span_id, start_time",
                    connection, transaction))
         using (var reader = insert.ExecuteReader())
         {

@@ -11,7 +11,7 @@ internal static class SpanCopy
         "project_id, trace_id, span_id, parent_span_id, start_time, start_unix_nano, end_unix_nano, name, kind, " +
         "status_code, status_message, service_name, span_type, llm_system, request_model, response_model, " +
         "input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_micros, " +
-        "input_text, output_text, text_truncated, attributes, resource_id, scope_id, otlp, received_at";
+        "input_text, output_text, text_truncated, attr_hashes, resource_id, scope_id, otlp, span_size, input_at, output_at, received_at";
 
     /// <summary>Copies <paramref name="rows"/> into <paramref name="table"/>; returns the number of rows.</summary>
     public static ulong Copy(NpgsqlConnection connection, string table, IEnumerable<SpanRow> rows)
@@ -54,10 +54,13 @@ internal static class SpanCopy
         WriteNullable(importer, genAi.InputText);
         WriteNullable(importer, genAi.OutputText);
         importer.Write(genAi.TextTruncated, NpgsqlDbType.Boolean);
-        importer.Write(row.AttributesJson, NpgsqlDbType.Jsonb);
+        importer.Write(row.AttributeHashes, NpgsqlDbType.Array | NpgsqlDbType.Integer);
         importer.Write(row.ResourceId, NpgsqlDbType.Uuid);
         importer.Write(row.ScopeId, NpgsqlDbType.Uuid);
         importer.Write(row.Otlp, NpgsqlDbType.Bytea);
+        WriteNullable(importer, row.SpanSize);
+        WriteNullable(importer, row.InputAt);
+        WriteNullable(importer, row.OutputAt);
         importer.Write(row.ReceivedAt, NpgsqlDbType.TimestampTz);
     }
 
@@ -70,6 +73,18 @@ internal static class SpanCopy
         else
         {
             importer.Write(value, NpgsqlDbType.Text);
+        }
+    }
+
+    private static void WriteNullable(NpgsqlBinaryImporter importer, int? value)
+    {
+        if (value is { } v)
+        {
+            importer.Write(v, NpgsqlDbType.Integer);
+        }
+        else
+        {
+            importer.WriteNull();
         }
     }
 

@@ -311,19 +311,39 @@ public sealed class ProcessorTests(ProcessorFixture fixture) : IClassFixture<Pro
             original.ScopeSpans.Select(s => (s.Scope ?? new InstrumentationScope(), s.SchemaUrl, Spans: string.Join(",", s.Spans.Select(x => x.ToByteString().ToBase64())))).OrderBy(x => x.SchemaUrl),
             result.ScopeSpans.Select(s => (s.Scope ?? new InstrumentationScope(), s.SchemaUrl, Spans: string.Join(",", s.Spans.Select(x => x.ToByteString().ToBase64())))).OrderBy(x => x.SchemaUrl));
 
-        await using var columns = Db.CreateCommand($"SELECT attributes::text, name, start_time, status_message, service_name FROM telemetry.spans WHERE project_id = '{project}' AND name = 'every field'");
+        // Each attribute with a value has its hash of key=value, computable in SQL with hashtext.
+        string[] texts = ["i=-9223372036854775808", "d=NaN", "b=true", "bytes=AAH/", "array=[1,\"two\",null]", "map={\"x\":1.5,\"nested\":{\"deep\":\"yes\"}}"];
+        await using var columns = Db.CreateCommand($"""
+            SELECT cardinality(attr_hashes), attr_hashes @> ARRAY(SELECT hashtext(t) FROM unnest($1::text[]) AS t), name, start_time, status_message, service_name
+            FROM telemetry.spans WHERE project_id = '{project}' AND name = 'every field'
+            """);
+        columns.Parameters.Add(new NpgsqlParameter { Value = texts });
         await using var row = await columns.ExecuteReaderAsync();
         Assert.True(await row.ReadAsync());
-        using var attributes = JsonDocument.Parse(row.GetString(0));
-        Assert.Equal("text with \uFFFD and ünïcödé", attributes.RootElement.GetProperty("s").GetString());
-        Assert.Equal(long.MinValue, attributes.RootElement.GetProperty("i").GetInt64());
-        Assert.Equal("NaN", attributes.RootElement.GetProperty("d").GetString());
-        Assert.Equal("AAH/", attributes.RootElement.GetProperty("bytes").GetString());
-        Assert.Equal("yes", attributes.RootElement.GetProperty("map").GetProperty("nested").GetProperty("deep").GetString());
-        Assert.Equal(JsonValueKind.Null, attributes.RootElement.GetProperty("empty").ValueKind);
-        Assert.Equal(UnixNanos.ToDateTime((long)span.StartTimeUnixNano), row.GetDateTime(2));
-        Assert.Equal("fine", row.GetString(3));
-        Assert.Equal("checkout", row.GetString(4));
+        Assert.Equal(7, row.GetInt32(0));
+        Assert.True(row.GetBoolean(1));
+        Assert.Equal("every field", row.GetString(2));
+        Assert.Equal(UnixNanos.ToDateTime((long)span.StartTimeUnixNano), row.GetDateTime(3));
+        Assert.Equal("fine", row.GetString(4));
+        Assert.Equal("checkout", row.GetString(5));
+    }
+
+    [Fact]
+    public async Task AttributeHash_IsPostgresHashtext()
+    {
+        string[] texts = [.. Enumerable.Range(0, 41).Select(n => string.Concat(Enumerable.Range(0, n).Select(i => (char)('a' + (i * 7 % 26))))), "gen_ai.request.model=gpt-4o", "ünïcödé 漢字 🚀=✓", "k=" + new string('v', 5000)];
+        await using var command = Db.CreateCommand("SELECT hashtext(t) FROM unnest($1::text[]) WITH ORDINALITY AS x(t, i) ORDER BY i");
+        command.Parameters.Add(new NpgsqlParameter { Value = texts });
+        var expected = new List<int>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                expected.Add(reader.GetInt32(0));
+            }
+        }
+
+        Assert.Equal(expected, texts.Select(Trulayer.Otlp.GenAi.AttributeHash.HashText));
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using OpenTelemetry.Proto.Resource.V1;
 using OpenTelemetry.Proto.Trace.V1;
 using Trulayer.Otlp.GenAi;
 using Trulayer.Otlp.Pipeline;
+using Trulayer.Otlp.Protobuf;
 using Trulayer.Processor.Pipeline;
 using static Trulayer.Processor.Tests.TestSpans;
 
@@ -27,18 +28,76 @@ public sealed class SpanRecordDecoderTests
 
         Assert.Null(letter);
         Assert.Equal(30, record!.Spans.Count);
+        // The texts were cut to the cap of 64 bytes, so the spans keep their prompts: each is stored whole.
         Assert.All(record.Spans, row => Assert.Contains(spans, s => s.ToByteString().Span.SequenceEqual(row.Otlp.Span)));
+        Assert.All(record.Spans, row => Assert.Equal((null, null, null), (row.SpanSize, row.InputAt, row.OutputAt)));
         var llm = record.Spans.First(r => r.SpanType == SpanType.Llm);
         var original = OpenTelemetry.Proto.Trace.V1.Span.Parser.ParseFrom(llm.Otlp.Span);
         Assert.Equal(original.Attributes.Single(a => a.Key == "gen_ai.request.model").Value.StringValue, llm.GenAi.RequestModel);
         Assert.Equal(64, llm.GenAi.InputText!.Length);
         Assert.True(llm.GenAi.TextTruncated);
         Assert.Equal("bench-agent", llm.ServiceName);
-        Assert.DoesNotContain("gen_ai.prompt", Encoding.UTF8.GetString(llm.AttributesJson.Span), StringComparison.Ordinal);
-        Assert.Contains("\"gen_ai.usage.input_tokens\":", Encoding.UTF8.GetString(llm.AttributesJson.Span), StringComparison.Ordinal);
+        Assert.Equal(original.Attributes.Where(a => !GenAiPrecedence.IsContent(a.Key)).Select(a => AttributeHash.Of(a.Key, a.Value)), llm.AttributeHashes.Cast<int?>());
+        Assert.Contains(AttributeHash.HashText($"gen_ai.usage.input_tokens={llm.GenAi.InputTokens}"), llm.AttributeHashes);
         Assert.Single(record.Resources);
         Assert.Equal(2, record.Scopes.Count);
         Assert.Single(record.Spans, r => r.IsRoot);
+    }
+
+    [Fact]
+    public void Decode_PromptAndCompletion_AreStoredOnceAndComeBackExactly()
+    {
+        var prompt = "summarize: " + new string('x', 2000) + " ünïcödé 🚀";
+        var span = Span(Id(16), "chat", DateTimeOffset.UtcNow, TimeSpan.FromSeconds(1), null,
+            Str("gen_ai.system", "openai"), Str("gen_ai.prompt", prompt), Int("gen_ai.usage.input_tokens", 5),
+            Str("gen_ai.completion", "done"), Str("after", "the content"));
+        span.Events.Add(new OpenTelemetry.Proto.Trace.V1.Span.Types.Event { Name = "e", TimeUnixNano = span.StartTimeUnixNano });
+        var original = span.ToByteArray();
+
+        var row = new SpanRecordDecoder(new DimensionCache(), GenAiMapper.DefaultMaxTextBytes).Decode(Consumed(Message(span))).Record!.Spans.Single();
+
+        Assert.Equal(prompt, row.GenAi.InputText);
+        Assert.Equal("done", row.GenAi.OutputText);
+        Assert.Equal(original.Length, row.SpanSize);
+        Assert.Equal(-1, row.Otlp.Span.IndexOf(Encoding.UTF8.GetBytes(prompt)));
+        Assert.True(row.Otlp.Length < original.Length - 2000);
+        // What is stored is still a Span: the content attributes are there, without their values.
+        var stored = OpenTelemetry.Proto.Trace.V1.Span.Parser.ParseFrom(row.Otlp.Span);
+        Assert.Equal(new KeyValue { Key = "gen_ai.prompt" }, stored.Attributes[1]);
+        Assert.Equal(new KeyValue { Key = "gen_ai.completion" }, stored.Attributes[3]);
+        Assert.Equal(original, Restore(row));
+    }
+
+    public static TheoryData<string> KeptWhole() => ["structured", "nul", "value-first", "unknown-field", "value-twice"];
+
+    /// <summary>Content the row cannot give back exactly stays in the span's bytes (the column then holds a copy).</summary>
+    [Theory]
+    [MemberData(nameof(KeptWhole))]
+    public void Decode_ContentItCannotRebuildExactly_KeepsTheSpanWhole(string content)
+    {
+        var trace = Id(16);
+        var span = Span(trace, "chat", DateTimeOffset.UtcNow, TimeSpan.FromSeconds(1), null, Str("gen_ai.system", "openai"));
+        var key = Encoding.UTF8.GetBytes("gen_ai.prompt");
+        var text = Encoding.UTF8.GetBytes("the prompt");
+        byte[] keyValue = content switch
+        {
+            "structured" => new KeyValue
+            {
+                Key = "gen_ai.input.messages",
+                Value = new AnyValue { ArrayValue = new ArrayValue { Values = { new AnyValue { StringValue = "the prompt" } } } },
+            }.ToByteArray(),
+            "nul" => new KeyValue { Key = "gen_ai.prompt", Value = new AnyValue { StringValue = "the\0prompt" } }.ToByteArray(),
+            "value-first" => [.. Field(2, Field(1, text)), .. Field(1, key)],
+            "unknown-field" => [.. Field(1, key), .. Field(2, Field(1, text)), 0x18, 0x01],
+            _ => [.. Field(1, key), .. Field(2, Field(1, "an earlier value"u8.ToArray())), .. Field(2, Field(1, text))],
+        };
+        byte[] original = [.. span.ToByteArray(), .. Field(9, keyValue)];
+
+        var row = new SpanRecordDecoder(new DimensionCache(), GenAiMapper.DefaultMaxTextBytes).Decode(Consumed(RawMessage(trace, original))).Record!.Spans.Single();
+
+        Assert.NotNull(row.GenAi.InputText);
+        Assert.Equal((null, null, null), (row.SpanSize, row.InputAt, row.OutputAt));
+        Assert.Equal(original, row.Otlp.ToArray());
     }
 
     [Fact]
@@ -172,6 +231,30 @@ public sealed class SpanRecordDecoderTests
     };
 
     private static Message<byte[]?, byte[]?> Message(OpenTelemetry.Proto.Trace.V1.Span span) => SpanRecords.ToMessage(Batch(span.TraceId, span));
+
+    /// <summary>A record of one span given as its bytes, which reach the decoder as they are.</summary>
+    private static Message<byte[]?, byte[]?> RawMessage(ByteString trace, byte[] span) => new()
+    {
+        Key = Key(trace),
+        Value = [.. Field(1, Encoding.UTF8.GetBytes(Project.ToString())), .. Field(2, trace.ToByteArray()), .. Field(4, Field(2, Field(2, span)))],
+    };
+
+    private static byte[] Field(int number, byte[] content)
+    {
+        var field = new byte[ProtoWire.LengthDelimitedFieldSize(number, content.Length)];
+        ProtoWire.WriteLengthDelimited(field, number, content);
+        return field;
+    }
+
+    /// <summary>The span as the export gives it back from the row.</summary>
+    internal static byte[] Restore(Trulayer.Processor.Storage.SpanRow row)
+    {
+        var input = Encoding.UTF8.GetBytes(row.GenAi.InputText ?? "");
+        var output = Encoding.UTF8.GetBytes(row.GenAi.OutputText ?? "");
+        var span = new byte[ContentSplice.RestoredSize(row.Otlp.Span, row.InputAt, input.Length, row.OutputAt, output.Length)];
+        Assert.Equal(span.Length, ContentSplice.Restore(row.Otlp.Span, row.InputAt, input, row.OutputAt, output, span));
+        return span;
+    }
 
     private static byte[] Key(ByteString trace) => Encoding.UTF8.GetBytes($"{Project}:{Convert.ToHexStringLower(trace.Span)}");
 

@@ -65,6 +65,7 @@ public sealed class TraceRollupTests
         ServiceName = service,
         SpanType = SpanType.Custom,
         GenAi = new GenAiFields { InputTokens = input, CostMicros = cost },
+        AttributeHashes = [],
         ResourceId = Guid.Empty,
         ScopeId = Guid.Empty,
         Otlp = ReadOnlyMemory<byte>.Empty,
