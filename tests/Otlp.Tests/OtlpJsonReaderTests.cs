@@ -150,6 +150,65 @@ public sealed class OtlpJsonReaderTests
     }
 
     [Fact]
+    public void Parse_BareArrayValues_ReadAsTheirValuesObject()
+    {
+        var bare = OnlySpan(SpanJson("""
+            "attributes":[{"key":"arr","value":{"arrayValue":[{"intValue":1},{"stringValue":""}]}},
+                          {"key":"map","value":{"kvlistValue":[{"key":"a","value":{"arrayValue":[]}}]}}]
+            """));
+        var wrapped = OnlySpan(SpanJson("""
+            "attributes":[{"key":"arr","value":{"arrayValue":{"values":[{"intValue":1},{"stringValue":""}]}}},
+                          {"key":"map","value":{"kvlistValue":{"values":[{"key":"a","value":{"arrayValue":{}}}]}}}]
+            """));
+
+        Assert.Equal(wrapped, bare);
+        Assert.Equal(AnyValue.ValueOneofCase.StringValue, bare.Attributes[0].Value.ArrayValue.Values[1].ValueCase);
+        Assert.Equal(AnyValue.ValueOneofCase.ArrayValue, bare.Attributes[1].Value.KvlistValue.Values.Single().Value.ValueCase);
+    }
+
+    [Theory]
+    [InlineData("{\"arrayValue\":[{\"intValue\":1},{\"intValue\":true}]}", "arrayValue[1].intValue")]
+    [InlineData("{\"arrayValue\":{\"values\":[{\"intValue\":1},{\"intValue\":true}]}}", "arrayValue.values[1].intValue")]
+    [InlineData("{\"kvlistValue\":[{\"key\":\"k\",\"value\":{\"doubleValue\":\"x\"}}]}", "kvlistValue[0].value.doubleValue")]
+    public void Parse_InvalidNestedValue_PathFollowsTheJson(string value, string pathInValue)
+    {
+        var json = SpanJson("\"attributes\":[{\"key\":\"a\",\"value\":" + value + "}]");
+
+        var error = Assert.Throws<OtlpJsonException>(() => OtlpJson.ParseExportTraceServiceRequest(Encoding.UTF8.GetBytes(json)));
+
+        Assert.Equal("resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value." + pathInValue, error.Path);
+    }
+
+    [Fact]
+    public void Parse_EntityRefs_KeepEveryKeyEvenEmpty()
+    {
+        var json = """
+            {"resourceSpans":[{"resource":{"entityRefs":[{"schemaUrl":"s","type":"service","idKeys":["service.name",""],
+             "descriptionKeys":[]},{"type":"host","id_keys":["host.id"]}]}}]}
+            """;
+
+        var refs = OtlpJson.ParseExportTraceServiceRequest(Encoding.UTF8.GetBytes(json)).ResourceSpans.Single().Resource.EntityRefs;
+
+        Assert.Equal(2, refs.Count);
+        Assert.Equal("s", refs[0].SchemaUrl);
+        Assert.Equal(["service.name", ""], refs[0].IdKeys);
+        Assert.Empty(refs[0].DescriptionKeys);
+        Assert.Equal("host", refs[1].Type);
+        Assert.Equal(["host.id"], refs[1].IdKeys);
+    }
+
+    [Fact]
+    public void Parse_RepeatedStringNotAString_NamesTheElement()
+    {
+        var json = """{"resourceSpans":[{"resource":{"entityRefs":[{"idKeys":["a",7]}]}}]}""";
+
+        var error = Assert.Throws<OtlpJsonException>(() => OtlpJson.ParseExportTraceServiceRequest(Encoding.UTF8.GetBytes(json)));
+
+        Assert.Equal("resourceSpans[0].resource.entityRefs[0].idKeys[1]", error.Path);
+        Assert.Equal("expected a string, got the number 7", error.Problem);
+    }
+
+    [Fact]
     public void Parse_EnumNames_AreAcceptedBesideNumbers()
     {
         var span = OnlySpan(SpanJson("""
