@@ -29,7 +29,7 @@ internal interface IJsonTokenSource
     void Skip();
 
     /// <summary>
-    /// Continues after the next element of the current array, which the caller read itself from
+    /// Continues after elements of the current array (objects) that the caller read itself from
     /// <see cref="Position"/> up to <paramref name="end"/>: the next <see cref="Read"/> expects what
     /// follows an element. Only on <see cref="JsonTokenType.StartArray"/> or after an element that is an object.
     /// </summary>

@@ -121,10 +121,9 @@ internal ref struct OtlpJsonTranscoder<TReader>
         var index = -1;
         while (true)
         {
-            if (keyValues && TryReadCompactKeyValue(field.Number))
+            if (keyValues)
             {
-                _path.SetIndex(++index);
-                continue;
+                ReadCompactKeyValues(field.Number, ref index);
             }
 
             if (!NextElement(ref index))
@@ -229,17 +228,35 @@ internal ref struct OtlpJsonTranscoder<TReader>
     }
 
     /// <summary>
-    /// Reads the next KeyValue of an array when it has the compact shape SDKs and Collectors send,
-    /// <c>{"key":"k","value":{"stringValue":"v"}}</c> (or intValue, doubleValue, boolValue) without
-    /// whitespace or escapes, and writes it at once, its sizes known before writing. Anything else
-    /// returns false with nothing consumed, and the element is read token by token: the fast path
-    /// changes the speed, never the result.
+    /// Reads the KeyValues that follow in the array at the reader as long as they have the compact shape
+    /// SDKs and Collectors send, <c>{"key":"k","value":{"stringValue":"v"}}</c> (or intValue, doubleValue,
+    /// boolValue) without whitespace or escapes, writing each at once, its sizes known before writing; then
+    /// moves the reader past them in one step (cheap for either tokenizer). The first element of any other
+    /// shape is left to be read token by token: the fast path changes the speed, never the result.
     /// </summary>
-    private bool TryReadCompactKeyValue(int fieldNumber)
+    private void ReadCompactKeyValues(int fieldNumber, ref int index)
     {
         var json = _reader.Document;
         var at = _reader.Position;
-        if (_reader.TokenType != JsonTokenType.StartArray)
+        var read = 0;
+        while (TryReadCompactKeyValue(fieldNumber, json, ref at, afterElement: read > 0 || _reader.TokenType != JsonTokenType.StartArray))
+        {
+            read++;
+        }
+
+        if (read > 0)
+        {
+            index += read;
+            _path.SetIndex(index);
+            _reader.CompleteElement(at);
+        }
+    }
+
+    /// <summary>One compact KeyValue at <paramref name="next"/> (after a comma when <paramref name="afterElement"/>); on success, <paramref name="next"/> moves past it.</summary>
+    private bool TryReadCompactKeyValue(int fieldNumber, ReadOnlySpan<byte> json, ref int next, bool afterElement)
+    {
+        var at = next;
+        if (afterElement)
         {
             if (at >= json.Length || json[at] != (byte)',')
             {
@@ -366,7 +383,7 @@ internal ref struct OtlpJsonTranscoder<TReader>
                 break;
         }
 
-        _reader.CompleteElement(at + 2);
+        next = at + 2;
         return true;
     }
 

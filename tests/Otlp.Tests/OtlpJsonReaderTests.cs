@@ -252,6 +252,34 @@ public sealed class OtlpJsonReaderTests
     }
 
     [Fact]
+    public void Parse_CompactAttributesBetweenOtherShapes_ReadAsWithoutTheFastPath()
+    {
+        const string Compact = "{\"key\":\"c\",\"value\":{\"intValue\":1}}";
+        var attributes = string.Join(",", Compact, Compact, "{\"value\":{\"stringValue\":\"v\"},\"key\":\"reordered\"}", Compact,
+            "{\"key\":\"nested\",\"value\":{\"kvlistValue\":{\"values\":[" + Compact + "," + Compact + ",{\"key\":\"e\",\"value\":{\"stringValue\":\"\\n\"}}]}}}", Compact);
+        var compact = SpanJson("\"attributes\":[" + attributes + "]");
+        var spaced = SpanJson("\"attributes\": [ " + attributes.Replace(":", ": ", StringComparison.Ordinal) + " ]");
+
+        var span = OnlySpan(compact);
+
+        Assert.Equal(OnlySpan(spaced), span);
+        Assert.Equal(["c", "c", "reordered", "c", "nested", "c"], span.Attributes.Select(a => a.Key));
+        Assert.Equal(["c", "c", "e"], span.Attributes[4].Value.KvlistValue.Values.Select(a => a.Key));
+        Assert.Equal("\n", span.Attributes[4].Value.KvlistValue.Values[2].Value.StringValue);
+    }
+
+    [Fact]
+    public void Parse_InvalidAttributeAfterCompactOnes_PathCountsThemAll()
+    {
+        const string Compact = "{\"key\":\"c\",\"value\":{\"stringValue\":\"v\"}}";
+        var json = SpanJson("\"attributes\":[" + Compact + "," + Compact + "," + Compact + ",{\"key\":\"bad\",\"value\":{\"boolValue\":1}}]");
+
+        var error = Assert.Throws<OtlpJsonException>(() => OtlpJson.ParseExportTraceServiceRequest(Encoding.UTF8.GetBytes(json)));
+
+        Assert.Equal("resourceSpans[0].scopeSpans[0].spans[0].attributes[3].value.boolValue", error.Path);
+    }
+
+    [Fact]
     public void Parse_SecondSpanInvalid_PathCountsTheIndex()
     {
         var json = """{"resourceSpans":[{},{"scopeSpans":[{"spans":[{"name":"ok"},{"traceId":"zz"}]}]}]}""";
