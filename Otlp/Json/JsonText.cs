@@ -3,7 +3,11 @@ using System.Text;
 
 namespace Trulayer.Otlp.Json;
 
-/// <summary>Scanning and unescaping JSON text (RFC 8259), shared by the tokenizers and the transcoder's fast path.</summary>
+/// <summary>
+/// Scanning and unescaping JSON text (RFC 8259) for the transcoder: its compact-attribute fast path reads
+/// bytes itself, and strings are unescaped here because Utf8JsonReader refuses a lone surrogate escape
+/// (<c>\ud800</c>) that OTLP/JSON input is read with (as U+FFFD).
+/// </summary>
 internal static class JsonText
 {
     // What ends the fast scan of a string: its closing quote, an escape, or a character JSON forbids unescaped.
@@ -98,7 +102,7 @@ internal static class JsonText
     }
 
     /// <summary>
-    /// Unescapes a string's bytes between the quotes, whose escapes a tokenizer has validated, into
+    /// Unescapes a string's bytes between the quotes, whose escapes the reader has validated, into
     /// <paramref name="destination"/> (at least as long); returns the bytes written. A lone surrogate
     /// (<c>\ud800</c>), which has no UTF-8 form, becomes U+FFFD.
     /// </summary>
@@ -153,7 +157,7 @@ internal static class JsonText
     }
 
     /// <summary>The value of the four hex digits at <paramref name="at"/>; -1 when one is not a hex digit.</summary>
-    public static int Hex4(ReadOnlySpan<byte> text, int at)
+    private static int Hex4(ReadOnlySpan<byte> text, int at)
     {
         var value = 0;
         for (var i = at; i < at + 4; i++)

@@ -44,22 +44,14 @@ public static class OtlpJson
     /// </summary>
     public static OtlpProtobufPayload TranscodeTraces(ReadOnlySpan<byte> utf8Json) => Transcode(utf8Json, OtlpJsonMessages.TracesData);
 
-    /// <summary>Transcodes an OTLP/JSON <paramref name="document"/>; <paramref name="withUtf8JsonReader"/> tokenizes with System.Text.Json (for the benchmark).</summary>
-    internal static OtlpProtobufPayload Transcode(ReadOnlySpan<byte> utf8Json, OtlpJsonMessage document, bool withUtf8JsonReader = false)
+    /// <summary>Transcodes an OTLP/JSON <paramref name="document"/> (the root message of a signal) into its protobuf encoding.</summary>
+    internal static OtlpProtobufPayload Transcode(ReadOnlySpan<byte> utf8Json, OtlpJsonMessage document)
     {
         // JSON is larger than its protobuf encoding (hex ids, key names), so the input size is a good first buffer.
         var builder = new ProtobufBuilder(Math.Min(utf8Json.Length, 64 * 1024 * 1024));
         try
         {
-            if (withUtf8JsonReader)
-            {
-                OtlpJsonTranscoder.TranscodeWithUtf8JsonReader(utf8Json, document, builder);
-            }
-            else
-            {
-                OtlpJsonTranscoder.Transcode(utf8Json, document, builder);
-            }
-
+            OtlpJsonTranscoder.Transcode(utf8Json, document, builder);
             return new OtlpProtobufPayload(builder, builder.Finish());
         }
         catch

@@ -57,7 +57,7 @@ internal sealed record OtlpJsonFieldShape(
 }
 
 /// <summary>
-/// An OTLP message as a table of its fields, which <see cref="OtlpJsonTranscoder{TReader}"/> reads
+/// An OTLP message as a table of its fields, which <see cref="OtlpJsonTranscoder"/> reads
 /// (the tables are in <see cref="OtlpJsonMessages"/>). Keys that are not in the table are skipped.
 /// </summary>
 internal sealed class OtlpJsonMessage(string name, bool small = false)

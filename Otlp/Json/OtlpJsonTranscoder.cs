@@ -13,47 +13,32 @@ namespace Trulayer.Otlp.Json;
 /// Follows the OTLP/JSON rules rather than proto3's canonical JSON: trace and span ids are hex (either
 /// case), 64-bit integers may be strings or numbers, enums are integers (their names are accepted too),
 /// keys are lowerCamelCase or snake_case, unknown keys and null values are ignored, every AnyValue kind
-/// is read (bytesValue as base64).
+/// is read (bytesValue as base64). System.Text.Json's Utf8JsonReader tokenizes.
 /// </summary>
-internal static class OtlpJsonTranscoder
-{
-    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
-
-    /// <summary>Transcodes <paramref name="utf8Json"/>, a <paramref name="document"/>, into <paramref name="output"/>; throws <see cref="OtlpJsonException"/>.</summary>
-    public static void Transcode(ReadOnlySpan<byte> utf8Json, OtlpJsonMessage document, ProtobufBuilder output)
-        => OtlpJsonTranscoder<JsonTokenReader>.Transcode(new JsonTokenReader(WithoutBom(utf8Json)), document, output);
-
-    /// <summary>The same with System.Text.Json's <see cref="Utf8JsonReader"/> as the tokenizer, for the benchmark that compares the two.</summary>
-    public static void TranscodeWithUtf8JsonReader(ReadOnlySpan<byte> utf8Json, OtlpJsonMessage document, ProtobufBuilder output)
-        => OtlpJsonTranscoder<Utf8JsonTokenSource>.Transcode(new Utf8JsonTokenSource(WithoutBom(utf8Json)), document, output);
-
-    // A UTF-8 byte order mark may start a JSON text; it is not part of the value.
-    private static ReadOnlySpan<byte> WithoutBom(ReadOnlySpan<byte> json) => json.StartsWith(Utf8Bom) ? json[Utf8Bom.Length..] : json;
-}
-
-/// <summary>The transcoder over one tokenizer; see <see cref="OtlpJsonTranscoder"/>.</summary>
-internal ref struct OtlpJsonTranscoder<TReader>
-    where TReader : IJsonTokenSource, allows ref struct
+internal ref struct OtlpJsonTranscoder
 {
     private const int MaxIdBytes = 64;
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 
-    private TReader _reader;
+    private Utf8JsonTokenReader _reader;
     private readonly ProtobufBuilder _output;
     private readonly JsonPathTracker _path;
 
     // Where escaped ids, numbers, enum names and keys are unescaped.
     private readonly byte[] _scratch = new byte[MaxIdBytes * 2];
 
-    private OtlpJsonTranscoder(TReader reader, ProtobufBuilder output)
+    private OtlpJsonTranscoder(ReadOnlySpan<byte> json, ProtobufBuilder output)
     {
-        _reader = reader;
+        // A UTF-8 byte order mark may start a JSON text; it is not part of the value.
+        _reader = new Utf8JsonTokenReader(json.StartsWith(Utf8Bom) ? json[Utf8Bom.Length..] : json);
         _output = output;
         _path = new JsonPathTracker();
     }
 
-    public static void Transcode(TReader reader, OtlpJsonMessage document, ProtobufBuilder output)
+    /// <summary>Transcodes <paramref name="utf8Json"/>, a <paramref name="document"/>, into <paramref name="output"/>; throws <see cref="OtlpJsonException"/>.</summary>
+    public static void Transcode(ReadOnlySpan<byte> utf8Json, OtlpJsonMessage document, ProtobufBuilder output)
     {
-        var transcoder = new OtlpJsonTranscoder<TReader>(reader, output);
+        var transcoder = new OtlpJsonTranscoder(utf8Json, output);
         try
         {
             transcoder.ReadDocument(document);
@@ -231,7 +216,7 @@ internal ref struct OtlpJsonTranscoder<TReader>
     /// Reads the KeyValues that follow in the array at the reader as long as they have the compact shape
     /// SDKs and Collectors send, <c>{"key":"k","value":{"stringValue":"v"}}</c> (or intValue, doubleValue,
     /// boolValue) without whitespace or escapes, writing each at once, its sizes known before writing; then
-    /// moves the reader past them in one step (cheap for either tokenizer). The first element of any other
+    /// moves the reader past them in one step. The first element of any other
     /// shape is left to be read token by token: the fast path changes the speed, never the result.
     /// </summary>
     private void ReadCompactKeyValues(int fieldNumber, ref int index)
@@ -248,7 +233,7 @@ internal ref struct OtlpJsonTranscoder<TReader>
         {
             index += read;
             _path.SetIndex(index);
-            _reader.CompleteElement(at);
+            _reader.CompleteElements(at);
         }
     }
 
