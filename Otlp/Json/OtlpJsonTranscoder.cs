@@ -27,6 +27,10 @@ internal ref struct OtlpJsonTranscoder
     // Where escaped ids, numbers, enum names and keys are unescaped.
     private readonly byte[] _scratch = new byte[MaxIdBytes * 2];
 
+    // The containers the reader is in, innermost last: a bit each (1 for an array) after a leading 1, or 0
+    // when they are too many for 64 bits. The reader keys what it remembers about an array position on it.
+    private ulong _containers = 1;
+
     private OtlpJsonTranscoder(ReadOnlySpan<byte> json, ProtobufBuilder output)
     {
         // A UTF-8 byte order mark may start a JSON text; it is not part of the value.
@@ -64,6 +68,7 @@ internal ref struct OtlpJsonTranscoder
     private void ReadFields(OtlpJsonMessage message)
     {
         ExpectObject();
+        var outer = EnterContainer(array: false);
         while (NextProperty(out var key))
         {
             if (message[key] is { } field)
@@ -75,6 +80,8 @@ internal ref struct OtlpJsonTranscoder
                 _reader.Skip();
             }
         }
+
+        _containers = outer;
     }
 
     /// <summary>Reads a property's value as <paramref name="field"/>.</summary>
@@ -102,6 +109,7 @@ internal ref struct OtlpJsonTranscoder
     /// <summary>Reads the elements of the array at the reader, each one a <paramref name="field"/> (the path's last step counts them).</summary>
     private void ReadElements(OtlpJsonFieldShape field)
     {
+        var outer = EnterContainer(array: true);
         var keyValues = field.Message == OtlpJsonMessages.KeyValue;
         var index = -1;
         while (true)
@@ -125,6 +133,16 @@ internal ref struct OtlpJsonTranscoder
                 WriteScalar(field, OtlpJsonField.Unknown);
             }
         }
+
+        _containers = outer;
+    }
+
+    /// <summary>Notes that the reader has entered an object or an array; returns what to restore on leaving it.</summary>
+    private ulong EnterContainer(bool array)
+    {
+        var outer = _containers;
+        _containers = outer == 0 || outer >> 63 != 0 ? 0 : (outer << 1) | (array ? 1UL : 0UL);
+        return outer;
     }
 
     private void ReadMessage(OtlpJsonFieldShape field)
@@ -216,8 +234,8 @@ internal ref struct OtlpJsonTranscoder
     /// Reads the KeyValues that follow in the array at the reader as long as they have the compact shape
     /// SDKs and Collectors send, <c>{"key":"k","value":{"stringValue":"v"}}</c> (or intValue, doubleValue,
     /// boolValue) without whitespace or escapes, writing each at once, its sizes known before writing; then
-    /// moves the reader past them in one step. The first element of any other
-    /// shape is left to be read token by token: the fast path changes the speed, never the result.
+    /// moves the reader past them in one step. The first element of any other shape is left to be read token
+    /// by token: the fast path changes the speed, never the result.
     /// </summary>
     private void ReadCompactKeyValues(int fieldNumber, ref int index)
     {
@@ -233,7 +251,7 @@ internal ref struct OtlpJsonTranscoder
         {
             index += read;
             _path.SetIndex(index);
-            _reader.CompleteElements(at);
+            _reader.CompleteElements(at, _containers);
         }
     }
 

@@ -19,6 +19,10 @@ internal ref struct Utf8JsonTokenReader
     // Where _reader's input starts in _json: CompleteElements restarts the reader after the bytes read without it.
     private int _offset;
 
+    // The reader's state after an element of an array, by the containers the array is in.
+    private (ulong Containers, JsonReaderState State)[]? _afterElement;
+    private int _afterElementCount;
+
     public Utf8JsonTokenReader(ReadOnlySpan<byte> json)
     {
         _json = json;
@@ -47,23 +51,51 @@ internal ref struct Utf8JsonTokenReader
     /// <summary>
     /// Continues after elements of the current array (objects) that the caller read itself from
     /// <see cref="Position"/> up to <paramref name="end"/>: the next <see cref="Read"/> expects what
-    /// follows an element. Only on <see cref="JsonTokenType.StartArray"/> or after an element that is an object.
+    /// follows an element. Only on <see cref="JsonTokenType.StartArray"/> or after an element that is an
+    /// object. <paramref name="containers"/> names the containers the reader is in (see
+    /// <see cref="OtlpJsonTranscoder"/>), 0 where the caller does not know them.
     /// </summary>
-    public void CompleteElements(int end)
+    public void CompleteElements(int end, ulong containers)
     {
         // Utf8JsonReader cannot be moved forward, but it can be restarted from a state: the state after an
-        // element, which after the array's start is the state an empty object leaves there.
+        // element. After the array's start that is the state an empty object leaves there, which depends
+        // only on the containers the array is in (and line counts, which the messages here leave out):
+        // found once per document for each array position, because finding it costs more than the restart.
         var state = _reader.CurrentState;
-        if (_reader.TokenType == JsonTokenType.StartArray)
+        if (_reader.TokenType == JsonTokenType.StartArray && !TryFindAfterElementState(containers, ref state))
         {
             var element = new Utf8JsonReader("{}"u8, isFinalBlock: false, state);
             element.Read();
             element.Read();
             state = element.CurrentState;
+            RememberAfterElementState(containers, state);
         }
 
         _reader = new Utf8JsonReader(_json[end..], isFinalBlock: true, state);
         _offset = end;
+    }
+
+    private readonly bool TryFindAfterElementState(ulong containers, ref JsonReaderState state)
+    {
+        for (var i = 0; i < _afterElementCount; i++)
+        {
+            if (_afterElement![i].Containers == containers)
+            {
+                state = _afterElement[i].State;
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private void RememberAfterElementState(ulong containers, JsonReaderState state)
+    {
+        _afterElement ??= new (ulong, JsonReaderState)[8];
+        if (containers != 0 && _afterElementCount < _afterElement.Length)
+        {
+            _afterElement[_afterElementCount++] = (containers, state);
+        }
     }
 
     /// <summary>What is wrong, with its byte offset, for an error <see cref="Read"/> or <see cref="Skip"/> threw.</summary>

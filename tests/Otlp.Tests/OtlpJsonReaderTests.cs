@@ -269,6 +269,45 @@ public sealed class OtlpJsonReaderTests
     }
 
     [Fact]
+    public void Parse_CompactAttributesAtEveryNesting_ReadAsWithoutTheFastPath()
+    {
+        // Runs of compact attributes in arrays at many positions, some repeated (the reader remembers its
+        // state per position) and some nested deeper than 64 containers (where it does not).
+        const string Compact = "{\"key\":\"c\",\"value\":{\"boolValue\":true}}";
+        const string Run = Compact + "," + Compact;
+        var deep = "{\"kvlistValue\":[" + Run + "]}";
+        for (var level = 0; level < 40; level++)
+        {
+            deep = "{\"arrayValue\":[" + deep + "," + (level % 2 == 0 ? "{\"kvlistValue\":{\"values\":[" + Run + "]}}" : "{\"intValue\":1}") + "]}";
+        }
+
+        var span = "{\"name\":\"s\",\"attributes\":[" + Run + ",{\"key\":\"bare\",\"value\":{\"kvlistValue\":[" + Run + "]}},"
+            + "{\"key\":\"wrapped\",\"value\":{\"kvlistValue\":{\"values\":[" + Run + "]}}},"
+            + "{\"key\":\"mixed\",\"value\":{\"arrayValue\":[{\"kvlistValue\":[" + Run + "]},{\"kvlistValue\":{\"values\":[" + Compact + "]}}]}},"
+            + "{\"key\":\"deep\",\"value\":" + deep + "}," + Compact + "],"
+            + "\"events\":[{\"name\":\"e\",\"attributes\":[" + Run + "]},{\"attributes\":[" + Compact + "]}]}";
+        var compact = """{"resourceSpans":[{"resource":{"attributes":[""" + Run + """]},"scopeSpans":[{"spans":[""" + span + "," + span + "]}]}]}";
+        var spaced = compact.Replace(",", " , ", StringComparison.Ordinal);
+
+        var request = OtlpJson.ParseExportTraceServiceRequest(Encoding.UTF8.GetBytes(compact));
+
+        Assert.Equal(OtlpJson.ParseExportTraceServiceRequest(Encoding.UTF8.GetBytes(spaced)), request);
+        var spans = request.ResourceSpans[0].ScopeSpans[0].Spans;
+        Assert.Equal(2, spans.Count);
+        Assert.Equal(spans[0], spans[1]);
+        Assert.Equal(["c", "c", "bare", "wrapped", "mixed", "deep", "c"], spans[0].Attributes.Select(a => a.Key));
+        Assert.Equal(2, spans[0].Attributes[2].Value.KvlistValue.Values.Count);
+        var value = spans[0].Attributes[5].Value;
+        for (var level = 0; level < 40; level++)
+        {
+            Assert.Equal(2, value.ArrayValue.Values.Count);
+            value = value.ArrayValue.Values[0];
+        }
+
+        Assert.True(value.KvlistValue.Values[1].Value.BoolValue);
+    }
+
+    [Fact]
     public void Parse_InvalidAttributeAfterCompactOnes_PathCountsThemAll()
     {
         const string Compact = "{\"key\":\"c\",\"value\":{\"stringValue\":\"v\"}}";
