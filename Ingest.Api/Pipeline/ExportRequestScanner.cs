@@ -29,6 +29,11 @@ public sealed class ExportRequestScanner(IngestOptions limits)
     private const int ScopeSpansScope = 1;
     private const int ScopeSpansSpans = 2;
 
+    // Where a ResourceSpans keeps its resource (and that its attributes and entity refs) and a ScopeSpans its
+    // scope (and that its attributes); ResourceLogs and ScopeLogs have the same shapes.
+    private static readonly HeaderShape ResourceSpansHeader = new(ResourceSpansScopeSpans, ResourceSpansResource, HolderAttributes: 1, HolderEntityRefs: 3);
+    private static readonly HeaderShape ScopeSpansHeader = new(ScopeSpansSpans, ScopeSpansScope, HolderAttributes: 3, HolderEntityRefs: 0);
+
     private readonly int _maxKey = limits.MaxAttributeKeyBytes;
     private readonly int _maxValue = limits.MaxAttributeValueBytes;
 
@@ -66,42 +71,10 @@ public sealed class ExportRequestScanner(IngestOptions limits)
 
     private void ScanResourceSpans(ReadOnlySpan<byte> buffer, int start, int end, ScannedExport result, ref Position position, ulong minStart)
     {
-        // Pass 1: everything but the scope spans is the resource's header, copied into every record verbatim.
-        var header = result.BeginHeader();
-        var reader = new ProtoWireReader(buffer, start, end);
-        while (true)
-        {
-            var fieldStart = reader.Position;
-            if (!reader.TryReadTag(out var field, out var wireType))
-            {
-                break;
-            }
-
-            if (field == ResourceSpansScopeSpans && wireType == WireType.LengthDelimited)
-            {
-                reader.ReadLengthDelimited(out _);
-                continue;
-            }
-
-            if (field == ResourceSpansResource && wireType == WireType.LengthDelimited)
-            {
-                var s = reader.ReadLengthDelimited(out var l);
-                position.InResource = true;
-                ValidateAttributesHolder(buffer, s, s + l, attributesField: 1, nestedField: 3);
-                position.InResource = false;
-            }
-            else
-            {
-                reader.Skip(wireType);
-            }
-
-            result.AddHeaderSegment(fieldStart, reader.Position - fieldStart);
-        }
-
-        var resourceIndex = result.EndResourceHeader(header);
+        var resourceIndex = result.EndResourceHeader(ScanHeader(buffer, start, end, result, ResourceSpansHeader, ref position.InResource));
 
         // Pass 2: the scope spans.
-        reader = new ProtoWireReader(buffer, start, end);
+        var reader = new ProtoWireReader(buffer, start, end);
         position.Scope = 0;
         while (reader.TryReadTag(out var field, out var wireType))
         {
@@ -122,40 +95,9 @@ public sealed class ExportRequestScanner(IngestOptions limits)
 
     private void ScanScopeSpans(ReadOnlySpan<byte> buffer, int start, int end, int resourceIndex, ScannedExport result, ref Position position, ulong minStart)
     {
-        var header = result.BeginHeader();
+        var scopeIndex = result.EndScopeHeader(ScanHeader(buffer, start, end, result, ScopeSpansHeader, ref position.InScope), resourceIndex);
+
         var reader = new ProtoWireReader(buffer, start, end);
-        while (true)
-        {
-            var fieldStart = reader.Position;
-            if (!reader.TryReadTag(out var field, out var wireType))
-            {
-                break;
-            }
-
-            if (field == ScopeSpansSpans && wireType == WireType.LengthDelimited)
-            {
-                reader.ReadLengthDelimited(out _);
-                continue;
-            }
-
-            if (field == ScopeSpansScope && wireType == WireType.LengthDelimited)
-            {
-                var s = reader.ReadLengthDelimited(out var l);
-                position.InScope = true;
-                ValidateAttributesHolder(buffer, s, s + l, attributesField: 3, nestedField: 0);
-                position.InScope = false;
-            }
-            else
-            {
-                reader.Skip(wireType);
-            }
-
-            result.AddHeaderSegment(fieldStart, reader.Position - fieldStart);
-        }
-
-        var scopeIndex = result.EndScopeHeader(header, resourceIndex);
-
-        reader = new ProtoWireReader(buffer, start, end);
         position.Span = 0;
         var tally = result.Tally;
         while (reader.TryReadTag(out var field, out var wireType))
@@ -205,6 +147,47 @@ public sealed class ExportRequestScanner(IngestOptions limits)
         position.Span = -1;
     }
 
+    /// <summary>
+    /// Pass 1 over a ResourceSpans or ScopeSpans: every field but its children is its header, copied into
+    /// every record verbatim; the resource or scope in it is checked (<paramref name="inHolder"/> set
+    /// meanwhile, for the error path). Returns the header's first segment.
+    /// </summary>
+    private int ScanHeader(ReadOnlySpan<byte> buffer, int start, int end, ScannedExport result, HeaderShape shape, ref bool inHolder)
+    {
+        var header = result.BeginHeader();
+        var reader = new ProtoWireReader(buffer, start, end);
+        while (true)
+        {
+            var fieldStart = reader.Position;
+            if (!reader.TryReadTag(out var field, out var wireType))
+            {
+                break;
+            }
+
+            if (field == shape.Children && wireType == WireType.LengthDelimited)
+            {
+                reader.ReadLengthDelimited(out _);
+                continue;
+            }
+
+            if (field == shape.Holder && wireType == WireType.LengthDelimited)
+            {
+                var s = reader.ReadLengthDelimited(out var l);
+                inHolder = true;
+                ValidateAttributesHolder(buffer, s, s + l, shape.HolderAttributes, shape.HolderEntityRefs);
+                inHolder = false;
+            }
+            else
+            {
+                reader.Skip(wireType);
+            }
+
+            result.AddHeaderSegment(fieldStart, reader.Position - fieldStart);
+        }
+
+        return header;
+    }
+
     private static RejectReason? Validate(ReadOnlySpan<byte> buffer, in SpanScan span, ulong minStart)
     {
         if (span.TraceIdLength != 16 || IsZero(buffer.Slice(span.TraceIdStart, 16)))
@@ -236,6 +219,12 @@ public sealed class ExportRequestScanner(IngestOptions limits)
     }
 
     private static bool IsZero(ReadOnlySpan<byte> id) => id.IndexOfAnyExcept((byte)0) < 0;
+
+    /// <summary>
+    /// A message that holds children (scope spans, spans) beside a header: the field of its children, of
+    /// the resource or scope in its header, and that one's attributes and entity refs (0 for none).
+    /// </summary>
+    private readonly record struct HeaderShape(int Children, int Holder, int HolderAttributes, int HolderEntityRefs);
 
     /// <summary>What the receiver needs to know about one span, read without decoding it.</summary>
     private struct SpanScan

@@ -42,13 +42,16 @@ public static class OtlpJson
     /// Transcodes an OTLP/JSON <c>ExportTraceServiceRequest</c> or <c>TracesData</c> (the same shape)
     /// into its protobuf encoding without building message objects. Throws <see cref="OtlpJsonException"/>.
     /// </summary>
-    public static OtlpProtobufPayload TranscodeTraces(ReadOnlySpan<byte> utf8Json)
+    public static OtlpProtobufPayload TranscodeTraces(ReadOnlySpan<byte> utf8Json) => Transcode(utf8Json, OtlpJsonMessages.TracesData);
+
+    /// <summary>Transcodes an OTLP/JSON <paramref name="document"/> (the root message of a signal) into its protobuf encoding.</summary>
+    internal static OtlpProtobufPayload Transcode(ReadOnlySpan<byte> utf8Json, OtlpJsonMessage document)
     {
         // JSON is larger than its protobuf encoding (hex ids, key names), so the input size is a good first buffer.
         var builder = new ProtobufBuilder(Math.Min(utf8Json.Length, 64 * 1024 * 1024));
         try
         {
-            OtlpJsonTranscoder.Transcode(utf8Json, builder);
+            OtlpJsonTranscoder.Transcode(utf8Json, document, builder);
             return new OtlpProtobufPayload(builder, builder.Finish());
         }
         catch

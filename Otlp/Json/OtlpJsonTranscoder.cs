@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Trulayer.Otlp.Protobuf;
@@ -7,53 +8,72 @@ using Trulayer.Otlp.Protobuf;
 namespace Trulayer.Otlp.Json;
 
 /// <summary>
-/// Reads OTLP/JSON traces (an ExportTraceServiceRequest or a TracesData: both are
-/// <c>{"resourceSpans": [...]}</c>) and writes the same message in the protobuf wire format, in one
-/// pass without building objects. Follows the OTLP/JSON rules rather than proto3's canonical JSON:
-/// trace and span ids are hex (either case), 64-bit integers may be strings or numbers, enums are
-/// integers (their names are accepted too), keys are lowerCamelCase or snake_case, unknown keys and
-/// null values are ignored, every AnyValue kind is read (bytesValue as base64).
+/// Reads an OTLP/JSON document and writes the same message in the protobuf wire format, in one pass
+/// without building objects, as the message tables in <see cref="OtlpJsonMessages"/> describe it.
+/// Follows the OTLP/JSON rules rather than proto3's canonical JSON: trace and span ids are hex (either
+/// case), 64-bit integers may be strings or numbers, enums are integers (their names are accepted too),
+/// keys are lowerCamelCase or snake_case, unknown keys and null values are ignored, every AnyValue kind
+/// is read (bytesValue as base64). System.Text.Json's Utf8JsonReader tokenizes.
 /// </summary>
 internal ref struct OtlpJsonTranscoder
 {
     private const int MaxIdBytes = 64;
     private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 
-    private JsonTokenReader _reader;
+    private Utf8JsonTokenReader _reader;
     private readonly ProtobufBuilder _output;
     private readonly JsonPathTracker _path;
+
+    // Where escaped ids, numbers, enum names and keys are unescaped.
+    private readonly byte[] _scratch = new byte[MaxIdBytes * 2];
+
+    // The containers the reader is in, innermost last: a bit each (1 for an array) after a leading 1, or 0
+    // when they are too many for 64 bits. The reader keys what it remembers about an array position on it.
+    private ulong _containers = 1;
 
     private OtlpJsonTranscoder(ReadOnlySpan<byte> json, ProtobufBuilder output)
     {
         // A UTF-8 byte order mark may start a JSON text; it is not part of the value.
-        _reader = new JsonTokenReader(json.StartsWith(Utf8Bom) ? json[Utf8Bom.Length..] : json);
+        _reader = new Utf8JsonTokenReader(json.StartsWith(Utf8Bom) ? json[Utf8Bom.Length..] : json);
         _output = output;
         _path = new JsonPathTracker();
     }
 
-    /// <summary>Transcodes <paramref name="utf8Json"/> into <paramref name="output"/>; throws <see cref="OtlpJsonException"/>.</summary>
-    public static void Transcode(ReadOnlySpan<byte> utf8Json, ProtobufBuilder output)
+    /// <summary>Transcodes <paramref name="utf8Json"/>, a <paramref name="document"/>, into <paramref name="output"/>; throws <see cref="OtlpJsonException"/>.</summary>
+    public static void Transcode(ReadOnlySpan<byte> utf8Json, OtlpJsonMessage document, ProtobufBuilder output)
     {
         var transcoder = new OtlpJsonTranscoder(utf8Json, output);
         try
         {
-            transcoder.ReadDocument();
+            transcoder.ReadDocument(document);
         }
         catch (JsonException ex)
         {
-            throw new OtlpJsonException(transcoder._path.ToString(), "invalid JSON: " + ex.Message);
+            throw new OtlpJsonException(transcoder._path.ToString(), "invalid JSON: " + transcoder._reader.Explain(ex));
         }
     }
 
-    private void ReadDocument()
+    private void ReadDocument(OtlpJsonMessage document)
     {
         _reader.Read();
+        ReadFields(document);
+
+        // Reading past the object makes the reader refuse anything but whitespace after it.
+        _reader.Read();
+    }
+
+    // ---- messages, as their tables say ----
+
+    /// <summary>Reads the object at the reader as <paramref name="message"/>'s fields, skipping keys it does not have.</summary>
+    private void ReadFields(OtlpJsonMessage message)
+    {
         ExpectObject();
-        while (NextProperty(out var field))
+        var outer = EnterContainer(array: false);
+        while (NextProperty(out var key))
         {
-            if (field == OtlpJsonField.ResourceSpans)
+            if (message[key] is { } field)
             {
-                ReadRepeatedMessages(field, 1);
+                ReadField(field);
             }
             else
             {
@@ -61,461 +81,42 @@ internal ref struct OtlpJsonTranscoder
             }
         }
 
-        // Reading past the object makes the reader refuse anything but whitespace after it.
-        _reader.Read();
+        _containers = outer;
     }
 
-    private void ReadRepeatedMessages(OtlpJsonField field, int fieldNumber)
+    /// <summary>Reads a property's value as <paramref name="field"/>.</summary>
+    private void ReadField(OtlpJsonFieldShape field)
     {
-        _path.Push(field);
-        ExpectArray();
-        var index = -1;
-        while (true)
+        if (field.Repeated)
         {
-            if (field == OtlpJsonField.Attributes && TryReadCompactKeyValue(fieldNumber))
-            {
-                _path.SetIndex(++index);
-                continue;
-            }
-
-            if (!NextElement(ref index))
-            {
-                break;
-            }
-
-            switch (field)
-            {
-                case OtlpJsonField.ResourceSpans:
-                    ReadResourceSpans(fieldNumber);
-                    break;
-                case OtlpJsonField.ScopeSpans:
-                    ReadScopeSpans(fieldNumber);
-                    break;
-                case OtlpJsonField.Spans:
-                    ReadSpan(fieldNumber);
-                    break;
-                case OtlpJsonField.Attributes:
-                    ReadKeyValue(fieldNumber);
-                    break;
-                case OtlpJsonField.Events:
-                    ReadEvent(fieldNumber);
-                    break;
-                case OtlpJsonField.Links:
-                    ReadLink(fieldNumber);
-                    break;
-                case OtlpJsonField.EntityRefs:
-                    ReadEntityRef(fieldNumber);
-                    break;
-                default:
-                    throw new InvalidOperationException($"no reader for repeated {field}");
-            }
+            _path.Push(field.Field);
+            ExpectArray();
+            ReadElements(field);
+            _path.Pop();
         }
-
-        _path.Pop();
-    }
-
-    private void ReadResourceSpans(int fieldNumber)
-    {
-        ExpectObject();
-        _output.BeginMessage(fieldNumber);
-        while (NextProperty(out var field))
+        else if (field.Kind == OtlpJsonKind.Message)
         {
-            switch (field)
-            {
-                case OtlpJsonField.Resource:
-                    _path.Push(field);
-                    ReadResource(1);
-                    _path.Pop();
-                    break;
-                case OtlpJsonField.ScopeSpans:
-                    ReadRepeatedMessages(field, 2);
-                    break;
-                case OtlpJsonField.SchemaUrl:
-                    WriteString(field, 3);
-                    break;
-                default:
-                    _reader.Skip();
-                    break;
-            }
-        }
-
-        _output.EndMessage();
-    }
-
-    private void ReadResource(int fieldNumber)
-    {
-        ExpectObject();
-        _output.BeginMessage(fieldNumber);
-        while (NextProperty(out var field))
-        {
-            switch (field)
-            {
-                case OtlpJsonField.Attributes:
-                    ReadRepeatedMessages(field, 1);
-                    break;
-                case OtlpJsonField.DroppedAttributesCount:
-                    WriteUInt32(field, 2);
-                    break;
-                case OtlpJsonField.EntityRefs:
-                    ReadRepeatedMessages(field, 3);
-                    break;
-                default:
-                    _reader.Skip();
-                    break;
-            }
-        }
-
-        _output.EndMessage();
-    }
-
-    private void ReadEntityRef(int fieldNumber)
-    {
-        ExpectObject();
-        _output.BeginSmallMessage(fieldNumber);
-        while (NextProperty(out var field))
-        {
-            switch (field)
-            {
-                case OtlpJsonField.SchemaUrl:
-                    WriteString(field, 1);
-                    break;
-                case OtlpJsonField.Type:
-                    WriteString(field, 2);
-                    break;
-                case OtlpJsonField.IdKeys:
-                    WriteRepeatedStrings(field, 3);
-                    break;
-                case OtlpJsonField.DescriptionKeys:
-                    WriteRepeatedStrings(field, 4);
-                    break;
-                default:
-                    _reader.Skip();
-                    break;
-            }
-        }
-
-        _output.EndMessage();
-    }
-
-    private void ReadScopeSpans(int fieldNumber)
-    {
-        ExpectObject();
-        _output.BeginMessage(fieldNumber);
-        while (NextProperty(out var field))
-        {
-            switch (field)
-            {
-                case OtlpJsonField.Scope:
-                    _path.Push(field);
-                    ReadScope(1);
-                    _path.Pop();
-                    break;
-                case OtlpJsonField.Spans:
-                    ReadRepeatedMessages(field, 2);
-                    break;
-                case OtlpJsonField.SchemaUrl:
-                    WriteString(field, 3);
-                    break;
-                default:
-                    _reader.Skip();
-                    break;
-            }
-        }
-
-        _output.EndMessage();
-    }
-
-    private void ReadScope(int fieldNumber)
-    {
-        ExpectObject();
-        _output.BeginMessage(fieldNumber);
-        while (NextProperty(out var field))
-        {
-            switch (field)
-            {
-                case OtlpJsonField.Name:
-                    WriteString(field, 1);
-                    break;
-                case OtlpJsonField.Version:
-                    WriteString(field, 2);
-                    break;
-                case OtlpJsonField.Attributes:
-                    ReadRepeatedMessages(field, 3);
-                    break;
-                case OtlpJsonField.DroppedAttributesCount:
-                    WriteUInt32(field, 4);
-                    break;
-                default:
-                    _reader.Skip();
-                    break;
-            }
-        }
-
-        _output.EndMessage();
-    }
-
-    private void ReadSpan(int fieldNumber)
-    {
-        ExpectObject();
-        _output.BeginMessage(fieldNumber);
-        while (NextProperty(out var field))
-        {
-            switch (field)
-            {
-                case OtlpJsonField.TraceId:
-                    WriteHexId(field, 1);
-                    break;
-                case OtlpJsonField.SpanId:
-                    WriteHexId(field, 2);
-                    break;
-                case OtlpJsonField.TraceState:
-                    WriteString(field, 3);
-                    break;
-                case OtlpJsonField.ParentSpanId:
-                    WriteHexId(field, 4);
-                    break;
-                case OtlpJsonField.Name:
-                    WriteString(field, 5);
-                    break;
-                case OtlpJsonField.Kind:
-                    WriteEnum(field, 6, SpanKindNames);
-                    break;
-                case OtlpJsonField.StartTimeUnixNano:
-                    WriteFixed64(field, 7);
-                    break;
-                case OtlpJsonField.EndTimeUnixNano:
-                    WriteFixed64(field, 8);
-                    break;
-                case OtlpJsonField.Attributes:
-                    ReadRepeatedMessages(field, 9);
-                    break;
-                case OtlpJsonField.DroppedAttributesCount:
-                    WriteUInt32(field, 10);
-                    break;
-                case OtlpJsonField.Events:
-                    ReadRepeatedMessages(field, 11);
-                    break;
-                case OtlpJsonField.DroppedEventsCount:
-                    WriteUInt32(field, 12);
-                    break;
-                case OtlpJsonField.Links:
-                    ReadRepeatedMessages(field, 13);
-                    break;
-                case OtlpJsonField.DroppedLinksCount:
-                    WriteUInt32(field, 14);
-                    break;
-                case OtlpJsonField.Status:
-                    _path.Push(field);
-                    ReadStatus(15);
-                    _path.Pop();
-                    break;
-                case OtlpJsonField.Flags:
-                    WriteFixed32(field, 16);
-                    break;
-                default:
-                    _reader.Skip();
-                    break;
-            }
-        }
-
-        _output.EndMessage();
-    }
-
-    private void ReadEvent(int fieldNumber)
-    {
-        ExpectObject();
-        _output.BeginSmallMessage(fieldNumber);
-        while (NextProperty(out var field))
-        {
-            switch (field)
-            {
-                case OtlpJsonField.TimeUnixNano:
-                    WriteFixed64(field, 1);
-                    break;
-                case OtlpJsonField.Name:
-                    WriteString(field, 2);
-                    break;
-                case OtlpJsonField.Attributes:
-                    ReadRepeatedMessages(field, 3);
-                    break;
-                case OtlpJsonField.DroppedAttributesCount:
-                    WriteUInt32(field, 4);
-                    break;
-                default:
-                    _reader.Skip();
-                    break;
-            }
-        }
-
-        _output.EndMessage();
-    }
-
-    private void ReadLink(int fieldNumber)
-    {
-        ExpectObject();
-        _output.BeginSmallMessage(fieldNumber);
-        while (NextProperty(out var field))
-        {
-            switch (field)
-            {
-                case OtlpJsonField.TraceId:
-                    WriteHexId(field, 1);
-                    break;
-                case OtlpJsonField.SpanId:
-                    WriteHexId(field, 2);
-                    break;
-                case OtlpJsonField.TraceState:
-                    WriteString(field, 3);
-                    break;
-                case OtlpJsonField.Attributes:
-                    ReadRepeatedMessages(field, 4);
-                    break;
-                case OtlpJsonField.DroppedAttributesCount:
-                    WriteUInt32(field, 5);
-                    break;
-                case OtlpJsonField.Flags:
-                    WriteFixed32(field, 6);
-                    break;
-                default:
-                    _reader.Skip();
-                    break;
-            }
-        }
-
-        _output.EndMessage();
-    }
-
-    private void ReadStatus(int fieldNumber)
-    {
-        ExpectObject();
-        _output.BeginSmallMessage(fieldNumber);
-        while (NextProperty(out var field))
-        {
-            switch (field)
-            {
-                case OtlpJsonField.Message:
-                    WriteString(field, 2);
-                    break;
-                case OtlpJsonField.Code:
-                    WriteEnum(field, 3, StatusCodeNames);
-                    break;
-                default:
-                    _reader.Skip();
-                    break;
-            }
-        }
-
-        _output.EndMessage();
-    }
-
-    private void ReadKeyValue(int fieldNumber)
-    {
-        ExpectObject();
-        _output.BeginSmallMessage(fieldNumber);
-        while (NextProperty(out var field))
-        {
-            switch (field)
-            {
-                case OtlpJsonField.Key:
-                    WriteString(field, 1);
-                    break;
-                case OtlpJsonField.Value:
-                    _path.Push(field);
-                    ReadAnyValue(2);
-                    _path.Pop();
-                    break;
-                default:
-                    _reader.Skip();
-                    break;
-            }
-        }
-
-        _output.EndMessage();
-    }
-
-    private void ReadAnyValue(int fieldNumber)
-    {
-        ExpectObject();
-        _output.BeginSmallMessage(fieldNumber);
-        while (NextProperty(out var field))
-        {
-            // A oneof: every kind is written even when it holds its type's default (0, false, ""),
-            // because which kind is set is itself the value.
-            switch (field)
-            {
-                case OtlpJsonField.StringValue:
-                    WriteString(field, 1, evenIfEmpty: true);
-                    break;
-                case OtlpJsonField.BoolValue:
-                    _output.WriteVarintField(2, ReadBool(field) ? 1UL : 0UL);
-                    break;
-                case OtlpJsonField.IntValue:
-                    _output.WriteVarintField(3, unchecked((ulong)ReadInt64(field)));
-                    break;
-                case OtlpJsonField.DoubleValue:
-                    _output.WriteDoubleField(4, ReadDouble(field));
-                    break;
-                case OtlpJsonField.ArrayValue:
-                    _path.Push(field);
-                    ReadValueList(5, keyValues: false);
-                    _path.Pop();
-                    break;
-                case OtlpJsonField.KvlistValue:
-                    _path.Push(field);
-                    ReadValueList(6, keyValues: true);
-                    _path.Pop();
-                    break;
-                case OtlpJsonField.BytesValue:
-                    WriteBase64(field, 7);
-                    break;
-                default:
-                    _reader.Skip();
-                    break;
-            }
-        }
-
-        _output.EndMessage();
-    }
-
-    /// <summary>An ArrayValue or KeyValueList: <c>{"values": [...]}</c> (a bare array is accepted too).</summary>
-    private void ReadValueList(int fieldNumber, bool keyValues)
-    {
-        _output.BeginSmallMessage(fieldNumber);
-        if (_reader.TokenType == JsonToken.StartArray)
-        {
-            ReadValueListItems(keyValues);
+            _path.Push(field.Field);
+            ReadMessage(field);
+            _path.Pop();
         }
         else
         {
-            ExpectObject();
-            while (NextProperty(out var field))
-            {
-                if (field == OtlpJsonField.Values)
-                {
-                    _path.Push(field);
-                    ExpectArray();
-                    ReadValueListItems(keyValues);
-                    _path.Pop();
-                }
-                else
-                {
-                    _reader.Skip();
-                }
-            }
+            WriteScalar(field, field.Field);
         }
-
-        _output.EndMessage();
     }
 
-    private void ReadValueListItems(bool keyValues)
+    /// <summary>Reads the elements of the array at the reader, each one a <paramref name="field"/> (the path's last step counts them).</summary>
+    private void ReadElements(OtlpJsonFieldShape field)
     {
+        var outer = EnterContainer(array: true);
+        var keyValues = field.Message == OtlpJsonMessages.KeyValue;
         var index = -1;
         while (true)
         {
-            if (keyValues && TryReadCompactKeyValue(1))
+            if (keyValues)
             {
-                _path.SetIndex(++index);
-                continue;
+                ReadCompactKeyValues(field.Number, ref index);
             }
 
             if (!NextElement(ref index))
@@ -523,14 +124,101 @@ internal ref struct OtlpJsonTranscoder
                 break;
             }
 
-            if (keyValues)
+            if (field.Kind == OtlpJsonKind.Message)
             {
-                ReadKeyValue(1);
+                ReadMessage(field);
             }
             else
             {
-                ReadAnyValue(1);
+                WriteScalar(field, OtlpJsonField.Unknown);
             }
+        }
+
+        _containers = outer;
+    }
+
+    /// <summary>Notes that the reader has entered an object or an array; returns what to restore on leaving it.</summary>
+    private ulong EnterContainer(bool array)
+    {
+        var outer = _containers;
+        _containers = outer == 0 || outer >> 63 != 0 ? 0 : (outer << 1) | (array ? 1UL : 0UL);
+        return outer;
+    }
+
+    private void ReadMessage(OtlpJsonFieldShape field)
+    {
+        var message = field.Message!;
+        if (message.Small)
+        {
+            _output.BeginSmallMessage(field.Number);
+        }
+        else
+        {
+            _output.BeginMessage(field.Number);
+        }
+
+        if (message.BareArray is { } items && _reader.TokenType == JsonTokenType.StartArray)
+        {
+            ReadElements(items);
+        }
+        else
+        {
+            ReadFields(message);
+        }
+
+        _output.EndMessage();
+    }
+
+    /// <summary>
+    /// Writes the scalar at the reader as <paramref name="field"/>; <paramref name="leaf"/> names it in
+    /// error paths (Unknown where the path already does: an array's element).
+    /// </summary>
+    private void WriteScalar(OtlpJsonFieldShape field, OtlpJsonField leaf)
+    {
+        var number = field.Number;
+        var always = field.Always;
+        switch (field.Kind)
+        {
+            case OtlpJsonKind.String:
+                WriteString(leaf, number, always);
+                break;
+            case OtlpJsonKind.HexBytes:
+                WriteHexId(leaf, number, always);
+                break;
+            case OtlpJsonKind.Base64Bytes:
+                WriteBase64(leaf, number, always);
+                break;
+            case OtlpJsonKind.Fixed32:
+                var fixed32 = ReadUInt32(leaf);
+                if (fixed32 != 0 || always)
+                {
+                    _output.WriteFixed32Field(number, fixed32);
+                }
+
+                break;
+            case OtlpJsonKind.Fixed64 or OtlpJsonKind.Double:
+                var fixed64 = field.Kind == OtlpJsonKind.Fixed64 ? ReadUInt64(leaf) : BitConverter.DoubleToUInt64Bits(ReadDouble(leaf));
+                if (fixed64 != 0 || always)
+                {
+                    _output.WriteFixed64Field(number, fixed64);
+                }
+
+                break;
+            default:
+                var varint = field.Kind switch
+                {
+                    OtlpJsonKind.Bool => ReadBool(leaf) ? 1UL : 0UL,
+                    OtlpJsonKind.Int64 => unchecked((ulong)ReadInt64(leaf)),
+                    OtlpJsonKind.UInt32 => ReadUInt32(leaf),
+                    OtlpJsonKind.Enum => unchecked((ulong)(long)ReadEnum(leaf, field.EnumNames!)),
+                    _ => throw new InvalidOperationException($"no reader for {field.Kind}"),
+                };
+                if (varint != 0 || always)
+                {
+                    _output.WriteVarintField(number, varint);
+                }
+
+                break;
         }
     }
 
@@ -543,17 +231,35 @@ internal ref struct OtlpJsonTranscoder
     }
 
     /// <summary>
-    /// Reads the next KeyValue of an array when it has the compact shape SDKs and Collectors send,
-    /// <c>{"key":"k","value":{"stringValue":"v"}}</c> (or intValue, doubleValue, boolValue) without
-    /// whitespace or escapes, and writes it at once, its sizes known before writing. Anything else
-    /// returns false with nothing consumed, and the element is read token by token: the fast path
-    /// changes the speed, never the result.
+    /// Reads the KeyValues that follow in the array at the reader as long as they have the compact shape
+    /// SDKs and Collectors send, <c>{"key":"k","value":{"stringValue":"v"}}</c> (or intValue, doubleValue,
+    /// boolValue) without whitespace or escapes, writing each at once, its sizes known before writing; then
+    /// moves the reader past them in one step. The first element of any other shape is left to be read token
+    /// by token: the fast path changes the speed, never the result.
     /// </summary>
-    private bool TryReadCompactKeyValue(int fieldNumber)
+    private void ReadCompactKeyValues(int fieldNumber, ref int index)
     {
         var json = _reader.Document;
         var at = _reader.Position;
-        if (_reader.TokenType != JsonToken.StartArray)
+        var read = 0;
+        while (TryReadCompactKeyValue(fieldNumber, json, ref at, afterElement: read > 0 || _reader.TokenType != JsonTokenType.StartArray))
+        {
+            read++;
+        }
+
+        if (read > 0)
+        {
+            index += read;
+            _path.SetIndex(index);
+            _reader.CompleteElements(at, _containers);
+        }
+    }
+
+    /// <summary>One compact KeyValue at <paramref name="next"/> (after a comma when <paramref name="afterElement"/>); on success, <paramref name="next"/> moves past it.</summary>
+    private bool TryReadCompactKeyValue(int fieldNumber, ReadOnlySpan<byte> json, ref int next, bool afterElement)
+    {
+        var at = next;
+        if (afterElement)
         {
             if (at >= json.Length || json[at] != (byte)',')
             {
@@ -569,7 +275,7 @@ internal ref struct OtlpJsonTranscoder
         }
 
         var keyStart = at + 8;
-        var keyEnd = JsonTokenReader.FindStringStop(json, keyStart);
+        var keyEnd = JsonText.FindStringStop(json, keyStart);
         if (keyEnd < 0 || json[keyEnd] != (byte)'"' || !json[(keyEnd + 1)..].StartsWith(",\"value\":{\""u8))
         {
             return false;
@@ -584,7 +290,7 @@ internal ref struct OtlpJsonTranscoder
         if (rest.StartsWith("stringValue\":\""u8))
         {
             valueStart = at + 14;
-            var end = JsonTokenReader.FindStringStop(json, valueStart);
+            var end = JsonText.FindStringStop(json, valueStart);
             if (end < 0 || json[end] != (byte)'"')
             {
                 return false;
@@ -599,7 +305,7 @@ internal ref struct OtlpJsonTranscoder
             at += 10;
             var quoted = at < json.Length && json[at] == (byte)'"';
             at += quoted ? 1 : 0;
-            var end = JsonTokenReader.FindNumberEnd(json, at);
+            var end = JsonText.FindNumberEnd(json, at);
             if (end < 0 || !Utf8Parser.TryParse(json[at..end], out long value, out var consumed) || consumed != end - at)
             {
                 return false;
@@ -617,8 +323,8 @@ internal ref struct OtlpJsonTranscoder
         else if (rest.StartsWith("doubleValue\":"u8))
         {
             at += 13;
-            var end = JsonTokenReader.FindNumberEnd(json, at);
-            if (end < 0 || !double.TryParse(json[at..end], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value))
+            var end = JsonText.FindNumberEnd(json, at);
+            if (end < 0 || !double.TryParse(json[at..end], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
             {
                 return false;
             }
@@ -680,29 +386,25 @@ internal ref struct OtlpJsonTranscoder
                 break;
         }
 
-        _reader.CompleteValue(at + 2);
+        next = at + 2;
         return true;
     }
 
     // ---- scalars ----
 
-    private void WriteString(OtlpJsonField field, int fieldNumber, bool evenIfEmpty = false)
+    private void WriteString(OtlpJsonField leaf, int fieldNumber, bool evenIfEmpty)
     {
-        if (_reader.TokenType != JsonToken.String)
+        if (_reader.TokenType != JsonTokenType.String)
         {
-            throw Error(field, $"expected a string, got {Describe()}");
+            throw Error(leaf, $"expected a string, got {Describe()}");
         }
 
-        WriteStringValue(fieldNumber, evenIfEmpty);
-    }
-
-    private void WriteStringValue(int fieldNumber, bool evenIfEmpty)
-    {
+        var text = _reader.ValueSpan;
         if (!_reader.ValueIsEscaped)
         {
-            if (evenIfEmpty || _reader.ValueSpan.Length > 0)
+            if (evenIfEmpty || text.Length > 0)
             {
-                _output.WriteBytesField(fieldNumber, _reader.ValueSpan);
+                _output.WriteBytesField(fieldNumber, text);
             }
 
             return;
@@ -710,56 +412,36 @@ internal ref struct OtlpJsonTranscoder
 
         // Unescaped straight into the output: the unescaped text is never longer than the escaped.
         _output.BeginSmallMessage(fieldNumber);
-        var written = _reader.CopyString(_output.GetSpan(_reader.ValueSpan.Length));
-        _output.Advance(written);
+        _output.Advance(JsonText.Unescape(text, _output.GetSpan(text.Length)));
         _output.EndMessage();
     }
 
-    private void WriteRepeatedStrings(OtlpJsonField field, int fieldNumber)
+    private void WriteHexId(OtlpJsonField leaf, int fieldNumber, bool evenIfEmpty)
     {
-        _path.Push(field);
-        ExpectArray();
-        var index = -1;
-        while (NextElement(ref index))
+        if (_reader.TokenType != JsonTokenType.String)
         {
-            if (_reader.TokenType != JsonToken.String)
-            {
-                throw Error($"expected a string, got {Describe()}");
-            }
-
-            WriteStringValue(fieldNumber, evenIfEmpty: true);
+            throw Error(leaf, $"expected a hex string, got {Describe()}");
         }
 
-        _path.Pop();
-    }
-
-    private void WriteHexId(OtlpJsonField field, int fieldNumber)
-    {
-        if (_reader.TokenType != JsonToken.String)
-        {
-            throw Error(field, $"expected a hex string, got {Describe()}");
-        }
-
-        Span<byte> text = stackalloc byte[MaxIdBytes * 2];
-        var hex = Unescaped(field, text, "a hex id");
-        if (hex.Length == 0)
+        var hex = Unescaped(leaf, MaxIdBytes * 2, "a hex id");
+        if (hex.Length == 0 && !evenIfEmpty)
         {
             return;
         }
 
         if (hex.Length % 2 != 0 || hex.Length > MaxIdBytes * 2)
         {
-            throw Error(field, $"expected an even number of hex digits (at most {MaxIdBytes * 2}), got {hex.Length}: {Quote(hex)}");
+            throw Error(leaf, $"expected an even number of hex digits (at most {MaxIdBytes * 2}), got {hex.Length}: {Quote(hex)}");
         }
 
         Span<byte> id = stackalloc byte[hex.Length / 2];
         for (var i = 0; i < id.Length; i++)
         {
-            var high = HexDigit(hex[2 * i]);
-            var low = HexDigit(hex[(2 * i) + 1]);
+            var high = JsonText.HexDigit(hex[2 * i]);
+            var low = JsonText.HexDigit(hex[(2 * i) + 1]);
             if ((high | low) < 0)
             {
-                throw Error(field, $"expected hex digits (OTLP/JSON encodes ids as hex, not base64), got {Quote(hex)}");
+                throw Error(leaf, $"expected hex digits (OTLP/JSON encodes ids as hex, not base64), got {Quote(hex)}");
             }
 
             id[i] = (byte)((high << 4) | low);
@@ -768,25 +450,28 @@ internal ref struct OtlpJsonTranscoder
         _output.WriteBytesField(fieldNumber, id);
     }
 
-    private static int HexDigit(byte c) => c switch
+    private void WriteBase64(OtlpJsonField leaf, int fieldNumber, bool evenIfEmpty)
     {
-        >= (byte)'0' and <= (byte)'9' => c - '0',
-        >= (byte)'a' and <= (byte)'f' => c - 'a' + 10,
-        >= (byte)'A' and <= (byte)'F' => c - 'A' + 10,
-        _ => -1,
-    };
-
-    private void WriteBase64(OtlpJsonField field, int fieldNumber)
-    {
-        if (_reader.TokenType != JsonToken.String)
+        if (_reader.TokenType != JsonTokenType.String)
         {
-            throw Error(field, $"expected a base64 string, got {Describe()}");
+            throw Error(leaf, $"expected a base64 string, got {Describe()}");
         }
 
-        var rented = ArrayPool<byte>.Shared.Rent(_reader.ValueSpan.Length + 4);
+        var text = _reader.ValueSpan;
+        var rented = ArrayPool<byte>.Shared.Rent(text.Length + 4);
         try
         {
-            var length = _reader.ValueIsEscaped ? _reader.CopyString(rented) : Copy(_reader.ValueSpan, rented);
+            int length;
+            if (_reader.ValueIsEscaped)
+            {
+                length = JsonText.Unescape(text, rented);
+            }
+            else
+            {
+                text.CopyTo(rented);
+                length = text.Length;
+            }
+
             // Accept the URL-safe alphabet and missing padding, as proto3 JSON parsers do.
             for (var i = 0; i < length; i++)
             {
@@ -801,10 +486,13 @@ internal ref struct OtlpJsonTranscoder
             var status = Base64.DecodeFromUtf8InPlace(rented.AsSpan(0, length), out var written);
             if (status != OperationStatus.Done)
             {
-                throw Error(field, "expected base64");
+                throw Error(leaf, "expected base64");
             }
 
-            _output.WriteBytesField(fieldNumber, rented.AsSpan(0, written));
+            if (written > 0 || evenIfEmpty)
+            {
+                _output.WriteBytesField(fieldNumber, rented.AsSpan(0, written));
+            }
         }
         finally
         {
@@ -812,75 +500,38 @@ internal ref struct OtlpJsonTranscoder
         }
     }
 
-    private static int Copy(ReadOnlySpan<byte> source, byte[] destination)
-    {
-        source.CopyTo(destination);
-        return source.Length;
-    }
-
-    private void WriteFixed64(OtlpJsonField field, int fieldNumber)
-    {
-        var value = ReadUInt64(field);
-        if (value != 0)
-        {
-            _output.WriteFixed64Field(fieldNumber, value);
-        }
-    }
-
-    private void WriteFixed32(OtlpJsonField field, int fieldNumber)
-    {
-        var value = ReadUInt32(field);
-        if (value != 0)
-        {
-            _output.WriteFixed32Field(fieldNumber, value);
-        }
-    }
-
-    private void WriteUInt32(OtlpJsonField field, int fieldNumber)
-    {
-        var value = ReadUInt32(field);
-        if (value != 0)
-        {
-            _output.WriteVarintField(fieldNumber, value);
-        }
-    }
-
-    private void WriteEnum(OtlpJsonField field, int fieldNumber, string[] names)
+    private int ReadEnum(OtlpJsonField leaf, string?[] names)
     {
         int value;
-        if (_reader.TokenType == JsonToken.Number)
+        if (_reader.TokenType == JsonTokenType.Number)
         {
-            if (!_reader.TryGetInt32(out value))
+            if (!Utf8Parser.TryParse(_reader.ValueSpan, out value, out var consumed) || consumed != _reader.ValueSpan.Length)
             {
-                throw Error(field, $"expected an enum number, got {Describe()}");
+                throw Error(leaf, $"expected an enum number, got {Describe()}");
             }
         }
-        else if (_reader.TokenType == JsonToken.String)
+        else if (_reader.TokenType == JsonTokenType.String)
         {
-            Span<byte> text = stackalloc byte[64];
-            var name = Unescaped(field, text, "an enum name");
+            var name = Unescaped(leaf, 64, "an enum name");
             value = IndexOfName(names, name);
             if (value < 0 && !(Utf8Parser.TryParse(name, out value, out var consumed) && consumed == name.Length))
             {
-                throw Error(field, $"expected an enum number or one of {string.Join(", ", names)}, got {Quote(name)}");
+                throw Error(leaf, $"expected an enum number or one of {string.Join(", ", names.OfType<string>())}, got {Quote(name)}");
             }
         }
         else
         {
-            throw Error(field, $"expected an enum number, got {Describe()}");
+            throw Error(leaf, $"expected an enum number, got {Describe()}");
         }
 
-        if (value != 0)
-        {
-            _output.WriteVarintField(fieldNumber, unchecked((ulong)(long)value));
-        }
+        return value;
     }
 
-    private static int IndexOfName(string[] names, ReadOnlySpan<byte> name)
+    private static int IndexOfName(string?[] names, ReadOnlySpan<byte> name)
     {
         for (var i = 0; i < names.Length; i++)
         {
-            if (Ascii.Equals(name, names[i]))
+            if (names[i] is { } known && Ascii.Equals(name, known))
             {
                 return i;
             }
@@ -889,77 +540,53 @@ internal ref struct OtlpJsonTranscoder
         return -1;
     }
 
-    private static readonly string[] SpanKindNames =
-    [
-        "SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER", "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER",
-    ];
-
-    private static readonly string[] StatusCodeNames = ["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
-
-    private bool ReadBool(OtlpJsonField field) => _reader.TokenType switch
+    private bool ReadBool(OtlpJsonField leaf) => _reader.TokenType switch
     {
-        JsonToken.True => true,
-        JsonToken.False => false,
-        _ => throw Error(field, $"expected true or false, got {Describe()}"),
+        JsonTokenType.True => true,
+        JsonTokenType.False => false,
+        _ => throw Error(leaf, $"expected true or false, got {Describe()}"),
     };
 
-    private ulong ReadUInt64(OtlpJsonField field)
+    private ulong ReadUInt64(OtlpJsonField leaf)
     {
-        if (_reader.TokenType == JsonToken.Number && _reader.TryGetUInt64(out var number))
+        var digits = IntegerText(leaf, "an unsigned integer");
+        return Utf8Parser.TryParse(digits, out ulong value, out var consumed) && consumed == digits.Length
+            ? value
+            : throw Error(leaf, $"expected an unsigned 64-bit integer (a number or a decimal string), got {Describe()}");
+    }
+
+    private uint ReadUInt32(OtlpJsonField leaf)
+    {
+        var value = ReadUInt64(leaf);
+        return value <= uint.MaxValue ? (uint)value : throw Error(leaf, $"expected an unsigned 32-bit integer, got {value}");
+    }
+
+    private long ReadInt64(OtlpJsonField leaf)
+    {
+        var digits = IntegerText(leaf, "an integer");
+        return Utf8Parser.TryParse(digits, out long value, out var consumed) && consumed == digits.Length
+            ? value
+            : throw Error(leaf, $"expected a 64-bit integer (a number or a decimal string), got {Describe()}");
+    }
+
+    /// <summary>A number's text, or a string's (OTLP/JSON writes 64-bit integers as either); empty for any other token.</summary>
+    private ReadOnlySpan<byte> IntegerText(OtlpJsonField leaf, string what) => _reader.TokenType switch
+    {
+        JsonTokenType.Number => _reader.ValueSpan,
+        JsonTokenType.String => Unescaped(leaf, 32, what),
+        _ => default,
+    };
+
+    private double ReadDouble(OtlpJsonField leaf)
+    {
+        if (_reader.TokenType == JsonTokenType.Number && double.TryParse(_reader.ValueSpan, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
         {
             return number;
         }
 
-        if (_reader.TokenType == JsonToken.String)
+        if (_reader.TokenType == JsonTokenType.String)
         {
-            Span<byte> text = stackalloc byte[32];
-            var digits = Unescaped(field, text, "an unsigned integer");
-            if (Utf8Parser.TryParse(digits, out ulong parsed, out var consumed) && consumed == digits.Length)
-            {
-                return parsed;
-            }
-        }
-
-        throw Error(field, $"expected an unsigned 64-bit integer (a number or a decimal string), got {Describe()}");
-    }
-
-    private uint ReadUInt32(OtlpJsonField field)
-    {
-        var value = ReadUInt64(field);
-        return value <= uint.MaxValue ? (uint)value : throw Error(field, $"expected an unsigned 32-bit integer, got {value}");
-    }
-
-    private long ReadInt64(OtlpJsonField field)
-    {
-        if (_reader.TokenType == JsonToken.Number && _reader.TryGetInt64(out var number))
-        {
-            return number;
-        }
-
-        if (_reader.TokenType == JsonToken.String)
-        {
-            Span<byte> text = stackalloc byte[32];
-            var digits = Unescaped(field, text, "an integer");
-            if (Utf8Parser.TryParse(digits, out long parsed, out var consumed) && consumed == digits.Length)
-            {
-                return parsed;
-            }
-        }
-
-        throw Error(field, $"expected a 64-bit integer (a number or a decimal string), got {Describe()}");
-    }
-
-    private double ReadDouble(OtlpJsonField field)
-    {
-        if (_reader.TokenType == JsonToken.Number && _reader.TryGetDouble(out var number))
-        {
-            return number;
-        }
-
-        if (_reader.TokenType == JsonToken.String)
-        {
-            Span<byte> text = stackalloc byte[64];
-            var value = Unescaped(field, text, "a number");
+            var value = Unescaped(leaf, 64, "a number");
             if (value.SequenceEqual("NaN"u8))
             {
                 return double.NaN;
@@ -981,23 +608,27 @@ internal ref struct OtlpJsonTranscoder
             }
         }
 
-        throw Error(field, $"expected a number (or \"NaN\", \"Infinity\", \"-Infinity\"), got {Describe()}");
+        throw Error(leaf, $"expected a number (or \"NaN\", \"Infinity\", \"-Infinity\"), got {Describe()}");
     }
 
-    /// <summary>The current string token's unescaped bytes, in <paramref name="scratch"/> when it had escapes.</summary>
-    private readonly ReadOnlySpan<byte> Unescaped(OtlpJsonField field, Span<byte> scratch, string what)
+    /// <summary>
+    /// The current string token's unescaped bytes: the token itself, or a copy in the scratch buffer when
+    /// it had escapes, which may be at most <paramref name="maxLength"/> bytes long before unescaping.
+    /// </summary>
+    private ReadOnlySpan<byte> Unescaped(OtlpJsonField leaf, int maxLength, string what)
     {
+        var text = _reader.ValueSpan;
         if (!_reader.ValueIsEscaped)
         {
-            return _reader.ValueSpan;
+            return text;
         }
 
-        if (_reader.ValueSpan.Length > scratch.Length)
+        if (text.Length > maxLength)
         {
-            throw Error(field, $"expected {what}, got a string of {_reader.ValueSpan.Length} bytes");
+            throw Error(leaf, $"expected {what}, got a string of {text.Length} bytes");
         }
 
-        return scratch[.._reader.CopyString(scratch)];
+        return _scratch.AsSpan(0, JsonText.Unescape(text, _scratch));
     }
 
     // ---- structure ----
@@ -1011,7 +642,7 @@ internal ref struct OtlpJsonTranscoder
         while (true)
         {
             _reader.Read();
-            if (_reader.TokenType == JsonToken.EndObject)
+            if (_reader.TokenType == JsonTokenType.EndObject)
             {
                 field = OtlpJsonField.Unknown;
                 return false;
@@ -1020,23 +651,23 @@ internal ref struct OtlpJsonTranscoder
             field = _reader.ValueIsEscaped ? MatchEscapedName() : OtlpJsonFields.Match(_reader.ValueSpan);
 
             _reader.Read();
-            if (_reader.TokenType != JsonToken.Null)
+            if (_reader.TokenType != JsonTokenType.Null)
             {
                 return true;
             }
         }
     }
 
-    private readonly OtlpJsonField MatchEscapedName()
+    private OtlpJsonField MatchEscapedName()
     {
-        Span<byte> name = stackalloc byte[128];
-        return _reader.ValueSpan.Length <= name.Length ? OtlpJsonFields.Match(name[.._reader.CopyString(name)]) : OtlpJsonField.Unknown;
+        var escaped = _reader.ValueSpan;
+        return escaped.Length <= _scratch.Length ? OtlpJsonFields.Match(_scratch.AsSpan(0, JsonText.Unescape(escaped, _scratch))) : OtlpJsonField.Unknown;
     }
 
     private bool NextElement(ref int index)
     {
         _reader.Read();
-        if (_reader.TokenType == JsonToken.EndArray)
+        if (_reader.TokenType == JsonTokenType.EndArray)
         {
             return false;
         }
@@ -1047,29 +678,29 @@ internal ref struct OtlpJsonTranscoder
 
     private void ExpectObject()
     {
-        if (_reader.TokenType != JsonToken.StartObject)
+        if (_reader.TokenType != JsonTokenType.StartObject)
         {
-            throw Error($"expected an object, got {Describe()}");
+            throw Error(OtlpJsonField.Unknown, $"expected an object, got {Describe()}");
         }
     }
 
     private void ExpectArray()
     {
-        if (_reader.TokenType != JsonToken.StartArray)
+        if (_reader.TokenType != JsonTokenType.StartArray)
         {
-            throw Error($"expected an array, got {Describe()}");
+            throw Error(OtlpJsonField.Unknown, $"expected an array, got {Describe()}");
         }
     }
 
-    private readonly string Describe() => _reader.TokenType switch
+    private string Describe() => _reader.TokenType switch
     {
-        JsonToken.StartObject => "an object",
-        JsonToken.StartArray => "an array",
-        JsonToken.String => "the string " + Quote(_reader.ValueSpan),
-        JsonToken.Number => "the number " + Encoding.UTF8.GetString(_reader.ValueSpan),
-        JsonToken.True => "true",
-        JsonToken.False => "false",
-        JsonToken.Null => "null",
+        JsonTokenType.StartObject => "an object",
+        JsonTokenType.StartArray => "an array",
+        JsonTokenType.String => "the string " + Quote(_reader.ValueSpan),
+        JsonTokenType.Number => "the number " + Encoding.UTF8.GetString(_reader.ValueSpan),
+        JsonTokenType.True => "true",
+        JsonTokenType.False => "false",
+        JsonTokenType.Null => "null",
         _ => _reader.TokenType.ToString(),
     };
 
@@ -1080,9 +711,9 @@ internal ref struct OtlpJsonTranscoder
         return text.Length > Max ? $"\"{shown}...\"" : $"\"{shown}\"";
     }
 
-    private readonly OtlpJsonException Error(string problem) => new(_path.ToString(), problem);
-
-    private readonly OtlpJsonException Error(OtlpJsonField field, string problem) => new(_path.ToString(field), problem);
+    /// <summary>An error at the current path, or at its property <paramref name="leaf"/> unless that is Unknown.</summary>
+    private readonly OtlpJsonException Error(OtlpJsonField leaf, string problem)
+        => new(leaf == OtlpJsonField.Unknown ? _path.ToString() : _path.ToString(leaf), problem);
 }
 
 /// <summary>The JSON path of the value being read (<c>resourceSpans[0].scopeSpans[1].spans[2]</c>), kept cheaply and printed only for errors.</summary>

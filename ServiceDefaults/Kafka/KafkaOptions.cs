@@ -20,6 +20,12 @@ public sealed class KafkaOptions
     /// <summary>Where the processor sends records it cannot store, with the reason in headers.</summary>
     public string DeadLetterTopic { get; set; } = KafkaTopics.DeadLetter;
 
+    /// <summary>The topic ingest produces OTLP log records to (LogBatch records) and the processor consumes.</summary>
+    public string LogsTopic { get; set; } = KafkaTopics.Logs;
+
+    /// <summary>Where the processor sends log records it cannot store, with the reason in headers.</summary>
+    public string LogsDeadLetterTopic { get; set; } = KafkaTopics.LogsDeadLetter;
+
     /// <summary>The processor's consumer group; ingest and the AppHost read its lag.</summary>
     public string ConsumerGroup { get; set; } = "trulayer-processor";
 
@@ -38,6 +44,8 @@ public static class KafkaTopics
 {
     public const string Spans = "otlp.spans.v1";
     public const string DeadLetter = "otlp.spans.dlq.v1";
+    public const string Logs = "otlp.logs.v1";
+    public const string LogsDeadLetter = "otlp.logs.dlq.v1";
 
     /// <summary>
     /// The dev broker keeps up to 5 MiB of every partition in the AppHost's memory, consumed or not: 48
@@ -66,6 +74,16 @@ internal sealed class KafkaOptionsValidator : IValidateOptions<KafkaOptions>
         if (string.IsNullOrWhiteSpace(options.DeadLetterTopic))
         {
             failures.Add("Kafka:DeadLetterTopic must not be empty.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.LogsTopic))
+        {
+            failures.Add("Kafka:LogsTopic must not be empty.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.LogsDeadLetterTopic))
+        {
+            failures.Add("Kafka:LogsDeadLetterTopic must not be empty.");
         }
 
         if (string.IsNullOrWhiteSpace(options.ConsumerGroup))

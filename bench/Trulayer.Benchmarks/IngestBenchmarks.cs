@@ -13,15 +13,19 @@ namespace Trulayer.Benchmarks;
 
 /// <summary>
 /// Ingest's CPU work on the standard batches (DESIGN.md "Performance": 1,000 spans of 10 traces), next to
-/// Google.Protobuf's full parse of the same bytes in the same run. Every figure is per span
-/// (OperationsPerInvoke = the batch's span count), on one thread:
+/// Google.Protobuf's full parse of the same bytes in the same run. Every figure is CPU time per span
+/// (<see cref="ProcessCpuClock"/>; OperationsPerInvoke = the batch's span count), on one thread:
 /// <list type="bullet">
 /// <item>GoogleProtobufParse: ExportTraceServiceRequest.Parser.ParseFrom, every attribute materialized (the baseline).</item>
 /// <item>ProtobufDecodeValidateGroup: what ingest does to a protobuf request before producing: scan and
 /// validate every span, bound it, group by trace, compose the Kafka records' SpanBatch bytes.</item>
 /// <item>JsonDecodeValidateGroup: the same from the OTLP/JSON encoding of the batch (transcode, then the above).</item>
+/// <item>ProtobufScanOnly, JsonTranscodeOnly: where the time goes, the scan alone and the transcoding alone.</item>
 /// </list>
+/// The transcoder tokenizes with System.Text.Json's Utf8JsonReader. Commit faf36e2 ran these cases with both the
+/// hand-written tokenizer it had before and Utf8JsonReader under the same transcoder (README, "Performance: ingest").
 /// Run (without --job: the config's job carries the GC setting of the service): <c>dotnet run -c Release --project bench/Trulayer.Benchmarks -- --filter '*IngestBenchmarks*'</c>
+/// (the JSON cases and the baseline: <c>--filter '*IngestBenchmarks.Json*' '*IngestBenchmarks.Google*'</c>).
 /// </summary>
 [Config(typeof(IngestBenchmarkConfig))]
 [MemoryDiagnoser]
@@ -93,8 +97,11 @@ public sealed class IngestBenchmarkConfig : ManualConfig
     public IngestBenchmarkConfig()
     {
         // Ingest.Api runs with System.GC.LOHThreshold = 1,200,000 (see its csproj), which keeps the record
-        // arrays out of the large object heap; the benchmark process runs with the same setting.
-        AddJob(Job.Default.WithEnvironmentVariables(new EnvironmentVariable("DOTNET_GCLOHThreshold", "0x124F80")).WithId("Ingest"));
+        // arrays out of the large object heap; the benchmark process runs with the same setting. The clock is
+        // the process's CPU time, which other work on a shared machine does not inflate.
+        var job = Job.Default.WithEnvironmentVariables(new EnvironmentVariable("DOTNET_GCLOHThreshold", "0x124F80")).WithId("Ingest");
+        job.Infrastructure.Clock = new ProcessCpuClock();
+        AddJob(job);
         AddColumn(new IngestThroughputColumn(speedup: false), new IngestThroughputColumn(speedup: true));
         AddDiagnoser(MemoryDiagnoser.Default);
     }

@@ -150,6 +150,65 @@ public sealed class OtlpJsonReaderTests
     }
 
     [Fact]
+    public void Parse_BareArrayValues_ReadAsTheirValuesObject()
+    {
+        var bare = OnlySpan(SpanJson("""
+            "attributes":[{"key":"arr","value":{"arrayValue":[{"intValue":1},{"stringValue":""}]}},
+                          {"key":"map","value":{"kvlistValue":[{"key":"a","value":{"arrayValue":[]}}]}}]
+            """));
+        var wrapped = OnlySpan(SpanJson("""
+            "attributes":[{"key":"arr","value":{"arrayValue":{"values":[{"intValue":1},{"stringValue":""}]}}},
+                          {"key":"map","value":{"kvlistValue":{"values":[{"key":"a","value":{"arrayValue":{}}}]}}}]
+            """));
+
+        Assert.Equal(wrapped, bare);
+        Assert.Equal(AnyValue.ValueOneofCase.StringValue, bare.Attributes[0].Value.ArrayValue.Values[1].ValueCase);
+        Assert.Equal(AnyValue.ValueOneofCase.ArrayValue, bare.Attributes[1].Value.KvlistValue.Values.Single().Value.ValueCase);
+    }
+
+    [Theory]
+    [InlineData("{\"arrayValue\":[{\"intValue\":1},{\"intValue\":true}]}", "arrayValue[1].intValue")]
+    [InlineData("{\"arrayValue\":{\"values\":[{\"intValue\":1},{\"intValue\":true}]}}", "arrayValue.values[1].intValue")]
+    [InlineData("{\"kvlistValue\":[{\"key\":\"k\",\"value\":{\"doubleValue\":\"x\"}}]}", "kvlistValue[0].value.doubleValue")]
+    public void Parse_InvalidNestedValue_PathFollowsTheJson(string value, string pathInValue)
+    {
+        var json = SpanJson("\"attributes\":[{\"key\":\"a\",\"value\":" + value + "}]");
+
+        var error = Assert.Throws<OtlpJsonException>(() => OtlpJson.ParseExportTraceServiceRequest(Encoding.UTF8.GetBytes(json)));
+
+        Assert.Equal("resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value." + pathInValue, error.Path);
+    }
+
+    [Fact]
+    public void Parse_EntityRefs_KeepEveryKeyEvenEmpty()
+    {
+        var json = """
+            {"resourceSpans":[{"resource":{"entityRefs":[{"schemaUrl":"s","type":"service","idKeys":["service.name",""],
+             "descriptionKeys":[]},{"type":"host","id_keys":["host.id"]}]}}]}
+            """;
+
+        var refs = OtlpJson.ParseExportTraceServiceRequest(Encoding.UTF8.GetBytes(json)).ResourceSpans.Single().Resource.EntityRefs;
+
+        Assert.Equal(2, refs.Count);
+        Assert.Equal("s", refs[0].SchemaUrl);
+        Assert.Equal(["service.name", ""], refs[0].IdKeys);
+        Assert.Empty(refs[0].DescriptionKeys);
+        Assert.Equal("host", refs[1].Type);
+        Assert.Equal(["host.id"], refs[1].IdKeys);
+    }
+
+    [Fact]
+    public void Parse_RepeatedStringNotAString_NamesTheElement()
+    {
+        var json = """{"resourceSpans":[{"resource":{"entityRefs":[{"idKeys":["a",7]}]}}]}""";
+
+        var error = Assert.Throws<OtlpJsonException>(() => OtlpJson.ParseExportTraceServiceRequest(Encoding.UTF8.GetBytes(json)));
+
+        Assert.Equal("resourceSpans[0].resource.entityRefs[0].idKeys[1]", error.Path);
+        Assert.Equal("expected a string, got the number 7", error.Problem);
+    }
+
+    [Fact]
     public void Parse_EnumNames_AreAcceptedBesideNumbers()
     {
         var span = OnlySpan(SpanJson("""
@@ -190,6 +249,73 @@ public sealed class OtlpJsonReaderTests
 
         Assert.Equal(path, error.Path);
         Assert.Contains(problem, error.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_CompactAttributesBetweenOtherShapes_ReadAsWithoutTheFastPath()
+    {
+        const string Compact = "{\"key\":\"c\",\"value\":{\"intValue\":1}}";
+        var attributes = string.Join(",", Compact, Compact, "{\"value\":{\"stringValue\":\"v\"},\"key\":\"reordered\"}", Compact,
+            "{\"key\":\"nested\",\"value\":{\"kvlistValue\":{\"values\":[" + Compact + "," + Compact + ",{\"key\":\"e\",\"value\":{\"stringValue\":\"\\n\"}}]}}}", Compact);
+        var compact = SpanJson("\"attributes\":[" + attributes + "]");
+        var spaced = SpanJson("\"attributes\": [ " + attributes.Replace(":", ": ", StringComparison.Ordinal) + " ]");
+
+        var span = OnlySpan(compact);
+
+        Assert.Equal(OnlySpan(spaced), span);
+        Assert.Equal(["c", "c", "reordered", "c", "nested", "c"], span.Attributes.Select(a => a.Key));
+        Assert.Equal(["c", "c", "e"], span.Attributes[4].Value.KvlistValue.Values.Select(a => a.Key));
+        Assert.Equal("\n", span.Attributes[4].Value.KvlistValue.Values[2].Value.StringValue);
+    }
+
+    [Fact]
+    public void Parse_CompactAttributesAtEveryNesting_ReadAsWithoutTheFastPath()
+    {
+        // Runs of compact attributes in arrays at many positions, some repeated (the reader remembers its
+        // state per position) and some nested deeper than 64 containers (where it does not).
+        const string Compact = "{\"key\":\"c\",\"value\":{\"boolValue\":true}}";
+        const string Run = Compact + "," + Compact;
+        var deep = "{\"kvlistValue\":[" + Run + "]}";
+        for (var level = 0; level < 40; level++)
+        {
+            deep = "{\"arrayValue\":[" + deep + "," + (level % 2 == 0 ? "{\"kvlistValue\":{\"values\":[" + Run + "]}}" : "{\"intValue\":1}") + "]}";
+        }
+
+        var span = "{\"name\":\"s\",\"attributes\":[" + Run + ",{\"key\":\"bare\",\"value\":{\"kvlistValue\":[" + Run + "]}},"
+            + "{\"key\":\"wrapped\",\"value\":{\"kvlistValue\":{\"values\":[" + Run + "]}}},"
+            + "{\"key\":\"mixed\",\"value\":{\"arrayValue\":[{\"kvlistValue\":[" + Run + "]},{\"kvlistValue\":{\"values\":[" + Compact + "]}}]}},"
+            + "{\"key\":\"deep\",\"value\":" + deep + "}," + Compact + "],"
+            + "\"events\":[{\"name\":\"e\",\"attributes\":[" + Run + "]},{\"attributes\":[" + Compact + "]}]}";
+        var compact = """{"resourceSpans":[{"resource":{"attributes":[""" + Run + """]},"scopeSpans":[{"spans":[""" + span + "," + span + "]}]}]}";
+        var spaced = compact.Replace(",", " , ", StringComparison.Ordinal);
+
+        var request = OtlpJson.ParseExportTraceServiceRequest(Encoding.UTF8.GetBytes(compact));
+
+        Assert.Equal(OtlpJson.ParseExportTraceServiceRequest(Encoding.UTF8.GetBytes(spaced)), request);
+        var spans = request.ResourceSpans[0].ScopeSpans[0].Spans;
+        Assert.Equal(2, spans.Count);
+        Assert.Equal(spans[0], spans[1]);
+        Assert.Equal(["c", "c", "bare", "wrapped", "mixed", "deep", "c"], spans[0].Attributes.Select(a => a.Key));
+        Assert.Equal(2, spans[0].Attributes[2].Value.KvlistValue.Values.Count);
+        var value = spans[0].Attributes[5].Value;
+        for (var level = 0; level < 40; level++)
+        {
+            Assert.Equal(2, value.ArrayValue.Values.Count);
+            value = value.ArrayValue.Values[0];
+        }
+
+        Assert.True(value.KvlistValue.Values[1].Value.BoolValue);
+    }
+
+    [Fact]
+    public void Parse_InvalidAttributeAfterCompactOnes_PathCountsThemAll()
+    {
+        const string Compact = "{\"key\":\"c\",\"value\":{\"stringValue\":\"v\"}}";
+        var json = SpanJson("\"attributes\":[" + Compact + "," + Compact + "," + Compact + ",{\"key\":\"bad\",\"value\":{\"boolValue\":1}}]");
+
+        var error = Assert.Throws<OtlpJsonException>(() => OtlpJson.ParseExportTraceServiceRequest(Encoding.UTF8.GetBytes(json)));
+
+        Assert.Equal("resourceSpans[0].scopeSpans[0].spans[0].attributes[3].value.boolValue", error.Path);
     }
 
     [Fact]
