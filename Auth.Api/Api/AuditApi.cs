@@ -340,8 +340,8 @@ internal static partial class AuditApi
 
         // .NET keeps 7 fractional digits; PostgreSQL keeps 6.
         var fraction = match.Groups["fraction"].Value;
-        var normalized = value.Replace(fraction, fraction.Length > 8 ? fraction[..8] : fraction, StringComparison.Ordinal);
-        return DateTimeOffset.TryParse(normalized, CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed) ? parsed : null;
+        var normalized = fraction.Length > 8 ? value.Replace(fraction, fraction[..8], StringComparison.Ordinal) : value;
+        return DateTimeOffset.TryParse(normalized, CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed) ? parsed.ToUniversalTime() : null;
     }
 
     private static string TimeError(string name, string value)

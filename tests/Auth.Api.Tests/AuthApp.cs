@@ -20,6 +20,7 @@ public class AuthApp : IAsyncLifetime
     // Any type of Auth.Api names its assembly to the factory; "Program" alone is ambiguous with the
     // AppHost's, which Trulayer.Testing references.
     private WebApplicationFactory<AuthOptions>? _factory;
+    private Dictionary<string, string?> _settings = [];
 
     public DatabaseFixture Database { get; } = new();
 
@@ -59,13 +60,8 @@ public class AuthApp : IAsyncLifetime
         }
 
         Configure(settings);
-        _factory = new WebApplicationFactory<AuthOptions>().WithWebHostBuilder(builder =>
-        {
-            foreach (var (key, value) in settings)
-            {
-                builder.UseSetting(key, value);
-            }
-        });
+        _settings = settings;
+        _factory = CreateHost(settings);
         if (UseKestrel)
         {
             _factory.UseKestrel();
@@ -76,6 +72,26 @@ public class AuthApp : IAsyncLifetime
             _ = _factory.Server;
         }
     }
+
+    /// <summary>
+    /// Another host of Auth.Api on the same database (a second replica, with its own connection pool),
+    /// started; the caller disposes it.
+    /// </summary>
+    public WebApplicationFactory<AuthOptions> StartReplica()
+    {
+        var replica = CreateHost(_settings);
+        _ = replica.Server;
+        return replica;
+    }
+
+    private static WebApplicationFactory<AuthOptions> CreateHost(Dictionary<string, string?> settings)
+        => new WebApplicationFactory<AuthOptions>().WithWebHostBuilder(builder =>
+        {
+            foreach (var (key, value) in settings)
+            {
+                builder.UseSetting(key, value);
+            }
+        });
 
     public async Task DisposeAsync()
     {
