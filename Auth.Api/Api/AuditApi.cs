@@ -86,15 +86,10 @@ internal static partial class AuditApi
 
     public static IEndpointRouteBuilder MapAuditApi(this IEndpointRouteBuilder app)
     {
-        Map(app, AccessTable.ReadAuditLog, ListEntries);
-        Map(app, AccessTable.VerifyAuditLog, Verify);
+        ManagementApi.Map(app, AccessTable.ReadAuditLog, ListEntries);
+        ManagementApi.Map(app, AccessTable.VerifyAuditLog, Verify);
         return app;
     }
-
-    private static void Map(IEndpointRouteBuilder app, RouteAccess route, Delegate handler)
-        => app.MapMethods(route.Pattern, [route.Method], handler)
-            .RequireAuthorization(route.Policy.Name)
-            .WithMetadata(route);
 
     private static async Task<Results<Ok<AuditLogPage>, JsonHttpResult<ErrorResponse>>> ListEntries(
         CallerIdentity caller, HttpContext context, AuditLog auditLog, AuditCursor cursors, CancellationToken cancellationToken)

@@ -57,7 +57,8 @@ internal static partial class ManagementApi
         return app;
     }
 
-    private static void Map(IEndpointRouteBuilder app, RouteAccess route, Delegate handler)
+    /// <summary>Maps a route of the access table, guarded by its policy (a 403 names what the route needs).</summary>
+    internal static void Map(IEndpointRouteBuilder app, RouteAccess route, Delegate handler)
         => app.MapMethods(route.Pattern, [route.Method], handler)
             .RequireAuthorization(route.Policy.Name)
             .WithMetadata(route);

@@ -17,15 +17,7 @@ public sealed class AuditLogTests(AuthApp app) : IClassFixture<AuthApp>
 {
     private static string NewUser() => "user_" + Guid.NewGuid().ToString("N")[..8];
 
-    private async Task<(CallerIdentity Owner, Guid Organization)> NewOrganizationAsync()
-    {
-        var user = NewUser();
-        using var signedIn = app.ClientAs(new CallerIdentity(CallerKind.Session, Guid.Empty, [], Subject: user));
-        using var response = await signedIn.PostAsJsonAsync("/v1/organizations", new { name = "Acme" });
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        var organization = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
-        return (new CallerIdentity(CallerKind.Session, organization, [], Roles.Owner, user), organization);
-    }
+    private Task<(CallerIdentity Owner, Guid Organization)> NewOrganizationAsync() => app.NewOrganizationAsync();
 
     private static async Task<JsonElement> JsonAsync(HttpResponseMessage response) => await response.Content.ReadFromJsonAsync<JsonElement>();
 
@@ -214,6 +206,38 @@ public sealed class AuditLogTests(AuthApp app) : IClassFixture<AuthApp>
         Assert.Equal(3, broken.GetProperty("sequence").GetInt64());
         Assert.Contains("altered", broken.GetProperty("reason").GetString(), StringComparison.Ordinal);
         Assert.Equal(2, verification.GetProperty("head").GetProperty("sequence").GetInt64());
+    }
+
+    [Fact]
+    public async Task VerifyChainSql_AgreesWithTheService_OnAnIntactAndAnAlteredChain()
+    {
+        var (owner, organization) = await NewOrganizationAsync();
+        using var client = app.ClientAs(owner);
+        client.DefaultRequestHeaders.Add("X-Forwarded-For", "2001:db8::7");
+        await client.PostAsJsonAsync("/v1/projects", new { name = "Zürich ✓" });
+        await client.PostAsJsonAsync("/v1/members", new { userId = NewUser(), role = "viewer" });
+        Assert.Equal(HttpStatusCode.Created, (await RecordAsync(new
+        {
+            organizationId = organization, source = "processor", phase = "outcome", actorKind = "api_key", actorId = Guid.NewGuid().ToString(),
+            action = "dlq.discard", method = "POST", route = "/v1/dlq/{id}/discard", targetId = "42", status = 204,
+        })).StatusCode);
+
+        var intact = await RunVerifyChainSqlAsync(organization);
+        await AsSuperuserBypassingTriggersAsync("UPDATE auth.audit_log SET status = 500 WHERE organization_id = $1 AND sequence = 4", organization);
+        var altered = await RunVerifyChainSqlAsync(organization);
+
+        Assert.Null(intact);
+        Assert.Equal((4L, "its hash does not match its content"), altered);
+        Assert.Equal(4, (await VerifyAsync(owner)).GetProperty("firstBroken").GetProperty("sequence").GetInt64());
+    }
+
+    private async Task<(long Sequence, string Reason)?> RunVerifyChainSqlAsync(Guid organization)
+    {
+        var sql = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "verify-chain.sql"));
+        await using var command = app.Database.DataSource.CreateCommand(sql.Replace(":'org'", "$1", StringComparison.Ordinal));
+        command.Parameters.Add(new() { Value = organization.ToString() });
+        await using var reader = await command.ExecuteReaderAsync();
+        return await reader.ReadAsync() ? (reader.GetInt64(0), reader.GetString(2)) : null;
     }
 
     [Fact]

@@ -122,6 +122,17 @@ public class AuthApp : IAsyncLifetime
         return client;
     }
 
+    /// <summary>A new organization created by a new person through POST /v1/organizations: its owner, as the gateway asserts them, and its id.</summary>
+    public async Task<(CallerIdentity Owner, Guid Organization)> NewOrganizationAsync()
+    {
+        var user = "user_" + Guid.NewGuid().ToString("N")[..8];
+        using var signedIn = ClientAs(new CallerIdentity(CallerKind.Session, Guid.Empty, [], Subject: user));
+        using var response = await signedIn.PostAsJsonAsync("/v1/organizations", new { name = "Acme" });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var organization = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        return (new CallerIdentity(CallerKind.Session, organization, [], Roles.Owner, user), organization);
+    }
+
     /// <summary>POST /v1/auth/verify with the internal key, as the gateway calls it.</summary>
     public async Task<(HttpStatusCode Status, JsonElement Body)> VerifyAsync(string credential, string policy)
     {
