@@ -21,6 +21,8 @@ public sealed class AuthOptions
 
     public ApiKeyOptions ApiKeys { get; set; } = new();
 
+    public AuditOptions Audit { get; set; } = new();
+
     internal byte[] InternalKeyBytes() => Convert.FromBase64String(InternalKey);
 }
 
@@ -72,6 +74,16 @@ public sealed class ApiKeyOptions
     public TimeSpan LastUsedFlushInterval { get; set; } = TimeSpan.FromSeconds(30);
 }
 
+/// <summary>"Auth:Audit".</summary>
+public sealed class AuditOptions
+{
+    /// <summary>
+    /// How long an append waits for its organization's chain (another replica appending) before the
+    /// request is answered 503 and its change undone.
+    /// </summary>
+    public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}
+
 internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
 {
     private static readonly TimeSpan MaximumClockSkew = TimeSpan.FromMinutes(5);
@@ -114,6 +126,11 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
         if (options.ApiKeys.LastUsedFlushInterval <= TimeSpan.Zero)
         {
             failures.Add($"Auth:ApiKeys:LastUsedFlushInterval must be positive (got {options.ApiKeys.LastUsedFlushInterval}).");
+        }
+
+        if (options.Audit.LockTimeout < TimeSpan.FromMilliseconds(1) || options.Audit.LockTimeout > TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"Auth:Audit:LockTimeout must be between 1 ms and 1 minute (got {options.Audit.LockTimeout}).");
         }
 
         var dev = options.DevIssuer;

@@ -3,6 +3,7 @@ using Trulayer.Auth;
 using Trulayer.Auth.Access;
 using Trulayer.Auth.Api;
 using Trulayer.Auth.ApiKeys;
+using Trulayer.Auth.Audit;
 using Trulayer.Auth.DevIssuer;
 using Trulayer.Auth.Organizations;
 using Trulayer.Auth.Sessions;
@@ -36,6 +37,8 @@ internal static class AuthServiceExtensions
         builder.Services.AddHttpClient(JwksKeySource.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(5));
         builder.Services.AddSingleton<ApiKeyStore>();
         builder.Services.AddSingleton<OrganizationStore>();
+        builder.Services.AddSingleton<AuditLog>();
+        builder.Services.AddSingleton<AuditCursor>();
         builder.Services.AddSingleton<ApiKeyUsageRecorder>();
         builder.Services.AddSingleton<JwksKeySource>();
         builder.Services.AddSingleton<SessionTokenValidator>();
@@ -55,8 +58,10 @@ internal static class AuthServiceExtensions
 
     public static WebApplication MapAuthApi(this WebApplication app)
     {
+        app.Use(AuditApi.AnswerBusyAsync);
         app.MapInternalApi();
         app.MapManagementApi();
+        app.MapAuditApi();
         return app;
     }
 

@@ -41,6 +41,7 @@ internal static partial class InternalApi
     {
         var group = app.MapGroup("/v1/auth").AddEndpointFilter(RequireInternalKey);
         group.MapPost("/verify", Verify);
+        group.MapPost("/audit", AuditApi.Record);
 
         if (app.ServiceProvider.GetRequiredService<IOptions<AuthOptions>>().Value.DevIssuer.Enabled)
         {

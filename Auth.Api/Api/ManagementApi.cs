@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Trulayer.Auth.Access;
 using Trulayer.Auth.ApiKeys;
+using Trulayer.Auth.Audit;
 using Trulayer.Auth.Organizations;
 using Trulayer.ServiceDefaults.Http;
 using Trulayer.ServiceDefaults.Identity;
@@ -56,7 +57,8 @@ internal static partial class ManagementApi
         return app;
     }
 
-    private static void Map(IEndpointRouteBuilder app, RouteAccess route, Delegate handler)
+    /// <summary>Maps a route of the access table, guarded by its policy (a 403 names what the route needs).</summary>
+    internal static void Map(IEndpointRouteBuilder app, RouteAccess route, Delegate handler)
         => app.MapMethods(route.Pattern, [route.Method], handler)
             .RequireAuthorization(route.Policy.Name)
             .WithMetadata(route);
@@ -86,7 +88,7 @@ internal static partial class ManagementApi
             return BadRequest(error ?? nameError);
         }
 
-        var organization = await organizations.CreateOrganizationAsync(name, caller.Subject!, request.HttpContext.RequestAborted);
+        var organization = await organizations.CreateOrganizationAsync(name, caller.Subject!, Audited(request, caller, AuditActions.CreateOrganization, StatusCodes.Status201Created), request.HttpContext.RequestAborted);
         Log.OrganizationCreated(logger, organization.Id, caller.Subject!, request.HttpContext.TraceIdentifier);
         return TypedResults.Created($"/v1/organizations/{organization.Id}", organization);
     }
@@ -104,7 +106,7 @@ internal static partial class ManagementApi
             return BadRequest(error ?? nameError);
         }
 
-        var project = await organizations.CreateProjectAsync(caller.OrganizationId, name, request.HttpContext.RequestAborted);
+        var project = await organizations.CreateProjectAsync(caller.OrganizationId, name, Audited(request, caller, AuditActions.CreateProject, StatusCodes.Status201Created), request.HttpContext.RequestAborted);
         if (project is null)
         {
             return ErrorResponse.Result(StatusCodes.Status409Conflict, $"the organization has a project named '{name}' already: choose another name");
@@ -149,7 +151,8 @@ internal static partial class ManagementApi
                 : $"projectId '{body.ProjectId}' is not a project id (a UUID)");
         }
 
-        var created = await apiKeys.CreateAsync(caller.OrganizationId, projectId, name, caller.Subject!, request.HttpContext.RequestAborted);
+        var created = await apiKeys.CreateAsync(
+            caller.OrganizationId, projectId, name, caller.Subject!, Audited(request, caller, AuditActions.CreateApiKey, StatusCodes.Status201Created), request.HttpContext.RequestAborted);
         if (created is not { } key)
         {
             return ProjectNotFound(projectId);
@@ -170,7 +173,7 @@ internal static partial class ManagementApi
             return BadRequest($"'{keyId}' is not an API key id (a UUID; the id field of GET /v1/api-keys)");
         }
 
-        if (await apiKeys.RevokeAsync(caller.OrganizationId, id, context.RequestAborted) is null)
+        if (await apiKeys.RevokeAsync(caller.OrganizationId, id, AuditEntry.ForChange(context, caller, AuditActions.RevokeApiKey, StatusCodes.Status204NoContent), context.RequestAborted) is null)
         {
             return ErrorResponse.Result(StatusCodes.Status404NotFound, $"API key {id} not found in your organization");
         }
@@ -197,7 +200,8 @@ internal static partial class ManagementApi
             return BadRequest(RoleError(body.Role));
         }
 
-        var (result, member) = await organizations.AddMemberAsync(caller.OrganizationId, userId, body.Role!, request.HttpContext.RequestAborted);
+        var (result, member) = await organizations.AddMemberAsync(
+            caller.OrganizationId, userId, body.Role!, Audited(request, caller, AuditActions.AddMember, StatusCodes.Status201Created), request.HttpContext.RequestAborted);
         if (result == MemberChange.Exists)
         {
             return ErrorResponse.Result(StatusCodes.Status409Conflict, $"{userId} is a member already: change their role with PATCH /v1/members/{userId}");
@@ -221,7 +225,8 @@ internal static partial class ManagementApi
             return BadRequest(RoleError(body.Role));
         }
 
-        var (result, member) = await organizations.ChangeMemberAsync(caller.OrganizationId, userId, body.Role, request.HttpContext.RequestAborted);
+        var (result, member) = await organizations.ChangeMemberAsync(
+            caller.OrganizationId, userId, body.Role, Audited(request, caller, AuditActions.ChangeMemberRole, StatusCodes.Status200OK), request.HttpContext.RequestAborted);
         if (MemberChangeError(result, userId) is { } refusal)
         {
             return refusal;
@@ -234,7 +239,8 @@ internal static partial class ManagementApi
     private static async Task<Results<NoContent, JsonHttpResult<ErrorResponse>>> RemoveMember(
         string userId, CallerIdentity caller, OrganizationStore organizations, ILogger<OrganizationStore> logger, HttpContext context)
     {
-        var (result, _) = await organizations.ChangeMemberAsync(caller.OrganizationId, userId, null, context.RequestAborted);
+        var (result, _) = await organizations.ChangeMemberAsync(
+            caller.OrganizationId, userId, null, AuditEntry.ForChange(context, caller, AuditActions.RemoveMember, StatusCodes.Status204NoContent), context.RequestAborted);
         if (MemberChangeError(result, userId) is { } refusal)
         {
             return refusal;
@@ -253,6 +259,9 @@ internal static partial class ManagementApi
 
     private static string RoleError(string? role)
         => $"role {(role is null ? "is required" : $"'{role}' is not known")}: it is one of {string.Join(", ", Roles.All)}";
+
+    private static AuditEntry Audited(HttpRequest request, CallerIdentity caller, string action, int status)
+        => AuditEntry.ForChange(request.HttpContext, caller, action, status);
 
     private static JsonHttpResult<ErrorResponse> ProjectNotFound(Guid projectId)
         => ErrorResponse.Result(StatusCodes.Status404NotFound, $"project {projectId} not found in your organization (GET /v1/projects lists them)");

@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using Npgsql;
 using NpgsqlTypes;
+using Trulayer.Auth.Audit;
+using Trulayer.Auth.Organizations;
 
 namespace Trulayer.Auth.ApiKeys;
 
@@ -18,30 +20,52 @@ public sealed record ApiKeyInfo(
 /// <summary>A key found by its secret, for verification.</summary>
 internal sealed record StoredApiKey(Guid Id, Guid ProjectId, Guid OrganizationId, DateTimeOffset? RevokedAt);
 
-/// <summary>The auth.api_keys table. Every query is scoped to the caller's organization.</summary>
-internal sealed class ApiKeyStore(NpgsqlDataSource dataSource)
+/// <summary>
+/// The auth.api_keys table. Every query is scoped to the caller's organization; creating and revoking
+/// a key append its audit entry in the same transaction (<see cref="AuditLog"/>).
+/// </summary>
+internal sealed class ApiKeyStore(NpgsqlDataSource dataSource, AuditLog auditLog)
 {
     private const string Columns = "k.id, k.name, k.project_id, k.lookup_prefix, k.created_by, k.created_at, k.last_used_at, k.revoked_at";
 
     /// <summary>Creates a key of <paramref name="projectId"/>; null when that project is not the organization's.</summary>
-    public async Task<(ApiKeyInfo Info, string Secret)?> CreateAsync(Guid organizationId, Guid projectId, string name, string createdBy, CancellationToken cancellationToken)
+    public async Task<(ApiKeyInfo Info, string Secret)?> CreateAsync(Guid organizationId, Guid projectId, string name, string createdBy, AuditEntry audit, CancellationToken cancellationToken)
     {
         var secret = ApiKeySecret.Generate();
-        await using var command = dataSource.CreateCommand(
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        ApiKeyInfo info;
+        await using (var command = new NpgsqlCommand(
             $"""
             INSERT INTO auth.api_keys AS k (id, project_id, name, lookup_prefix, secret_hash, created_by)
             SELECT $1, p.id, $3, $4, $5, $6 FROM auth.projects p WHERE p.id = $2 AND p.organization_id = $7
             RETURNING {Columns}
-            """);
-        command.Parameters.Add(new() { Value = Guid.CreateVersion7() });
-        command.Parameters.Add(new() { Value = projectId });
-        command.Parameters.Add(new() { Value = name });
-        command.Parameters.Add(new() { Value = ApiKeySecret.LookupPrefix(secret) });
-        command.Parameters.Add(new() { Value = ApiKeySecret.Hash(secret) });
-        command.Parameters.Add(new() { Value = createdBy });
-        command.Parameters.Add(new() { Value = organizationId });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? (Read(reader), secret) : null;
+            """,
+            connection,
+            transaction))
+        {
+            command.Parameters.Add(new() { Value = Guid.CreateVersion7() });
+            command.Parameters.Add(new() { Value = projectId });
+            command.Parameters.Add(new() { Value = name });
+            command.Parameters.Add(new() { Value = ApiKeySecret.LookupPrefix(secret) });
+            command.Parameters.Add(new() { Value = ApiKeySecret.Hash(secret) });
+            command.Parameters.Add(new() { Value = createdBy });
+            command.Parameters.Add(new() { Value = organizationId });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return null;
+            }
+
+            info = Read(reader);
+        }
+
+        // The entry names the key by its id and shows its prefix, as lists do; never the secret.
+        await auditLog.AppendAsync(connection, transaction, organizationId,
+            audit with { TargetId = info.Id.ToString(), ProjectId = projectId, Detail = OrganizationStore.Detail(new { name, prefix = info.Prefix }) },
+            cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return (info, secret);
     }
 
     /// <summary>Stores a key whose secret someone else generated (the dev key the AppHost made); a no-op when it exists.</summary>
@@ -82,20 +106,45 @@ internal sealed class ApiKeyStore(NpgsqlDataSource dataSource)
         return keys;
     }
 
-    /// <summary>Revokes a key of the organization (again: a no-op); null when it has no such key.</summary>
-    public async Task<ApiKeyInfo?> RevokeAsync(Guid organizationId, Guid keyId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Revokes a key of the organization (again: a no-op, and no audit entry, since nothing changed);
+    /// null when it has no such key.
+    /// </summary>
+    public async Task<ApiKeyInfo?> RevokeAsync(Guid organizationId, Guid keyId, AuditEntry audit, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        ApiKeyInfo info;
+        bool revokedNow;
+        await using (var command = new NpgsqlCommand(
             $"""
             UPDATE auth.api_keys k SET revoked_at = coalesce(k.revoked_at, now())
             FROM auth.projects p
             WHERE k.id = $1 AND p.id = k.project_id AND p.organization_id = $2
-            RETURNING {Columns}
-            """);
-        command.Parameters.Add(new() { Value = keyId });
-        command.Parameters.Add(new() { Value = organizationId });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+            RETURNING {Columns}, k.revoked_at = now()
+            """,
+            connection,
+            transaction))
+        {
+            command.Parameters.Add(new() { Value = keyId });
+            command.Parameters.Add(new() { Value = organizationId });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return null;
+            }
+
+            info = Read(reader);
+            revokedNow = reader.GetBoolean(8);
+        }
+
+        if (revokedNow)
+        {
+            await auditLog.AppendAsync(connection, transaction, organizationId, audit with { TargetId = keyId.ToString(), ProjectId = info.ProjectId }, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return info;
     }
 
     /// <summary>The key whose secret is <paramref name="secret"/>, or null.</summary>

@@ -1,5 +1,7 @@
+using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
+using Trulayer.Auth.Audit;
 
 namespace Trulayer.Auth.Organizations;
 
@@ -20,11 +22,12 @@ internal enum MemberChange
     LastOwner,
 }
 
-/// <summary>The auth schema's organizations, projects and members. Every query names the organization it is scoped to.</summary>
-internal sealed class OrganizationStore(NpgsqlDataSource dataSource)
+/// <summary>
+/// The auth schema's organizations, projects and members. Every query names the organization it is
+/// scoped to; every change appends its audit entry in its own transaction (<see cref="AuditLog"/>).
+/// </summary>
+internal sealed class OrganizationStore(NpgsqlDataSource dataSource, AuditLog auditLog)
 {
-    private const string UniqueViolation = "23505";
-
     /// <summary>
     /// The organization a session acts in: the one <paramref name="preferred"/> names if the user is a
     /// member of it, else the one they joined first. Null when they belong to none.
@@ -48,7 +51,7 @@ internal sealed class OrganizationStore(NpgsqlDataSource dataSource)
             : null;
     }
 
-    public async Task<OrganizationInfo> CreateOrganizationAsync(string name, string ownerUserId, CancellationToken cancellationToken)
+    public async Task<OrganizationInfo> CreateOrganizationAsync(string name, string ownerUserId, AuditEntry audit, CancellationToken cancellationToken)
     {
         var id = Guid.CreateVersion7();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -71,6 +74,7 @@ internal sealed class OrganizationStore(NpgsqlDataSource dataSource)
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        await auditLog.AppendAsync(connection, transaction, id, audit with { TargetId = id.ToString(), Detail = Detail(new { name }) }, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new OrganizationInfo(id, name, ServiceDefaults.Identity.Roles.Owner, createdAt);
     }
@@ -115,23 +119,31 @@ internal sealed class OrganizationStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Creates a project; null when the organization has one of that name already.</summary>
-    public async Task<ProjectInfo?> CreateProjectAsync(Guid organizationId, string name, CancellationToken cancellationToken)
+    public async Task<ProjectInfo?> CreateProjectAsync(Guid organizationId, string name, AuditEntry audit, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            "INSERT INTO auth.projects (id, organization_id, name) VALUES ($1, $2, $3) RETURNING id, name, created_at");
-        command.Parameters.Add(new() { Value = Guid.CreateVersion7() });
-        command.Parameters.Add(new() { Value = organizationId });
-        command.Parameters.Add(new() { Value = name });
-        try
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        ProjectInfo project;
+        await using (var command = new NpgsqlCommand(
+            "INSERT INTO auth.projects (id, organization_id, name) VALUES ($1, $2, $3) ON CONFLICT (organization_id, name) DO NOTHING RETURNING id, name, created_at",
+            connection,
+            transaction))
         {
+            command.Parameters.Add(new() { Value = Guid.CreateVersion7() });
+            command.Parameters.Add(new() { Value = organizationId });
+            command.Parameters.Add(new() { Value = name });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            await reader.ReadAsync(cancellationToken);
-            return new ProjectInfo(reader.GetGuid(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2));
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return null;
+            }
+
+            project = new ProjectInfo(reader.GetGuid(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2));
         }
-        catch (PostgresException ex) when (ex.SqlState == UniqueViolation)
-        {
-            return null;
-        }
+
+        await auditLog.AppendAsync(connection, transaction, organizationId, audit with { TargetId = project.Id.ToString(), ProjectId = project.Id, Detail = Detail(new { name }) }, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return project;
     }
 
     public async Task<IReadOnlyList<MemberInfo>> ListMembersAsync(Guid organizationId, CancellationToken cancellationToken)
@@ -148,25 +160,39 @@ internal sealed class OrganizationStore(NpgsqlDataSource dataSource)
         return members;
     }
 
-    public async Task<(MemberChange Result, MemberInfo? Member)> AddMemberAsync(Guid organizationId, string userId, string role, CancellationToken cancellationToken)
+    public async Task<(MemberChange Result, MemberInfo? Member)> AddMemberAsync(Guid organizationId, string userId, string role, AuditEntry audit, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        MemberInfo member;
+        await using (var command = new NpgsqlCommand(
             """
             INSERT INTO auth.members (organization_id, user_id, role) VALUES ($1, $2, $3)
             ON CONFLICT (organization_id, user_id) DO NOTHING
             RETURNING user_id, role, created_at
-            """);
-        command.Parameters.Add(new() { Value = organizationId });
-        command.Parameters.Add(new() { Value = userId });
-        command.Parameters.Add(new() { Value = role });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
-            ? (MemberChange.Done, new MemberInfo(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2)))
-            : (MemberChange.Exists, null);
+            """,
+            connection,
+            transaction))
+        {
+            command.Parameters.Add(new() { Value = organizationId });
+            command.Parameters.Add(new() { Value = userId });
+            command.Parameters.Add(new() { Value = role });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return (MemberChange.Exists, null);
+            }
+
+            member = new MemberInfo(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2));
+        }
+
+        await auditLog.AppendAsync(connection, transaction, organizationId, audit with { TargetId = userId, Detail = Detail(new { role }) }, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return (MemberChange.Done, member);
     }
 
     /// <summary>Changes a member's role (<paramref name="role"/> set) or removes them (null); an organization always keeps an owner.</summary>
-    public async Task<(MemberChange Result, MemberInfo? Member)> ChangeMemberAsync(Guid organizationId, string userId, string? role, CancellationToken cancellationToken)
+    public async Task<(MemberChange Result, MemberInfo? Member)> ChangeMemberAsync(Guid organizationId, string userId, string? role, AuditEntry audit, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -224,7 +250,11 @@ internal sealed class OrganizationStore(NpgsqlDataSource dataSource)
             }
         }
 
+        await auditLog.AppendAsync(connection, transaction, organizationId, audit with { TargetId = userId, Detail = Detail(new { role, previousRole = current }) }, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return (MemberChange.Done, member);
     }
+
+    /// <summary>An audit entry's detail: what the change set, as compact JSON (names and roles, never a secret).</summary>
+    internal static string Detail<T>(T values) => JsonSerializer.Serialize(values);
 }

@@ -27,6 +27,8 @@ public sealed class AccessTableTests(AuthApp app) : IClassFixture<AuthApp>
         { "POST /v1/members", ["owner"] },
         { "PATCH /v1/members/{userId}", ["owner"] },
         { "DELETE /v1/members/{userId}", ["owner"] },
+        { "GET /v1/audit-log", ["owner", "member", "viewer"] },
+        { "GET /v1/audit-log/verify", ["owner"] },
     };
 
     [Fact]

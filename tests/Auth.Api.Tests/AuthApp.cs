@@ -20,6 +20,7 @@ public class AuthApp : IAsyncLifetime
     // Any type of Auth.Api names its assembly to the factory; "Program" alone is ambiguous with the
     // AppHost's, which Trulayer.Testing references.
     private WebApplicationFactory<AuthOptions>? _factory;
+    private Dictionary<string, string?> _settings = [];
 
     public DatabaseFixture Database { get; } = new();
 
@@ -59,13 +60,8 @@ public class AuthApp : IAsyncLifetime
         }
 
         Configure(settings);
-        _factory = new WebApplicationFactory<AuthOptions>().WithWebHostBuilder(builder =>
-        {
-            foreach (var (key, value) in settings)
-            {
-                builder.UseSetting(key, value);
-            }
-        });
+        _settings = settings;
+        _factory = CreateHost(settings);
         if (UseKestrel)
         {
             _factory.UseKestrel();
@@ -76,6 +72,26 @@ public class AuthApp : IAsyncLifetime
             _ = _factory.Server;
         }
     }
+
+    /// <summary>
+    /// Another host of Auth.Api on the same database (a second replica, with its own connection pool),
+    /// started; the caller disposes it.
+    /// </summary>
+    public WebApplicationFactory<AuthOptions> StartReplica()
+    {
+        var replica = CreateHost(_settings);
+        _ = replica.Server;
+        return replica;
+    }
+
+    private static WebApplicationFactory<AuthOptions> CreateHost(Dictionary<string, string?> settings)
+        => new WebApplicationFactory<AuthOptions>().WithWebHostBuilder(builder =>
+        {
+            foreach (var (key, value) in settings)
+            {
+                builder.UseSetting(key, value);
+            }
+        });
 
     public async Task DisposeAsync()
     {
@@ -104,6 +120,17 @@ public class AuthApp : IAsyncLifetime
         var client = Factory.CreateClient();
         client.DefaultRequestHeaders.Add(IdentityAssertion.HeaderName, TestIdentity.Sign(caller));
         return client;
+    }
+
+    /// <summary>A new organization created by a new person through POST /v1/organizations: its owner, as the gateway asserts them, and its id.</summary>
+    public async Task<(CallerIdentity Owner, Guid Organization)> NewOrganizationAsync()
+    {
+        var user = "user_" + Guid.NewGuid().ToString("N")[..8];
+        using var signedIn = ClientAs(new CallerIdentity(CallerKind.Session, Guid.Empty, [], Subject: user));
+        using var response = await signedIn.PostAsJsonAsync("/v1/organizations", new { name = "Acme" });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var organization = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        return (new CallerIdentity(CallerKind.Session, organization, [], Roles.Owner, user), organization);
     }
 
     /// <summary>POST /v1/auth/verify with the internal key, as the gateway calls it.</summary>

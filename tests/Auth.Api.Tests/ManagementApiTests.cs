@@ -10,15 +10,7 @@ public sealed class ManagementApiTests(AuthApp app) : IClassFixture<AuthApp>
 {
     private static string NewUser() => "user_" + Guid.NewGuid().ToString("N")[..8];
 
-    private async Task<(CallerIdentity Owner, Guid Organization)> NewOrganizationAsync()
-    {
-        var user = NewUser();
-        using var signedIn = app.ClientAs(new CallerIdentity(CallerKind.Session, Guid.Empty, [], Subject: user));
-        using var response = await signedIn.PostAsJsonAsync("/v1/organizations", new { name = "Acme" });
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        var organization = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
-        return (new CallerIdentity(CallerKind.Session, organization, [], Roles.Owner, user), organization);
-    }
+    private Task<(CallerIdentity Owner, Guid Organization)> NewOrganizationAsync() => app.NewOrganizationAsync();
 
     private static async Task<string> ErrorAsync(HttpResponseMessage response)
         => (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString()!;

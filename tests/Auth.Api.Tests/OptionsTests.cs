@@ -47,6 +47,17 @@ public sealed class OptionsTests
         Assert.Contains("Auth:Session:ClockSkew", Failure(options), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("00:02:00")]
+    public void Validate_AuditLockTimeoutOutOfRange_NamesIt(string value)
+    {
+        var options = Valid();
+        options.Audit.LockTimeout = TimeSpan.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
+
+        Assert.Contains("Auth:Audit:LockTimeout", Failure(options), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Validate_IssuerNotAUrlWithoutJwksUrl_AsksForJwksUrl()
     {
