@@ -54,6 +54,7 @@ public static class GatewayRoutes
         new("projects", AnyMethod, "/v1/projects/{**rest}", "auth", SignedInPolicy, ErrorStyle.Json),
         new("api-keys", AnyMethod, "/v1/api-keys/{**rest}", "auth", SignedInPolicy, ErrorStyle.Json),
         new("members", AnyMethod, "/v1/members/{**rest}", "auth", SignedInPolicy, ErrorStyle.Json),
+        new("audit-log", AnyMethod, "/v1/audit-log/{**rest}", "auth", SignedInPolicy, ErrorStyle.Json),
     ];
 
     /// <summary>The policies this gateway asks Auth.Api for; a credential's cached verdicts are one per policy.</summary>

@@ -48,6 +48,8 @@ public sealed class RoleMatrixTests(GatewayStack stack)
         ["POST /v1/members"] = ("members", [A, F, F, F, U]),
         ["PATCH /v1/members/{userId}"] = ("members", [A, F, F, F, U]),
         ["DELETE /v1/members/{userId}"] = ("members", [A, F, F, F, U]),
+        ["GET /v1/audit-log"] = ("audit-log", [A, A, A, F, U]),
+        ["GET /v1/audit-log/verify"] = ("audit-log", [A, F, F, F, U]),
     };
 
     private static readonly string[] Callers = ["owner", "member", "viewer", "api_key", "none"];
