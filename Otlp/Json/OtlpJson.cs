@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Text.Json;
+using OpenTelemetry.Proto.Collector.Logs.V1;
 using OpenTelemetry.Proto.Collector.Trace.V1;
+using OpenTelemetry.Proto.Logs.V1;
 using OpenTelemetry.Proto.Trace.V1;
 using Trulayer.Otlp.Protobuf;
 
@@ -44,6 +46,12 @@ public static class OtlpJson
     /// </summary>
     public static OtlpProtobufPayload TranscodeTraces(ReadOnlySpan<byte> utf8Json) => Transcode(utf8Json, OtlpJsonMessages.TracesData);
 
+    /// <summary>
+    /// Transcodes an OTLP/JSON <c>ExportLogsServiceRequest</c> or <c>LogsData</c> (the same shape) into its
+    /// protobuf encoding; <c>severityNumber</c> may be the enum's name or its number. Throws <see cref="OtlpJsonException"/>.
+    /// </summary>
+    public static OtlpProtobufPayload TranscodeLogs(ReadOnlySpan<byte> utf8Json) => Transcode(utf8Json, OtlpJsonMessages.LogsData);
+
     /// <summary>Transcodes an OTLP/JSON <paramref name="document"/> (the root message of a signal) into its protobuf encoding.</summary>
     internal static OtlpProtobufPayload Transcode(ReadOnlySpan<byte> utf8Json, OtlpJsonMessage document)
     {
@@ -65,6 +73,18 @@ public static class OtlpJson
     {
         using var payload = TranscodeTraces(utf8Json);
         return ExportTraceServiceRequest.Parser.ParseFrom(payload.Bytes.Span);
+    }
+
+    public static ExportLogsServiceRequest ParseExportLogsServiceRequest(ReadOnlySpan<byte> utf8Json)
+    {
+        using var payload = TranscodeLogs(utf8Json);
+        return ExportLogsServiceRequest.Parser.ParseFrom(payload.Bytes.Span);
+    }
+
+    public static LogsData ParseLogsData(ReadOnlySpan<byte> utf8Json)
+    {
+        using var payload = TranscodeLogs(utf8Json);
+        return LogsData.Parser.ParseFrom(payload.Bytes.Span);
     }
 
     public static TracesData ParseTracesData(ReadOnlySpan<byte> utf8Json)
@@ -122,6 +142,17 @@ public static class OtlpJson
         using (var writer = new Utf8JsonWriter(buffer))
         {
             OtlpJsonWriter.WriteExportTraceServiceResponse(writer, response);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static byte[] SerializeExportLogsServiceResponse(ExportLogsServiceResponse response)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            OtlpJsonWriter.WriteExportLogsServiceResponse(writer, response);
         }
 
         return buffer.WrittenSpan.ToArray();

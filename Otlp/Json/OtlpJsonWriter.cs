@@ -1,6 +1,7 @@
 using System.Buffers.Text;
 using System.Text.Json;
 using Google.Protobuf.Collections;
+using OpenTelemetry.Proto.Collector.Logs.V1;
 using OpenTelemetry.Proto.Collector.Trace.V1;
 using OpenTelemetry.Proto.Common.V1;
 using OpenTelemetry.Proto.Resource.V1;
@@ -73,6 +74,7 @@ public sealed class OtlpJsonWriter(Utf8JsonWriter writer)
     private static readonly JsonEncodedText BytesValueName = JsonEncodedText.Encode("bytesValue");
     private static readonly JsonEncodedText PartialSuccessName = JsonEncodedText.Encode("partialSuccess");
     private static readonly JsonEncodedText RejectedSpansName = JsonEncodedText.Encode("rejectedSpans");
+    private static readonly JsonEncodedText RejectedLogRecordsName = JsonEncodedText.Encode("rejectedLogRecords");
     private static readonly JsonEncodedText ErrorMessageName = JsonEncodedText.Encode("errorMessage");
 
     private enum Level
@@ -208,17 +210,24 @@ public sealed class OtlpJsonWriter(Utf8JsonWriter writer)
 
     /// <summary><c>{}</c>, or <c>{"partialSuccess": {"rejectedSpans": "N", "errorMessage": "..."}}</c>.</summary>
     public static void WriteExportTraceServiceResponse(Utf8JsonWriter writer, ExportTraceServiceResponse response)
+        => WriteExportResponse(writer, response.PartialSuccess is not null, RejectedSpansName, response.PartialSuccess?.RejectedSpans ?? 0, response.PartialSuccess?.ErrorMessage ?? "");
+
+    /// <summary><c>{}</c>, or <c>{"partialSuccess": {"rejectedLogRecords": "N", "errorMessage": "..."}}</c>.</summary>
+    public static void WriteExportLogsServiceResponse(Utf8JsonWriter writer, ExportLogsServiceResponse response)
+        => WriteExportResponse(writer, response.PartialSuccess is not null, RejectedLogRecordsName, response.PartialSuccess?.RejectedLogRecords ?? 0, response.PartialSuccess?.ErrorMessage ?? "");
+
+    private static void WriteExportResponse(Utf8JsonWriter writer, bool partialSuccess, JsonEncodedText rejectedName, long rejected, string errorMessage)
     {
         writer.WriteStartObject();
-        if (response.PartialSuccess is { } partial)
+        if (partialSuccess)
         {
             writer.WriteStartObject(PartialSuccessName);
-            if (partial.RejectedSpans != 0)
+            if (rejected != 0)
             {
-                WriteInt64(writer, RejectedSpansName, partial.RejectedSpans);
+                WriteInt64(writer, rejectedName, rejected);
             }
 
-            WriteStringIfSet(writer, ErrorMessageName, partial.ErrorMessage);
+            WriteStringIfSet(writer, ErrorMessageName, errorMessage);
             writer.WriteEndObject();
         }
 
