@@ -4,6 +4,7 @@ using OpenTelemetry.Proto.Collector.Trace.V1;
 using OpenTelemetry.Proto.Common.V1;
 using OpenTelemetry.Proto.Logs.V1;
 using OpenTelemetry.Proto.Resource.V1;
+using static Trulayer.Workload.StandardBatch;
 
 namespace Trulayer.Workload;
 
@@ -134,20 +135,4 @@ public static class StandardLogs
     };
 
     private static ulong Nanos(DateTimeOffset? start) => (ulong)((start ?? DateTimeOffset.UtcNow.AddMinutes(-1)).ToUnixTimeMilliseconds() * 1_000_000);
-
-    private static ByteString RandomBytes(Random random, int count)
-    {
-        var bytes = new byte[count];
-        random.NextBytes(bytes);
-        bytes[0] |= 1; // never all zeros: an all-zero id means "none" in OTLP
-        return ByteString.CopyFrom(bytes);
-    }
-
-    private static KeyValue Str(string key, string value) => new() { Key = key, Value = new AnyValue { StringValue = value } };
-
-    private static KeyValue Int(string key, long value) => new() { Key = key, Value = new AnyValue { IntValue = value } };
-
-    private static KeyValue Bool(string key, bool value) => new() { Key = key, Value = new AnyValue { BoolValue = value } };
-
-    private static KeyValue Dbl(string key, double value) => new() { Key = key, Value = new AnyValue { DoubleValue = value } };
 }
