@@ -37,7 +37,7 @@ public sealed class OtlpProtobufPayload : IDisposable
     public void Dispose() => _builder.Dispose();
 }
 
-/// <summary>The OTLP/JSON codec for traces: reads requests and TracesData, writes responses and TracesData.</summary>
+/// <summary>The OTLP/JSON codec for traces and logs: reads requests, TracesData and LogsData, writes responses, TracesData and LogsData.</summary>
 public static class OtlpJson
 {
     /// <summary>
@@ -153,6 +153,28 @@ public static class OtlpJson
         using (var writer = new Utf8JsonWriter(buffer))
         {
             OtlpJsonWriter.WriteExportLogsServiceResponse(writer, response);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static byte[] SerializeLogsData(LogsData data)
+    {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            OtlpJsonWriter.WriteLogsData(writer, data);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static byte[] SerializeExportLogsServiceRequest(ExportLogsServiceRequest request)
+    {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            OtlpJsonWriter.WriteExportLogsServiceRequest(writer, request);
         }
 
         return buffer.WrittenSpan.ToArray();

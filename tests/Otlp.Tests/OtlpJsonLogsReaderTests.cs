@@ -104,4 +104,40 @@ public sealed class OtlpJsonLogsReaderTests
 
         Assert.Equal(expected, LogsData.Parser.ParseFrom(payload.Bytes.Span));
     }
+
+    [Fact]
+    public void SerializeLogsData_EveryField_RoundTrips()
+    {
+        var record = new LogRecord
+        {
+            TimeUnixNano = ulong.MaxValue,
+            ObservedTimeUnixNano = 2,
+            SeverityNumber = SeverityNumber.Warn3,
+            SeverityText = "warning",
+            Body = new OpenTelemetry.Proto.Common.V1.AnyValue { ArrayValue = new OpenTelemetry.Proto.Common.V1.ArrayValue { Values = { new OpenTelemetry.Proto.Common.V1.AnyValue { BytesValue = ByteString.CopyFrom(1, 2, 3) } } } },
+            Attributes = { new OpenTelemetry.Proto.Common.V1.KeyValue { Key = "event.name", Value = new OpenTelemetry.Proto.Common.V1.AnyValue { StringValue = "gen_ai.choice" } } },
+            DroppedAttributesCount = 3,
+            Flags = 0x101,
+            TraceId = ByteString.CopyFrom(Enumerable.Range(1, 16).Select(i => (byte)i).ToArray()),
+            SpanId = ByteString.CopyFrom(Enumerable.Range(1, 8).Select(i => (byte)i).ToArray()),
+            EventName = "gen_ai.choice",
+        };
+        var data = new LogsData
+        {
+            ResourceLogs =
+            {
+                new ResourceLogs
+                {
+                    Resource = new OpenTelemetry.Proto.Resource.V1.Resource { DroppedAttributesCount = 1 },
+                    SchemaUrl = "r",
+                    ScopeLogs = { new ScopeLogs { Scope = new OpenTelemetry.Proto.Common.V1.InstrumentationScope { Name = "s" }, SchemaUrl = "s", LogRecords = { record, new LogRecord() } } },
+                },
+            },
+        };
+
+        var json = OtlpJson.SerializeLogsData(data);
+
+        Assert.Equal(data, OtlpJson.ParseLogsData(json));
+        Assert.Contains("\"eventName\":\"gen_ai.choice\"", Encoding.UTF8.GetString(json), StringComparison.Ordinal);
+    }
 }
