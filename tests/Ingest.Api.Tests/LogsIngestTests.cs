@@ -298,3 +298,59 @@ public sealed class LogsIngestTests(IngestFixture fixture) : IClassFixture<Inges
         Assert.Empty(LogRecordsOf(fixture.Kafka, project));
     }
 }
+
+/// <summary>The load tool's logs payloads (--signal logs and mixed), stamped as a run stamps them, through the real service.</summary>
+public sealed class LogsLoadTemplateTests(IngestFixture fixture) : IClassFixture<IngestFixture>
+{
+    private readonly HttpClient _client = fixture.Host.CreateHttpClient();
+
+    [Fact]
+    public async Task MixedTemplates_EventsNameTheSpansOfTheSameRequest_AndAreAccepted()
+    {
+        var settings = new Workload.Load.LoadSettings { Signal = Workload.Load.LoadSignal.Mixed, SpansPerRequest = 60 };
+        var spans = settings.CreateTemplate();
+        var events = settings.CreateEventsTemplate()!;
+        var ids = Workload.Load.RunIds.NewRun();
+        var spanBuffer = spans.NewBuffer();
+        var eventBuffer = events.NewBuffer();
+        spans.Stamp(spanBuffer, ids, 7);
+        events.Stamp(eventBuffer, ids, 7);
+
+        var sentSpans = OpenTelemetry.Proto.Collector.Trace.V1.ExportTraceServiceRequest.Parser.ParseFrom(spanBuffer)
+            .ResourceSpans.SelectMany(r => r.ScopeSpans).SelectMany(s => s.Spans).ToDictionary(s => s.SpanId, s => s.TraceId);
+        var sentEvents = ExportLogsServiceRequest.Parser.ParseFrom(eventBuffer).ResourceLogs.SelectMany(r => r.ScopeLogs).SelectMany(s => s.LogRecords).ToList();
+        Assert.Equal(40, sentEvents.Count);
+        Assert.Equal(events.SpanCount, sentEvents.Count);
+        Assert.All(sentEvents, e => Assert.Equal(sentSpans[e.SpanId], e.TraceId));
+
+        var project = Guid.NewGuid();
+        using var response = await PostAsync(_client, "/v1/otlp/v1/logs", eventBuffer, Protobuf, ApiKey(project));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(40, LogRecordsOf(fixture.Kafka, project).Sum(r => r.Batch.ResourceLogs.SelectMany(l => l.ScopeLogs).Sum(s => s.LogRecords.Count)));
+    }
+
+    [Theory]
+    [InlineData(Workload.Load.LoadTransport.HttpProtobuf, Protobuf)]
+    [InlineData(Workload.Load.LoadTransport.HttpJson, Json)]
+    public async Task LogsTemplate_StampedTwice_FreshIdsEachTime_AndAccepted(Workload.Load.LoadTransport transport, string contentType)
+    {
+        var template = new Workload.Load.LoadSettings { Signal = Workload.Load.LoadSignal.Logs, Transport = transport, SpansPerRequest = 50 }.CreateTemplate();
+        var ids = Workload.Load.RunIds.NewRun();
+        var first = template.NewBuffer();
+        var second = template.NewBuffer();
+        template.Stamp(first, ids, 1);
+        template.Stamp(second, ids, 2);
+        var project = Guid.NewGuid();
+
+        using var one = await PostAsync(_client, "/v1/otlp/v1/logs", first, contentType, ApiKey(project));
+        using var two = await PostAsync(_client, "/v1/otlp/v1/logs", second, contentType, ApiKey(project));
+
+        Assert.Equal(HttpStatusCode.OK, one.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, two.StatusCode);
+        var stored = LogRecordsOf(fixture.Kafka, project).SelectMany(r => r.Batch.ResourceLogs).SelectMany(r => r.ScopeLogs).SelectMany(s => s.LogRecords).ToList();
+        Assert.Equal(100, stored.Count);
+        Assert.Equal(80, stored.Where(r => !r.TraceId.IsEmpty).Select(r => r.SpanId).Distinct().Count());
+        Assert.Equal(20, stored.Count(r => r.TraceId.IsEmpty));
+    }
+}
