@@ -137,66 +137,29 @@ public static class OtlpJson
     }
 
     public static byte[] SerializeExportTraceServiceResponse(ExportTraceServiceResponse response)
-    {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            OtlpJsonWriter.WriteExportTraceServiceResponse(writer, response);
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
+        => Serialize(response, OtlpJsonWriter.WriteExportTraceServiceResponse, 128);
 
     public static byte[] SerializeExportLogsServiceResponse(ExportLogsServiceResponse response)
-    {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            OtlpJsonWriter.WriteExportLogsServiceResponse(writer, response);
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
+        => Serialize(response, OtlpJsonWriter.WriteExportLogsServiceResponse, 128);
 
     public static byte[] SerializeLogsData(LogsData data)
-    {
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            OtlpJsonWriter.WriteLogsData(writer, data);
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
+        => Serialize(data, OtlpJsonWriter.WriteLogsData, 4096);
 
     public static byte[] SerializeExportLogsServiceRequest(ExportLogsServiceRequest request)
-    {
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            OtlpJsonWriter.WriteExportLogsServiceRequest(writer, request);
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
+        => Serialize(request, OtlpJsonWriter.WriteExportLogsServiceRequest, 4096);
 
     public static byte[] SerializeTracesData(TracesData data)
-    {
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            OtlpJsonWriter.WriteTracesData(writer, data);
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
+        => Serialize(data, OtlpJsonWriter.WriteTracesData, 4096);
 
     public static byte[] SerializeExportTraceServiceRequest(ExportTraceServiceRequest request)
+        => Serialize(request, OtlpJsonWriter.WriteExportTraceServiceRequest, 4096);
+
+    private static byte[] Serialize<T>(T message, Action<Utf8JsonWriter, T> write, int initialCapacity)
     {
-        var buffer = new ArrayBufferWriter<byte>(4096);
+        var buffer = new ArrayBufferWriter<byte>(initialCapacity);
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            OtlpJsonWriter.WriteExportTraceServiceRequest(writer, request);
+            write(writer, message);
         }
 
         return buffer.WrittenSpan.ToArray();
