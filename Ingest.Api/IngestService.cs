@@ -141,7 +141,12 @@ public sealed partial class IngestService(
                     _options.RetryAfter);
             }
 
-            admission.Produced(records);
+            // Admission weighs the spans topic's backlog (the processor's lag on it); log records, on
+            // their own topic, would skew what it learns a spans record weighs.
+            if (request.Signal == OtlpSignal.Traces)
+            {
+                admission.Produced(records);
+            }
         }
 
         metrics.SpansAccepted(tally.Accepted, tally.Rejected, tally.Truncated);
