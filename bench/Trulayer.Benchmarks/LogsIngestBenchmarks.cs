@@ -15,6 +15,7 @@ namespace Trulayer.Benchmarks;
 /// <item>GoogleProtobufParse: ExportLogsServiceRequest.Parser.ParseFrom of the same bytes (the baseline).</item>
 /// <item>ProtobufDecodeValidateGroup: <see cref="LogsRequestScanner"/> and the composed LogBatch records.</item>
 /// <item>JsonDecodeValidateGroup: the same from the batch's OTLP/JSON encoding.</item>
+/// <item>ProtobufScanOnly: the scan alone (validate, bound, group), without composing the records.</item>
 /// </list>
 /// Batches: <c>Application</c> (<see cref="StandardLogs.Application"/>: 1,000 records of 10 traces, one in five
 /// without a trace) and <c>GenAiEvents</c> (<see cref="StandardLogs.GenAiEvents"/> of the GenAI spans batch:
@@ -69,6 +70,10 @@ public class LogsIngestBenchmarks
         using var transcoded = OtlpJson.TranscodeLogs(_json);
         return DecodeValidateGroup(transcoded.Bytes);
     }
+
+    /// <summary>Where the time goes: the scan alone, without composing the records.</summary>
+    [Benchmark(OperationsPerInvoke = Records)]
+    public int ProtobufScanOnly() => _scanner.Scan(_protobuf, 1).TraceCount;
 
     private List<SpanRecord> DecodeValidateGroup(ReadOnlyMemory<byte> protobuf)
     {
