@@ -47,6 +47,12 @@ public sealed record StackSettings
     /// <summary>The spans topic's partitions on a real cluster: room for as many processor replicas as anyone runs.</summary>
     public const int PublishedSpansPartitions = 256;
 
+    /// <summary>Partitions of the logs topic (keyed like spans): few for the dev broker, more on a real cluster.</summary>
+    public int LogsPartitions { get; init; } = KafkaTopics.DevLogsPartitions;
+
+    /// <summary>The logs topic's partitions on a real cluster.</summary>
+    public const int PublishedLogsPartitions = 64;
+
     /// <summary>
     /// The graph the Kubernetes manifests are written from: the dashboard's issuer (Clerk) instead of the
     /// dev issuer, and a real Kafka whose spans topic has an explicit retention.
@@ -56,6 +62,7 @@ public sealed record StackSettings
         DevIssuer = false,
         SpansRetentionBytes = PublishedSpansRetentionBytes,
         SpansPartitions = PublishedSpansPartitions,
+        LogsPartitions = PublishedLogsPartitions,
     };
 }
 
@@ -76,6 +83,8 @@ public static class TrulayerModel
         var kafka = builder.AddKafka("kafka")
             .WithTopic(KafkaTopics.Spans, settings.SpansPartitions, settings.SpansRetentionBytes)
             .WithTopic(KafkaTopics.DeadLetter, KafkaTopics.DevDeadLetterPartitions)
+            .WithTopic(KafkaTopics.Logs, settings.LogsPartitions, settings.SpansRetentionBytes)
+            .WithTopic(KafkaTopics.LogsDeadLetter, KafkaTopics.DevLogsDeadLetterPartitions)
             .WaitFor(postgres);
         kafka.ExternalBootstrapServers = settings.ExternalKafka;
 

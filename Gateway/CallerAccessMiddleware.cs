@@ -219,8 +219,8 @@ internal static class NoRoute
         var request = context.Request;
         return listeners.IsGrpc(context)
             ? GatewayErrors.WriteAsync(context, ErrorStyle.Grpc, StatusCodes.Status501NotImplemented,
-                $"unknown method {request.Path}: this port serves OTLP/gRPC {GatewayRoutes.GrpcExportPath}")
+                $"unknown method {request.Path}: this port serves OTLP/gRPC {GatewayRoutes.GrpcExportPath} and {GatewayRoutes.GrpcLogsExportPath}")
             : GatewayErrors.WriteAsync(context, ErrorStyle.Json, StatusCodes.Status404NotFound,
-                $"no route for {request.Method} {request.Path}: the gateway serves /v1/otlp/traces, /v1/otlp/export, /v1/traces, /v1/session, /v1/organizations, /v1/projects, /v1/api-keys and /v1/members");
+                $"no route for {request.Method} {request.Path}: the gateway serves /v1/otlp/traces, /v1/otlp/logs, /v1/otlp/export, /v1/traces, /v1/logs, /v1/session, /v1/organizations, /v1/projects, /v1/api-keys and /v1/members");
     }
 }

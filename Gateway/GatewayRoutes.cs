@@ -36,6 +36,8 @@ public static class GatewayRoutes
     public const string SignedInPolicy = "signed-in";
 
     public const string GrpcExportPath = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+    public const string GrpcLogsExportPath = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+    public const string GrpcMetricsExportPath = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 
     private const string AnyMethod = "";
 
@@ -45,9 +47,19 @@ public static class GatewayRoutes
         // The Collector's otlphttp exporter appends /v1/traces to the endpoint it is given (.../v1/otlp).
         new("otlp-collector-traces", "POST", "/v1/otlp/v1/traces", "ingest", IngestPolicy, ErrorStyle.Otlp),
         new("otlp-grpc-export", "POST", GrpcExportPath, "ingest-grpc", IngestPolicy, ErrorStyle.Grpc, Grpc: true),
+        new("otlp-logs", "POST", "/v1/otlp/logs", "ingest", IngestPolicy, ErrorStyle.Otlp),
+        new("otlp-collector-logs", "POST", "/v1/otlp/v1/logs", "ingest", IngestPolicy, ErrorStyle.Otlp),
+        new("otlp-grpc-logs", "POST", GrpcLogsExportPath, "ingest-grpc", IngestPolicy, ErrorStyle.Grpc, Grpc: true),
+        // Metrics go to ingest too, which refuses them with a permanent status and says why (README, "Metrics").
+        new("otlp-metrics", "POST", "/v1/otlp/metrics", "ingest", IngestPolicy, ErrorStyle.Otlp),
+        new("otlp-collector-metrics", "POST", "/v1/otlp/v1/metrics", "ingest", IngestPolicy, ErrorStyle.Otlp),
+        new("otlp-grpc-metrics", "POST", GrpcMetricsExportPath, "ingest-grpc", IngestPolicy, ErrorStyle.Grpc, Grpc: true),
         new("otlp-export", "GET", "/v1/otlp/export", "export", ExportPolicy, ErrorStyle.Json),
+        new("otlp-export-logs", "GET", "/v1/otlp/export/logs", "export", ExportPolicy, ErrorStyle.Json),
         new("traces", "GET", "/v1/traces", "export", ExportPolicy, ErrorStyle.Json),
         new("trace", "GET", "/v1/traces/{traceId}", "export", ExportPolicy, ErrorStyle.Json),
+        new("trace-logs", "GET", "/v1/traces/{traceId}/logs", "export", ExportPolicy, ErrorStyle.Json),
+        new("logs", "GET", "/v1/logs", "export", ExportPolicy, ErrorStyle.Json),
         // Auth.Api guards each of its routes by role itself; the gateway asks only for a signed-in person.
         new("session", AnyMethod, "/v1/session", "auth", SignedInPolicy, ErrorStyle.Json),
         new("organizations", AnyMethod, "/v1/organizations/{**rest}", "auth", SignedInPolicy, ErrorStyle.Json),

@@ -15,6 +15,8 @@ public sealed class IngestOptions
 
     public int MaxSpansPerRequest { get; set; } = 10_000;
 
+    public int MaxLogRecordsPerRequest { get; set; } = 10_000;
+
     /// <summary>Longer attribute keys are cut to this many bytes.</summary>
     public int MaxAttributeKeyBytes { get; set; } = 256;
 
@@ -23,6 +25,9 @@ public sealed class IngestOptions
 
     /// <summary>Attributes kept per span, event and link; the rest are dropped and counted.</summary>
     public int MaxAttributesPerSpan { get; set; } = 128;
+
+    /// <summary>Log records under a resource with more attributes are rejected (spans are not bound by it).</summary>
+    public int MaxResourceAttributes { get; set; } = 256;
 
     public int MaxEventsPerSpan { get; set; } = 128;
 
@@ -54,9 +59,11 @@ internal sealed class IngestOptionsValidator : IValidateOptions<IngestOptions>
         var failures = new List<string>();
         Positive(options.MaxRequestBytes, "MaxRequestBytes", failures, max: 256 * 1024 * 1024);
         Positive(options.MaxSpansPerRequest, "MaxSpansPerRequest", failures);
+        Positive(options.MaxLogRecordsPerRequest, "MaxLogRecordsPerRequest", failures);
         Positive(options.MaxAttributeKeyBytes, "MaxAttributeKeyBytes", failures);
         Positive(options.MaxAttributeValueBytes, "MaxAttributeValueBytes", failures);
         Positive(options.MaxAttributesPerSpan, "MaxAttributesPerSpan", failures);
+        Positive(options.MaxResourceAttributes, "MaxResourceAttributes", failures);
         Positive(options.MaxEventsPerSpan, "MaxEventsPerSpan", failures);
         Positive(options.MaxLinksPerSpan, "MaxLinksPerSpan", failures);
         if (options.MaxRecordBytes is < 4096 or > 1_000_000)

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
-using OpenTelemetry.Proto.Collector.Trace.V1;
 using Trulayer.Ingest.Kafka;
 using Trulayer.Ingest.Pipeline;
 using Trulayer.Otlp.Json;
@@ -15,37 +14,61 @@ public enum OtlpEncoding
     Json,
 }
 
+/// <summary>The OTLP signal an export carries.</summary>
+public enum OtlpSignal
+{
+    Traces,
+    Logs,
+}
+
 /// <summary>
 /// One export request as the transports hand it over: the decompressed payload (owned by the caller,
-/// unchanged until <see cref="IngestService.IngestAsync"/> completes) and the project it writes to.
+/// unchanged until <see cref="IngestService.IngestAsync"/> completes), the project it writes to and the
+/// organization that owns it (stamped into every record; Guid.Empty for none).
 /// </summary>
-public readonly record struct IngestRequest(ReadOnlyMemory<byte> Payload, OtlpEncoding Encoding, Guid ProjectId, string Transport);
+public readonly record struct IngestRequest(
+    ReadOnlyMemory<byte> Payload,
+    OtlpEncoding Encoding,
+    Guid ProjectId,
+    string Transport,
+    OtlpSignal Signal = OtlpSignal.Traces,
+    Guid OrganizationId = default);
 
 public enum IngestStatus
 {
-    /// <summary>Every accepted span is in Kafka (some may be rejected in partial_success).</summary>
+    /// <summary>Every accepted span or log record is in Kafka (some may be rejected in partial_success).</summary>
     Accepted,
 
     /// <summary>The payload does not decode (400 / INVALID_ARGUMENT).</summary>
     Invalid,
 
-    /// <summary>Too many spans (413 / RESOURCE_EXHAUSTED).</summary>
+    /// <summary>Too many spans or log records (413 / RESOURCE_EXHAUSTED).</summary>
     TooLarge,
 
-    /// <summary>Kafka did not take the spans, or admission refused them (503 / UNAVAILABLE); safe to retry.</summary>
+    /// <summary>Kafka did not take the records, or admission refused them (503 / UNAVAILABLE); safe to retry.</summary>
     Unavailable,
 }
 
-/// <summary>The outcome of an export: a response to send, or an error with the message that says what to change.</summary>
-public sealed record IngestResult(IngestStatus Status, string Message, ExportTraceServiceResponse Response, TimeSpan RetryAfter = default)
+/// <summary>
+/// The outcome of an export: accepted with its partial success (<paramref name="Rejected"/> items and the
+/// <paramref name="PartialMessage"/> naming reasons and warnings; empty when everything was taken whole),
+/// or an error with the <paramref name="Message"/> that says what to change.
+/// </summary>
+public sealed record IngestResult(IngestStatus Status, string Message, long Rejected = 0, string PartialMessage = "", TimeSpan RetryAfter = default)
 {
+    public static readonly IngestResult AcceptedWhole = new(IngestStatus.Accepted, "");
+
+    /// <summary>Whether the response carries a partial_success (some items rejected or cut).</summary>
+    public bool IsPartial => Rejected > 0 || PartialMessage.Length > 0;
+
     public static IngestResult Error(IngestStatus status, string message, TimeSpan retryAfter = default)
-        => new(status, message, new ExportTraceServiceResponse(), retryAfter);
+        => new(status, message, RetryAfter: retryAfter);
 }
 
 /// <summary>
-/// The OTLP trace receiver, independent of transport: decodes a request, validates, bounds and groups
-/// its spans, produces one record per trace to Kafka and reports partial success. The HTTP and gRPC
+/// The OTLP trace and log receiver, independent of transport: decodes a request, validates, bounds and
+/// groups its spans or log records, produces one record per trace to Kafka (spans to the spans topic, log
+/// records to the logs topic) and reports partial success. The HTTP and gRPC
 /// adapters translate requests into <see cref="IngestRequest"/> and results into their status codes.
 /// </summary>
 public sealed partial class IngestService(
@@ -58,6 +81,7 @@ public sealed partial class IngestService(
 {
     private readonly IngestOptions _options = options.Value;
     private readonly ExportRequestScanner _scanner = new(options.Value);
+    private readonly LogsRequestScanner _logsScanner = new(options.Value);
 
     public IngestOptions Options => _options;
 
@@ -68,7 +92,7 @@ public sealed partial class IngestService(
         if (request.Payload.IsEmpty)
         {
             // An empty body is an empty request in either encoding (a protobuf message with no fields).
-            return new IngestResult(IngestStatus.Accepted, "", new ExportTraceServiceResponse());
+            return IngestResult.AcceptedWhole;
         }
 
         var received = (ulong)time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000UL;
@@ -84,7 +108,8 @@ public sealed partial class IngestService(
         }
         catch (ProtobufFormatException ex)
         {
-            return IngestResult.Error(IngestStatus.Invalid, $"invalid OTLP protobuf at {ex.Message}; send an encoded ExportTraceServiceRequest");
+            var message = request.Signal == OtlpSignal.Logs ? "ExportLogsServiceRequest" : "ExportTraceServiceRequest";
+            return IngestResult.Error(IngestStatus.Invalid, $"invalid OTLP protobuf at {ex.Message}; send an encoded {message}");
         }
         catch (TooManySpansException ex)
         {
@@ -99,13 +124,14 @@ public sealed partial class IngestService(
             var admitted = await admission.AdmitAsync(request.ProjectId, cancellationToken);
             if (!admitted.Admitted)
             {
-                return IngestResult.Error(IngestStatus.Unavailable, admitted.Reason ?? "ingest is not accepting spans right now; retry later", admitted.RetryAfter);
+                return IngestResult.Error(IngestStatus.Unavailable, admitted.Reason ?? "ingest is not accepting telemetry right now; retry later", admitted.RetryAfter);
             }
 
             var started = Stopwatch.GetTimestamp();
             // Not cancelled with the request: once produced, the records go to Kafka whether or not
             // the client waits, and the wait is bounded by Kafka:ProduceTimeout.
-            var outcome = await producer.ProduceAsync(records, CancellationToken.None);
+            var topic = request.Signal == OtlpSignal.Logs ? producer.LogsTopic : producer.Topic;
+            var outcome = await producer.ProduceAsync(topic, records, CancellationToken.None);
             metrics.Produced(Stopwatch.GetElapsedTime(started), outcome.Delivered);
             if (!outcome.Delivered)
             {
@@ -115,18 +141,22 @@ public sealed partial class IngestService(
                     _options.RetryAfter);
             }
 
-            admission.Produced(records);
+            // Admission weighs the spans topic's backlog (the processor's lag on it); log records, on
+            // their own topic, would skew what it learns a spans record weighs.
+            if (request.Signal == OtlpSignal.Traces)
+            {
+                admission.Produced(records);
+            }
         }
 
         metrics.SpansAccepted(tally.Accepted, tally.Rejected, tally.Truncated);
-        var response = new ExportTraceServiceResponse();
-        if (tally.Describe(_options) is { } message)
+        if (tally.Describe(_options) is { } partial)
         {
-            Log.PartialSuccess(logger, request.ProjectId, tally.Rejected, tally.Truncated, message);
-            response.PartialSuccess = new ExportTracePartialSuccess { RejectedSpans = tally.Rejected, ErrorMessage = message };
+            Log.PartialSuccess(logger, request.ProjectId, request.Signal, tally.Rejected, tally.Truncated, partial);
+            return new IngestResult(IngestStatus.Accepted, "", tally.Rejected, partial);
         }
 
-        return new IngestResult(IngestStatus.Accepted, "", response);
+        return IngestResult.AcceptedWhole;
     }
 
     /// <summary>The CPU part of an export: decode, validate, bound, group, compose the records.</summary>
@@ -134,23 +164,26 @@ public sealed partial class IngestService(
     {
         if (request.Encoding == OtlpEncoding.Json)
         {
-            using var transcoded = OtlpJson.TranscodeTraces(request.Payload.Span);
-            return ScanAndCompose(transcoded.Bytes, request.ProjectId, receivedUnixNano);
+            using var transcoded = request.Signal == OtlpSignal.Logs
+                ? OtlpJson.TranscodeLogs(request.Payload.Span)
+                : OtlpJson.TranscodeTraces(request.Payload.Span);
+            return ScanAndCompose(transcoded.Bytes, request, receivedUnixNano);
         }
 
-        return ScanAndCompose(request.Payload, request.ProjectId, receivedUnixNano);
+        return ScanAndCompose(request.Payload, request, receivedUnixNano);
     }
 
-    private (List<SpanRecord>, SpanTally) ScanAndCompose(ReadOnlyMemory<byte> protobuf, Guid projectId, ulong receivedUnixNano)
+    private (List<SpanRecord>, SpanTally) ScanAndCompose(ReadOnlyMemory<byte> protobuf, in IngestRequest request, ulong receivedUnixNano)
     {
-        var scan = _scanner.Scan(protobuf, receivedUnixNano);
-        var records = SpanBatchComposer.Compose(scan, projectId, receivedUnixNano, _options.MaxRecordBytes);
+        OtlpRequestScanner scanner = request.Signal == OtlpSignal.Logs ? _logsScanner : _scanner;
+        var scan = scanner.Scan(protobuf, receivedUnixNano);
+        var records = SpanBatchComposer.Compose(scan, request.ProjectId, receivedUnixNano, _options.MaxRecordBytes, request.OrganizationId);
         return (records, scan.Tally);
     }
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Project {ProjectId}: {Rejected} spans rejected, {Truncated} truncated: {Detail}")]
-        public static partial void PartialSuccess(ILogger logger, Guid projectId, int rejected, int truncated, string detail);
+        [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Project {ProjectId}: {Rejected} {Signal} items rejected, {Truncated} truncated: {Detail}")]
+        public static partial void PartialSuccess(ILogger logger, Guid projectId, OtlpSignal signal, int rejected, int truncated, string detail);
     }
 }

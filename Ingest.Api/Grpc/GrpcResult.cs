@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using Google.Protobuf;
-using OpenTelemetry.Proto.Collector.Trace.V1;
 using Trulayer.Otlp;
 
 namespace Trulayer.Ingest.Grpc;
@@ -33,8 +32,12 @@ public sealed class GrpcResult : IResult
 
     public string Detail { get; }
 
-    public static GrpcResult Ok(ExportTraceServiceResponse response)
+    public static GrpcResult Ok(IMessage response)
         => new(GrpcStatusCode.Ok, "", response.ToByteArray(), StatusCodes.Status200OK, default);
+
+    /// <summary>An accepted export's response message for its signal.</summary>
+    public static GrpcResult Ok(OtlpSignal signal, IngestResult result)
+        => Ok(signal == OtlpSignal.Logs ? ExportResponses.Logs(result) : ExportResponses.Traces(result));
 
     public static GrpcResult Error(GrpcStatusCode code, string message, TimeSpan retryPushback = default)
         => new(code, message, null, StatusCodes.Status200OK, retryPushback);

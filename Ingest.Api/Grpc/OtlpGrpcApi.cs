@@ -9,7 +9,9 @@ using Trulayer.ServiceDefaults.Identity;
 namespace Trulayer.Ingest.Grpc;
 
 /// <summary>
-/// OTLP/gRPC <c>opentelemetry.proto.collector.trace.v1.TraceService/Export</c>, served by hand on
+/// OTLP/gRPC <c>opentelemetry.proto.collector.trace.v1.TraceService/Export</c> and
+/// <c>opentelemetry.proto.collector.logs.v1.LogsService/Export</c> (MetricsService/Export is refused with
+/// UNIMPLEMENTED and the reason), served by hand on
 /// Kestrel's HTTP/2 (Grpc.AspNetCore cannot be restored here): the request's one length-prefixed
 /// message (grpc-encoding gzip or identity) in, the response message and grpc-status trailers out.
 /// Ingest listens for it on its <c>grpc</c> endpoint (h2c, HTTP/2 only).
@@ -17,19 +19,34 @@ namespace Trulayer.Ingest.Grpc;
 public static class OtlpGrpcApi
 {
     public const string ExportPath = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+    public const string LogsExportPath = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+    public const string MetricsExportPath = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
     private const int FrameHeaderBytes = 5;
 
     public static bool IsGrpcRequest(HttpRequest request)
         => request.ContentType is { } contentType && contentType.StartsWith(GrpcResult.ContentType, StringComparison.OrdinalIgnoreCase);
 
-    public static async Task<GrpcResult> ExportAsync(HttpContext context, CallerIdentity caller, IngestService ingest, IngestMetrics metrics)
+    public static Task<GrpcResult> ExportTracesAsync(HttpContext context, CallerIdentity caller, IngestService ingest, IngestMetrics metrics)
+        => ExportAsync(context, caller, ingest, metrics, OtlpSignal.Traces);
+
+    public static Task<GrpcResult> ExportLogsAsync(HttpContext context, CallerIdentity caller, IngestService ingest, IngestMetrics metrics)
+        => ExportAsync(context, caller, ingest, metrics, OtlpSignal.Logs);
+
+    /// <summary>MetricsService/Export: UNIMPLEMENTED, which no OTLP client retries, with the reason.</summary>
+    public static GrpcResult RefuseMetrics(IngestMetrics metrics)
     {
-        var result = await HandleAsync(context, caller, ingest);
+        metrics.RequestCompleted("grpc", GrpcStatusCode.Unimplemented.ToString());
+        return GrpcResult.Error(GrpcStatusCode.Unimplemented, IngestHttpApi.MetricsRefusal);
+    }
+
+    private static async Task<GrpcResult> ExportAsync(HttpContext context, CallerIdentity caller, IngestService ingest, IngestMetrics metrics, OtlpSignal signal)
+    {
+        var result = await HandleAsync(context, caller, ingest, signal);
         metrics.RequestCompleted("grpc", result.Code.ToString());
         return result;
     }
 
-    private static async Task<GrpcResult> HandleAsync(HttpContext context, CallerIdentity caller, IngestService ingest)
+    private static async Task<GrpcResult> HandleAsync(HttpContext context, CallerIdentity caller, IngestService ingest, OtlpSignal signal)
     {
         var request = context.Request;
         if (!HttpProtocol.IsHttp2(request.Protocol))
@@ -75,15 +92,15 @@ public static class OtlpGrpcApi
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return GrpcResult.Error(GrpcStatusCode.ResourceExhausted, $"the request is over the limit of {RequestBodyReader.Describe(maxBytes)}; send fewer spans per request");
+            return GrpcResult.Error(GrpcStatusCode.ResourceExhausted, $"the request is over the limit of {RequestBodyReader.Describe(maxBytes)}; send fewer spans or log records per request");
         }
 
         using (message)
         {
-            var result = await ingest.IngestAsync(new IngestRequest(message.Memory, OtlpEncoding.Protobuf, project.ProjectId, "grpc"), context.RequestAborted);
+            var result = await ingest.IngestAsync(new IngestRequest(message.Memory, OtlpEncoding.Protobuf, project.ProjectId, "grpc", signal, caller.OrganizationId), context.RequestAborted);
             return result.Status switch
             {
-                IngestStatus.Accepted => GrpcResult.Ok(result.Response),
+                IngestStatus.Accepted => GrpcResult.Ok(signal, result),
                 IngestStatus.Invalid => GrpcResult.Error(GrpcStatusCode.InvalidArgument, result.Message),
                 IngestStatus.TooLarge => GrpcResult.Error(GrpcStatusCode.ResourceExhausted, result.Message),
                 _ => GrpcResult.Error(GrpcStatusCode.Unavailable, result.Message, result.RetryAfter),
@@ -99,7 +116,7 @@ public static class OtlpGrpcApi
         if (header.Buffer.Length < FrameHeaderBytes)
         {
             reader.AdvanceTo(header.Buffer.End);
-            throw new GrpcRequestException(GrpcStatusCode.InvalidArgument, "the call carries no request message: send one ExportTraceServiceRequest");
+            throw new GrpcRequestException(GrpcStatusCode.InvalidArgument, "the call carries no request message: send one export request");
         }
 
         Span<byte> prefix = stackalloc byte[FrameHeaderBytes];
@@ -114,7 +131,7 @@ public static class OtlpGrpcApi
 
         if (length > RequestBodyReader.WireLimit(maxBytes))
         {
-            throw new GrpcRequestException(GrpcStatusCode.ResourceExhausted, $"the request message of {length} bytes is over the limit of {RequestBodyReader.Describe(maxBytes)}; send fewer spans per request");
+            throw new GrpcRequestException(GrpcStatusCode.ResourceExhausted, $"the request message of {length} bytes is over the limit of {RequestBodyReader.Describe(maxBytes)}; send fewer spans or log records per request");
         }
 
         var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(length, 1));
@@ -127,7 +144,7 @@ public static class OtlpGrpcApi
             {
                 if (length > maxBytes)
                 {
-                    throw new GrpcRequestException(GrpcStatusCode.ResourceExhausted, $"the request message of {length} bytes is over the limit of {RequestBodyReader.Describe(maxBytes)}; send fewer spans per request");
+                    throw new GrpcRequestException(GrpcStatusCode.ResourceExhausted, $"the request message of {length} bytes is over the limit of {RequestBodyReader.Describe(maxBytes)}; send fewer spans or log records per request");
                 }
 
                 return body;

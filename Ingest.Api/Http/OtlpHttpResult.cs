@@ -1,6 +1,7 @@
 using System.Globalization;
 using Google.Protobuf;
 using Microsoft.Net.Http.Headers;
+using OpenTelemetry.Proto.Collector.Logs.V1;
 using OpenTelemetry.Proto.Collector.Trace.V1;
 using Trulayer.Otlp;
 using Trulayer.Otlp.Json;
@@ -36,6 +37,15 @@ public sealed class OtlpHttpResult : IResult, IStatusCodeHttpResult, IContentTyp
     public static OtlpHttpResult Success(ExportTraceServiceResponse response, OtlpEncoding encoding) => encoding == OtlpEncoding.Json
         ? new(StatusCodes.Status200OK, JsonContentType, OtlpJson.SerializeExportTraceServiceResponse(response), default)
         : new(StatusCodes.Status200OK, ProtobufContentType, response.ToByteArray(), default);
+
+    public static OtlpHttpResult Success(ExportLogsServiceResponse response, OtlpEncoding encoding) => encoding == OtlpEncoding.Json
+        ? new(StatusCodes.Status200OK, JsonContentType, OtlpJson.SerializeExportLogsServiceResponse(response), default)
+        : new(StatusCodes.Status200OK, ProtobufContentType, response.ToByteArray(), default);
+
+    /// <summary>An accepted export's response for its signal: <c>ExportTraceServiceResponse</c> or <c>ExportLogsServiceResponse</c>.</summary>
+    public static OtlpHttpResult Success(OtlpSignal signal, IngestResult result, OtlpEncoding encoding) => signal == OtlpSignal.Logs
+        ? Success(ExportResponses.Logs(result), encoding)
+        : Success(ExportResponses.Traces(result), encoding);
 
     /// <summary>An error with a message that says what to change; 429 and 503 carry Retry-After.</summary>
     public static OtlpHttpResult Error(int statusCode, string message, OtlpEncoding encoding, TimeSpan retryAfter = default)

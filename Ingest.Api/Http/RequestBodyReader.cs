@@ -189,7 +189,7 @@ public static class RequestBodyReader
 
     private static RequestBodyException TooLarge(int maxBytes) => new(
         StatusCodes.Status413PayloadTooLarge,
-        $"the request body is over the limit of {Describe(maxBytes)} after decompression; send fewer spans per request");
+        $"the request body is over the limit of {Describe(maxBytes)} after decompression; send fewer spans or log records per request");
 
     /// <summary>Passes reads through and refuses a body that goes on past its wire limit.</summary>
     /// <summary>A read-only stream over memory, for inflating a message already read.</summary>

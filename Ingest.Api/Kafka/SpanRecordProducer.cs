@@ -12,8 +12,8 @@ public readonly record struct ProduceOutcome(bool Delivered, string? Failure)
 }
 
 /// <summary>
-/// Produces a request's records to the spans topic with the pipeline's producer (idempotent,
-/// acks=all) and waits until the broker has acknowledged every one of them, or until
+/// Produces a request's records to the spans topic (or the logs topic) with the pipeline's one producer
+/// (idempotent, acks=all) and waits until the broker has acknowledged every one of them, or until
 /// Kafka:ProduceTimeout has passed: ingest answers 200 only for what Kafka holds.
 /// </summary>
 public sealed partial class SpanRecordProducer : IDisposable
@@ -21,6 +21,7 @@ public sealed partial class SpanRecordProducer : IDisposable
     private readonly KafkaClientFactory _factory;
     private readonly ILogger<SpanRecordProducer> _logger;
     private readonly string _topic;
+    private readonly string _logsTopic;
     private readonly TimeSpan _timeout;
     private readonly Lock _lock = new();
     private IProducer<string, byte[]> _producer;
@@ -31,6 +32,7 @@ public sealed partial class SpanRecordProducer : IDisposable
         _factory = factory;
         _logger = logger;
         _topic = factory.Options.SpansTopic;
+        _logsTopic = factory.Options.LogsTopic;
         // librdkafka gives up on a record after message.timeout.ms (the same ProduceTimeout) and reports
         // it; the extra second only covers the report's way back.
         _timeout = factory.Options.ProduceTimeout + TimeSpan.FromSeconds(1);
@@ -39,7 +41,12 @@ public sealed partial class SpanRecordProducer : IDisposable
 
     public string Topic => _topic;
 
-    public async Task<ProduceOutcome> ProduceAsync(IReadOnlyList<SpanRecord> records, CancellationToken cancellationToken)
+    public string LogsTopic => _logsTopic;
+
+    public Task<ProduceOutcome> ProduceAsync(IReadOnlyList<SpanRecord> records, CancellationToken cancellationToken)
+        => ProduceAsync(_topic, records, cancellationToken);
+
+    public async Task<ProduceOutcome> ProduceAsync(string topic, IReadOnlyList<SpanRecord> records, CancellationToken cancellationToken)
     {
         if (records.Count == 0)
         {
@@ -52,7 +59,7 @@ public sealed partial class SpanRecordProducer : IDisposable
         {
             try
             {
-                producer.Produce(_topic, new Message<string, byte[]> { Key = record.Key, Value = record.Value }, delivery.OnReport);
+                producer.Produce(topic, new Message<string, byte[]> { Key = record.Key, Value = record.Value }, delivery.OnReport);
             }
             catch (KafkaException ex)
             {
@@ -70,7 +77,7 @@ public sealed partial class SpanRecordProducer : IDisposable
         catch (TimeoutException)
         {
             Log.ProduceTimedOut(_logger, records.Count, _timeout);
-            return new ProduceOutcome(false, $"Kafka did not acknowledge the spans within {_timeout.TotalSeconds:0.#} s");
+            return new ProduceOutcome(false, $"Kafka did not acknowledge the records within {_timeout.TotalSeconds:0.#} s");
         }
 
         if (error is null)
@@ -84,7 +91,7 @@ public sealed partial class SpanRecordProducer : IDisposable
         }
 
         Log.ProduceFailed(_logger, records.Count, error.Code, error.Reason);
-        return new ProduceOutcome(false, $"Kafka did not take the spans: {error.Reason}");
+        return new ProduceOutcome(false, $"Kafka did not take the records: {error.Reason}");
     }
 
     /// <summary>The producer, replaced when the last one failed fatally (an idempotence violation, say).</summary>

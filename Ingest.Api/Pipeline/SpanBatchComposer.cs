@@ -4,12 +4,17 @@ using Trulayer.Otlp.Protobuf;
 
 namespace Trulayer.Ingest.Pipeline;
 
-/// <summary>One Kafka record: key <c>&lt;project_id&gt;:&lt;trace_id hex&gt;</c>, value an encoded <c>SpanBatch</c>.</summary>
+/// <summary>
+/// One Kafka record: key <c>&lt;project_id&gt;:&lt;trace_id hex&gt;</c> (just <c>&lt;project_id&gt;</c> for log
+/// records that name no trace), value an encoded <c>SpanBatch</c> or <c>LogBatch</c>; <c>SpanCount</c> counts
+/// its spans or log records.
+/// </summary>
 public sealed record SpanRecord(string Key, byte[] Value, int SpanCount);
 
 /// <summary>
-/// Builds the Kafka records of a scanned request: one <c>SpanBatch</c> per trace, or several with the same
-/// key when a trace's spans do not fit in one record. The encoding is assembled from the request's own
+/// Builds the Kafka records of a scanned request: one <c>SpanBatch</c> (or <c>LogBatch</c>: the same fields
+/// 1 to 5, resource_spans and resource_logs alike field 4) per trace, or several with the same key when a
+/// trace's items do not fit in one record; log records without a trace form one group of their own. The encoding is assembled from the request's own
 /// bytes: each span, resource and scope is copied as received, so a record costs a few memory copies and
 /// no protobuf encoding. Sizes are known before writing (every piece is a slice of known length), so
 /// each record is written once into an array of its exact size.
@@ -21,6 +26,7 @@ public static class SpanBatchComposer
     private const int BatchTraceId = 2;
     private const int BatchReceivedTime = 3;
     private const int BatchResourceSpans = 4;
+    private const int BatchOrganizationId = 5;
     private const int ResourceSpansScopeSpans = 2;
     private const int ScopeSpansSpans = 2;
 
@@ -28,10 +34,11 @@ public static class SpanBatchComposer
     private const int WrapperOverhead = 1 + ProtoWire.MaxVarint32Bytes;
 
     /// <summary>
-    /// The records of <paramref name="scan"/> for <paramref name="projectId"/>. A span that cannot fit in a
-    /// record of <paramref name="maxRecordBytes"/> even alone is rejected in the scan's tally.
+    /// The records of <paramref name="scan"/> for <paramref name="projectId"/> of <paramref name="organizationId"/>
+    /// (Guid.Empty: none written). A span that cannot fit in a record of <paramref name="maxRecordBytes"/>
+    /// even alone is rejected in the scan's tally.
     /// </summary>
-    public static List<SpanRecord> Compose(ScannedExport scan, Guid projectId, ulong receivedUnixNano, int maxRecordBytes)
+    public static List<SpanRecord> Compose(ScannedExport scan, Guid projectId, ulong receivedUnixNano, int maxRecordBytes, Guid organizationId = default)
     {
         var records = new List<SpanRecord>(scan.TraceCount);
         if (scan.TraceCount == 0)
@@ -40,14 +47,12 @@ public static class SpanBatchComposer
         }
 
         var project = Encoding.ASCII.GetBytes(projectId.ToString("D"));
-        var baseSize = ProtoWire.LengthDelimitedFieldSize(BatchProjectId, project.Length)
-                       + ProtoWire.LengthDelimitedFieldSize(BatchTraceId, 16)
-                       + 1 + 8;
-        var context = new Context(scan, project, receivedUnixNano, baseSize);
+        var organization = organizationId == Guid.Empty ? [] : Encoding.ASCII.GetBytes(organizationId.ToString("D"));
+        var context = new Context(scan, project, organization, receivedUnixNano);
 
         foreach (ref readonly var group in scan.Groups)
         {
-            context.BeginGroup(group.TraceId, projectId);
+            var baseSize = context.BeginGroup(group.TraceId, projectId);
             var estimate = baseSize;
             var currentScope = -1;
             var currentResource = -1;
@@ -105,20 +110,31 @@ public static class SpanBatchComposer
     }
 
     /// <summary>The spans of the record being built and the buffers reused from one record to the next.</summary>
-    private sealed class Context(ScannedExport scan, byte[] project, ulong receivedUnixNano, int baseSize)
+    private sealed class Context(ScannedExport scan, byte[] project, byte[] organization, ulong receivedUnixNano)
     {
         private readonly List<int> _spans = [];
         private readonly List<(int Scope, int Content)> _scopeRuns = [];
         private readonly List<(int Resource, int Content)> _resourceRuns = [];
         private readonly byte[] _traceId = new byte[16];
         private string _key = "";
+        private bool _hasTrace;
+        private int _baseSize;
 
         public int PendingSpans => _spans.Count;
 
-        public void BeginGroup(UInt128 traceId, Guid projectId)
+        /// <summary>Starts a trace's group (trace id 0: log records without a trace); returns the size of a record's fixed fields.</summary>
+        public int BeginGroup(UInt128 traceId, Guid projectId)
         {
+            _hasTrace = traceId != UInt128.Zero;
             BinaryPrimitives.WriteUInt128BigEndian(_traceId, traceId);
-            _key = $"{projectId:D}:{Convert.ToHexStringLower(_traceId)}";
+            // Records without a trace are keyed by their project alone: a retry of them lands on the
+            // partition of the first attempt, in order with the project's other trace-less records.
+            _key = _hasTrace ? $"{projectId:D}:{Convert.ToHexStringLower(_traceId)}" : projectId.ToString("D");
+            _baseSize = ProtoWire.LengthDelimitedFieldSize(BatchProjectId, project.Length)
+                        + (_hasTrace ? ProtoWire.LengthDelimitedFieldSize(BatchTraceId, 16) : 0)
+                        + 1 + 8
+                        + (organization.Length > 0 ? ProtoWire.LengthDelimitedFieldSize(BatchOrganizationId, organization.Length) : 0);
+            return _baseSize;
         }
 
         public void Add(int span) => _spans.Add(span);
@@ -157,7 +173,7 @@ public static class SpanBatchComposer
                 _resourceRuns[^1] = run with { Content = run.Content + ProtoWire.LengthDelimitedFieldSize(ResourceSpansScopeSpans, content) };
             }
 
-            var total = baseSize;
+            var total = _baseSize;
             foreach (var (_, content) in _resourceRuns)
             {
                 total += ProtoWire.LengthDelimitedFieldSize(BatchResourceSpans, content);
@@ -166,7 +182,11 @@ public static class SpanBatchComposer
             var value = GC.AllocateUninitializedArray<byte>(total);
             var output = value.AsSpan();
             var at = ProtoWire.WriteLengthDelimited(output, BatchProjectId, project);
-            at += ProtoWire.WriteLengthDelimited(output[at..], BatchTraceId, _traceId);
+            if (_hasTrace)
+            {
+                at += ProtoWire.WriteLengthDelimited(output[at..], BatchTraceId, _traceId);
+            }
+
             at += ProtoWire.WriteFixed64(output[at..], BatchReceivedTime, receivedUnixNano);
 
             var spanAt = 0;
@@ -187,6 +207,11 @@ public static class SpanBatchComposer
                         at += ProtoWire.WriteLengthDelimited(output[at..], ScopeSpansSpans, bytes);
                     }
                 }
+            }
+
+            if (organization.Length > 0)
+            {
+                at += ProtoWire.WriteLengthDelimited(output[at..], BatchOrganizationId, organization);
             }
 
             if (at != total)

@@ -3,7 +3,7 @@ using System.Text;
 
 namespace Trulayer.Ingest.Pipeline;
 
-/// <summary>Why a span was refused alone while the rest of its request was accepted.</summary>
+/// <summary>Why a span or log record was refused alone while the rest of its request was accepted.</summary>
 public enum RejectReason
 {
     InvalidTraceId,
@@ -13,6 +13,18 @@ public enum RejectReason
     NestedTooDeep,
     OutsideRetention,
     TooLarge,
+
+    /// <summary>A log record's trace_id that is neither empty nor 16 bytes.</summary>
+    InvalidOptionalTraceId,
+
+    /// <summary>A log record's span_id that is neither empty nor 8 bytes.</summary>
+    InvalidOptionalSpanId,
+
+    /// <summary>A log record with a span_id but no trace_id.</summary>
+    SpanIdWithoutTraceId,
+
+    /// <summary>A log record under a resource with more attributes than Ingest:MaxResourceAttributes.</summary>
+    TooManyResourceAttributes,
 }
 
 /// <summary>What was cut from a span that was kept (reported as a warning).</summary>
@@ -25,16 +37,17 @@ public enum Truncations
     TooManyAttributes = 4,
     TooManyEvents = 8,
     TooManyLinks = 16,
+    BodyTooLarge = 32,
 }
 
 /// <summary>
-/// The count of a request's spans by outcome, and the partial_success message that names each reason
-/// with its count and the limit involved.
+/// The count of a request's spans (or log records: <paramref name="noun"/>) by outcome, and the
+/// partial_success message that names each reason with its count and the limit involved.
 /// </summary>
-public sealed class SpanTally
+public sealed class SpanTally(string noun = "spans")
 {
     private static readonly Truncations[] AllTruncations =
-        [Truncations.KeyTooLong, Truncations.ValueTooLarge, Truncations.TooManyAttributes, Truncations.TooManyEvents, Truncations.TooManyLinks];
+        [Truncations.KeyTooLong, Truncations.ValueTooLarge, Truncations.TooManyAttributes, Truncations.TooManyEvents, Truncations.TooManyLinks, Truncations.BodyTooLarge];
 
     private readonly int[] _rejected = new int[Enum.GetValues<RejectReason>().Length];
     private readonly int[] _truncated = new int[AllTruncations.Length];
@@ -82,7 +95,7 @@ public sealed class SpanTally
         var text = new StringBuilder();
         if (Rejected > 0)
         {
-            text.Append(CultureInfo.InvariantCulture, $"{Rejected} of {Received} spans rejected: ");
+            text.Append(CultureInfo.InvariantCulture, $"{Rejected} of {Received} {noun} rejected: ");
             var first = true;
             for (var i = 0; i < _rejected.Length; i++)
             {
@@ -101,7 +114,7 @@ public sealed class SpanTally
         if (Truncated > 0)
         {
             text.Append(text.Length > 0 ? " " : "")
-                .Append(CultureInfo.InvariantCulture, $"Warning: {Truncated} spans accepted truncated: ");
+                .Append(CultureInfo.InvariantCulture, $"Warning: {Truncated} {noun} accepted truncated: ");
             var first = true;
             for (var i = 0; i < _truncated.Length; i++)
             {
@@ -127,8 +140,12 @@ public sealed class SpanTally
         RejectReason.InvalidParentSpanId => "with a parent_span_id that is neither empty nor 8 bytes",
         RejectReason.EndBeforeStart => "with end_time_unix_nano before start_time_unix_nano",
         RejectReason.NestedTooDeep => $"with attribute values nested deeper than {IngestOptions.MaxValueDepth} levels",
-        RejectReason.OutsideRetention => $"starting before the {limits.RetentionDays}-day retention window (Telemetry:RetentionDays)",
+        RejectReason.OutsideRetention => $"dated before the {limits.RetentionDays}-day retention window (Telemetry:RetentionDays)",
         RejectReason.TooLarge => $"over {limits.MaxRecordBytes} bytes encoded even after truncation (the Kafka record limit)",
+        RejectReason.InvalidOptionalTraceId => "with a trace_id that is neither empty nor 16 bytes",
+        RejectReason.InvalidOptionalSpanId => "with a span_id that is neither empty nor 8 bytes",
+        RejectReason.SpanIdWithoutTraceId => "with a span_id but no trace_id",
+        RejectReason.TooManyResourceAttributes => $"under a resource with more than {limits.MaxResourceAttributes} attributes",
         _ => reason.ToString(),
     };
 
@@ -139,6 +156,7 @@ public sealed class SpanTally
         Truncations.TooManyAttributes => $"with more than {limits.MaxAttributesPerSpan} attributes (the rest dropped and counted in dropped_attributes_count)",
         Truncations.TooManyEvents => $"with more than {limits.MaxEventsPerSpan} events (the rest dropped and counted in dropped_events_count)",
         Truncations.TooManyLinks => $"with more than {limits.MaxLinksPerSpan} links (the rest dropped and counted in dropped_links_count)",
+        Truncations.BodyTooLarge => $"with a body over {limits.MaxAttributeValueBytes} bytes (cut)",
         _ => truncation.ToString(),
     };
 }

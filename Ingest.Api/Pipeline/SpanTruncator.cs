@@ -34,7 +34,7 @@ public static class SpanTruncator
     }
 
     /// <summary>Bounds a list of attributes; returns how many were dropped.</summary>
-    private static uint BoundAttributes(RepeatedField<KeyValue> attributes, IngestOptions limits)
+    internal static uint BoundAttributes(RepeatedField<KeyValue> attributes, IngestOptions limits)
     {
         var dropped = DropBeyond(attributes, limits.MaxAttributesPerSpan);
         foreach (var attribute in attributes)
@@ -73,7 +73,7 @@ public static class SpanTruncator
     /// Cuts a value to <paramref name="budget"/> bytes: a string or bytes to that length; an array or map
     /// to the leading items whose encoding fits (the last one itself cut when it holds a string).
     /// </summary>
-    private static void CutValue(AnyValue value, int budget)
+    internal static void CutValue(AnyValue value, int budget)
     {
         switch (value.ValueCase)
         {

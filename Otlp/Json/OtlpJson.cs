@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Text.Json;
+using OpenTelemetry.Proto.Collector.Logs.V1;
 using OpenTelemetry.Proto.Collector.Trace.V1;
+using OpenTelemetry.Proto.Logs.V1;
 using OpenTelemetry.Proto.Trace.V1;
 using Trulayer.Otlp.Protobuf;
 
@@ -35,7 +37,7 @@ public sealed class OtlpProtobufPayload : IDisposable
     public void Dispose() => _builder.Dispose();
 }
 
-/// <summary>The OTLP/JSON codec for traces: reads requests and TracesData, writes responses and TracesData.</summary>
+/// <summary>The OTLP/JSON codec for traces and logs: reads requests, TracesData and LogsData, writes responses, TracesData and LogsData.</summary>
 public static class OtlpJson
 {
     /// <summary>
@@ -43,6 +45,12 @@ public static class OtlpJson
     /// into its protobuf encoding without building message objects. Throws <see cref="OtlpJsonException"/>.
     /// </summary>
     public static OtlpProtobufPayload TranscodeTraces(ReadOnlySpan<byte> utf8Json) => Transcode(utf8Json, OtlpJsonMessages.TracesData);
+
+    /// <summary>
+    /// Transcodes an OTLP/JSON <c>ExportLogsServiceRequest</c> or <c>LogsData</c> (the same shape) into its
+    /// protobuf encoding; <c>severityNumber</c> may be the enum's name or its number. Throws <see cref="OtlpJsonException"/>.
+    /// </summary>
+    public static OtlpProtobufPayload TranscodeLogs(ReadOnlySpan<byte> utf8Json) => Transcode(utf8Json, OtlpJsonMessages.LogsData);
 
     /// <summary>Transcodes an OTLP/JSON <paramref name="document"/> (the root message of a signal) into its protobuf encoding.</summary>
     internal static OtlpProtobufPayload Transcode(ReadOnlySpan<byte> utf8Json, OtlpJsonMessage document)
@@ -65,6 +73,18 @@ public static class OtlpJson
     {
         using var payload = TranscodeTraces(utf8Json);
         return ExportTraceServiceRequest.Parser.ParseFrom(payload.Bytes.Span);
+    }
+
+    public static ExportLogsServiceRequest ParseExportLogsServiceRequest(ReadOnlySpan<byte> utf8Json)
+    {
+        using var payload = TranscodeLogs(utf8Json);
+        return ExportLogsServiceRequest.Parser.ParseFrom(payload.Bytes.Span);
+    }
+
+    public static LogsData ParseLogsData(ReadOnlySpan<byte> utf8Json)
+    {
+        using var payload = TranscodeLogs(utf8Json);
+        return LogsData.Parser.ParseFrom(payload.Bytes.Span);
     }
 
     public static TracesData ParseTracesData(ReadOnlySpan<byte> utf8Json)
@@ -117,33 +137,29 @@ public static class OtlpJson
     }
 
     public static byte[] SerializeExportTraceServiceResponse(ExportTraceServiceResponse response)
-    {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            OtlpJsonWriter.WriteExportTraceServiceResponse(writer, response);
-        }
+        => Serialize(response, OtlpJsonWriter.WriteExportTraceServiceResponse, 128);
 
-        return buffer.WrittenSpan.ToArray();
-    }
+    public static byte[] SerializeExportLogsServiceResponse(ExportLogsServiceResponse response)
+        => Serialize(response, OtlpJsonWriter.WriteExportLogsServiceResponse, 128);
+
+    public static byte[] SerializeLogsData(LogsData data)
+        => Serialize(data, OtlpJsonWriter.WriteLogsData, 4096);
+
+    public static byte[] SerializeExportLogsServiceRequest(ExportLogsServiceRequest request)
+        => Serialize(request, OtlpJsonWriter.WriteExportLogsServiceRequest, 4096);
 
     public static byte[] SerializeTracesData(TracesData data)
-    {
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            OtlpJsonWriter.WriteTracesData(writer, data);
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
+        => Serialize(data, OtlpJsonWriter.WriteTracesData, 4096);
 
     public static byte[] SerializeExportTraceServiceRequest(ExportTraceServiceRequest request)
+        => Serialize(request, OtlpJsonWriter.WriteExportTraceServiceRequest, 4096);
+
+    private static byte[] Serialize<T>(T message, Action<Utf8JsonWriter, T> write, int initialCapacity)
     {
-        var buffer = new ArrayBufferWriter<byte>(4096);
+        var buffer = new ArrayBufferWriter<byte>(initialCapacity);
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            OtlpJsonWriter.WriteExportTraceServiceRequest(writer, request);
+            write(writer, message);
         }
 
         return buffer.WrittenSpan.ToArray();

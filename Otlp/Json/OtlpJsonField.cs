@@ -50,6 +50,14 @@ internal enum OtlpJsonField
     KvlistValue,
     BytesValue,
     Values,
+    ResourceLogs,
+    ScopeLogs,
+    LogRecords,
+    ObservedTimeUnixNano,
+    SeverityNumber,
+    SeverityText,
+    Body,
+    EventName,
 }
 
 internal static class OtlpJsonFields

@@ -31,6 +31,12 @@ internal static class OtlpJsonMessages
     public static readonly OtlpJsonMessage SpanLink = new("Span.Link", small: true);
     public static readonly OtlpJsonMessage Status = new(nameof(Status), small: true);
 
+    // opentelemetry/proto/logs/v1/logs.proto; ExportLogsServiceRequest has LogsData's shape.
+    public static readonly OtlpJsonMessage LogsData = new(nameof(LogsData));
+    public static readonly OtlpJsonMessage ResourceLogs = new(nameof(ResourceLogs));
+    public static readonly OtlpJsonMessage ScopeLogs = new(nameof(ScopeLogs));
+    public static readonly OtlpJsonMessage LogRecord = new(nameof(LogRecord));
+
     static OtlpJsonMessages()
     {
         AnyValue.Define(OneOf(
@@ -81,6 +87,22 @@ internal static class OtlpJsonMessages
             UInt32(F.DroppedAttributesCount, 5),
             Fixed32(F.Flags, 6));
         Status.Define(String(F.Message, 2), Enum(F.Code, 3, EnumNames<OpenTelemetry.Proto.Trace.V1.Status.Types.StatusCode>()));
+
+        LogsData.Define(Messages(F.ResourceLogs, 1, ResourceLogs));
+        ResourceLogs.Define(Message(F.Resource, 1, Resource), Messages(F.ScopeLogs, 2, ScopeLogs), String(F.SchemaUrl, 3));
+        ScopeLogs.Define(Message(F.Scope, 1, InstrumentationScope), Messages(F.LogRecords, 2, LogRecord), String(F.SchemaUrl, 3));
+        LogRecord.Define(
+            Fixed64(F.TimeUnixNano, 1),
+            Enum(F.SeverityNumber, 2, EnumNames<OpenTelemetry.Proto.Logs.V1.SeverityNumber>()),
+            String(F.SeverityText, 3),
+            Message(F.Body, 5, AnyValue),
+            Messages(F.Attributes, 6, KeyValue),
+            UInt32(F.DroppedAttributesCount, 7),
+            Fixed32(F.Flags, 8),
+            HexBytes(F.TraceId, 9),
+            HexBytes(F.SpanId, 10),
+            Fixed64(F.ObservedTimeUnixNano, 11),
+            String(F.EventName, 12));
     }
 
     private static OtlpJsonFieldShape String(F field, int number) => new(field, number, OtlpJsonKind.String);

@@ -1,8 +1,10 @@
 using System.Buffers.Text;
 using System.Text.Json;
 using Google.Protobuf.Collections;
+using OpenTelemetry.Proto.Collector.Logs.V1;
 using OpenTelemetry.Proto.Collector.Trace.V1;
 using OpenTelemetry.Proto.Common.V1;
+using OpenTelemetry.Proto.Logs.V1;
 using OpenTelemetry.Proto.Resource.V1;
 using OpenTelemetry.Proto.Trace.V1;
 
@@ -73,7 +75,16 @@ public sealed class OtlpJsonWriter(Utf8JsonWriter writer)
     private static readonly JsonEncodedText BytesValueName = JsonEncodedText.Encode("bytesValue");
     private static readonly JsonEncodedText PartialSuccessName = JsonEncodedText.Encode("partialSuccess");
     private static readonly JsonEncodedText RejectedSpansName = JsonEncodedText.Encode("rejectedSpans");
+    private static readonly JsonEncodedText RejectedLogRecordsName = JsonEncodedText.Encode("rejectedLogRecords");
     private static readonly JsonEncodedText ErrorMessageName = JsonEncodedText.Encode("errorMessage");
+    private static readonly JsonEncodedText ResourceLogsName = JsonEncodedText.Encode("resourceLogs");
+    private static readonly JsonEncodedText ScopeLogsName = JsonEncodedText.Encode("scopeLogs");
+    private static readonly JsonEncodedText LogRecordsName = JsonEncodedText.Encode("logRecords");
+    private static readonly JsonEncodedText ObservedTimeName = JsonEncodedText.Encode("observedTimeUnixNano");
+    private static readonly JsonEncodedText SeverityNumberName = JsonEncodedText.Encode("severityNumber");
+    private static readonly JsonEncodedText SeverityTextName = JsonEncodedText.Encode("severityText");
+    private static readonly JsonEncodedText BodyName = JsonEncodedText.Encode("body");
+    private static readonly JsonEncodedText EventNameName = JsonEncodedText.Encode("eventName");
 
     private enum Level
     {
@@ -182,6 +193,101 @@ public sealed class OtlpJsonWriter(Utf8JsonWriter writer)
 
     public static void WriteExportTraceServiceRequest(Utf8JsonWriter writer, ExportTraceServiceRequest request) => WriteResourceSpansList(writer, request.ResourceSpans);
 
+    public static void WriteLogsData(Utf8JsonWriter writer, LogsData data) => WriteResourceLogsList(writer, data.ResourceLogs);
+
+    public static void WriteExportLogsServiceRequest(Utf8JsonWriter writer, ExportLogsServiceRequest request) => WriteResourceLogsList(writer, request.ResourceLogs);
+
+    /// <summary><c>{"resourceLogs": [{"resource", "schemaUrl", "scopeLogs": [{"scope", "schemaUrl", "logRecords": [...]}]}]}</c>.</summary>
+    private static void WriteResourceLogsList(Utf8JsonWriter writer, RepeatedField<ResourceLogs> list)
+    {
+        writer.WriteStartObject();
+        writer.WriteStartArray(ResourceLogsName);
+        foreach (var resourceLogs in list)
+        {
+            writer.WriteStartObject();
+            if (resourceLogs.Resource is { } resource)
+            {
+                writer.WritePropertyName(ResourceName);
+                WriteResource(writer, resource);
+            }
+
+            WriteStringIfSet(writer, SchemaUrlName, resourceLogs.SchemaUrl);
+            writer.WriteStartArray(ScopeLogsName);
+            foreach (var scopeLogs in resourceLogs.ScopeLogs)
+            {
+                writer.WriteStartObject();
+                if (scopeLogs.Scope is { } scope)
+                {
+                    writer.WritePropertyName(ScopeName);
+                    WriteScope(writer, scope);
+                }
+
+                WriteStringIfSet(writer, SchemaUrlName, scopeLogs.SchemaUrl);
+                writer.WriteStartArray(LogRecordsName);
+                foreach (var record in scopeLogs.LogRecords)
+                {
+                    WriteLogRecord(writer, record);
+                }
+
+                writer.WriteEndArray();
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    /// <summary>One log record; severityNumber as its number, ids in hex, fields at their default left out.</summary>
+    public static void WriteLogRecord(Utf8JsonWriter writer, LogRecord record)
+    {
+        writer.WriteStartObject();
+        if (record.TimeUnixNano != 0)
+        {
+            WriteUInt64(writer, TimeName, record.TimeUnixNano);
+        }
+
+        if (record.ObservedTimeUnixNano != 0)
+        {
+            WriteUInt64(writer, ObservedTimeName, record.ObservedTimeUnixNano);
+        }
+
+        if (record.SeverityNumber != SeverityNumber.Unspecified)
+        {
+            writer.WriteNumber(SeverityNumberName, (int)record.SeverityNumber);
+        }
+
+        WriteStringIfSet(writer, SeverityTextName, record.SeverityText);
+        if (record.Body is { } body)
+        {
+            writer.WritePropertyName(BodyName);
+            WriteAnyValue(writer, body);
+        }
+
+        WriteAttributes(writer, record.Attributes);
+        WriteUInt32IfSet(writer, DroppedAttributesCountName, record.DroppedAttributesCount);
+        if (record.Flags != 0)
+        {
+            writer.WriteNumber(FlagsName, record.Flags);
+        }
+
+        if (!record.TraceId.IsEmpty)
+        {
+            WriteHex(writer, TraceIdName, record.TraceId.Span);
+        }
+
+        if (!record.SpanId.IsEmpty)
+        {
+            WriteHex(writer, SpanIdName, record.SpanId.Span);
+        }
+
+        WriteStringIfSet(writer, EventNameName, record.EventName);
+        writer.WriteEndObject();
+    }
+
     private static void WriteResourceSpansList(Utf8JsonWriter writer, RepeatedField<ResourceSpans> list)
     {
         var otlp = new OtlpJsonWriter(writer);
@@ -208,17 +314,24 @@ public sealed class OtlpJsonWriter(Utf8JsonWriter writer)
 
     /// <summary><c>{}</c>, or <c>{"partialSuccess": {"rejectedSpans": "N", "errorMessage": "..."}}</c>.</summary>
     public static void WriteExportTraceServiceResponse(Utf8JsonWriter writer, ExportTraceServiceResponse response)
+        => WriteExportResponse(writer, response.PartialSuccess is not null, RejectedSpansName, response.PartialSuccess?.RejectedSpans ?? 0, response.PartialSuccess?.ErrorMessage ?? "");
+
+    /// <summary><c>{}</c>, or <c>{"partialSuccess": {"rejectedLogRecords": "N", "errorMessage": "..."}}</c>.</summary>
+    public static void WriteExportLogsServiceResponse(Utf8JsonWriter writer, ExportLogsServiceResponse response)
+        => WriteExportResponse(writer, response.PartialSuccess is not null, RejectedLogRecordsName, response.PartialSuccess?.RejectedLogRecords ?? 0, response.PartialSuccess?.ErrorMessage ?? "");
+
+    private static void WriteExportResponse(Utf8JsonWriter writer, bool partialSuccess, JsonEncodedText rejectedName, long rejected, string errorMessage)
     {
         writer.WriteStartObject();
-        if (response.PartialSuccess is { } partial)
+        if (partialSuccess)
         {
             writer.WriteStartObject(PartialSuccessName);
-            if (partial.RejectedSpans != 0)
+            if (rejected != 0)
             {
-                WriteInt64(writer, RejectedSpansName, partial.RejectedSpans);
+                WriteInt64(writer, rejectedName, rejected);
             }
 
-            WriteStringIfSet(writer, ErrorMessageName, partial.ErrorMessage);
+            WriteStringIfSet(writer, ErrorMessageName, errorMessage);
             writer.WriteEndObject();
         }
 

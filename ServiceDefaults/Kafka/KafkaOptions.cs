@@ -53,6 +53,13 @@ public static class KafkaTopics
     /// </summary>
     public const int DevSpansPartitions = 48;
     public const int DevDeadLetterPartitions = 4;
+
+    /// <summary>
+    /// The logs topic and its dead letters on the dev broker: 8 and 2 partitions, at most 50 MiB more of
+    /// the AppHost's memory, which the local footprint's budget holds.
+    /// </summary>
+    public const int DevLogsPartitions = 8;
+    public const int DevLogsDeadLetterPartitions = 2;
 }
 
 internal sealed class KafkaOptionsValidator : IValidateOptions<KafkaOptions>

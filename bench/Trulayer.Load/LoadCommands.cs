@@ -37,6 +37,12 @@ internal static class LoadCommands
         DefaultValueFactory = _ => "genai",
     }.AcceptOnlyFromAmong("genai", "lean");
 
+    private static readonly Option<string> Signal = new Option<string>("--signal")
+    {
+        Description = "What each request carries: traces (spans), logs (log records of the standard logs batch, to /v1/otlp/v1/logs) " +
+                      "or mixed (spans, then the GenAI log events gen_ai.user.message and gen_ai.choice of their LLM spans)",
+        DefaultValueFactory = _ => "traces",
+    }.AcceptOnlyFromAmong("traces", "logs", "mixed");
     private static readonly Option<int> SpansPerRequest = new("--spans-per-request") { Description = "Spans per request (10 traces each)", DefaultValueFactory = _ => 1000 };
     private static readonly Option<int> Senders = new("--senders", "-c") { Description = "Requests in flight at once", DefaultValueFactory = _ => 8 };
     private static readonly Option<double> Rate = new("--rate", "-r") { Description = "Target spans per second; 0 sends flat out", DefaultValueFactory = _ => 0 };
@@ -87,13 +93,13 @@ internal static class LoadCommands
     {
         var root = new RootCommand("Trulayer load: drives a running stack through the gateway, then counts what it stored.");
         var run = new Command("run", "One phase: send at a rate (or flat out) for a while, drain, count lost and duplicated spans, measure the raw COPY ceiling");
-        AddOptions(run, [StateDirectory, Gateway, Grpc, ApiKey, Project, Postgres, Kafka, Topic, Group, Transport, Batch, SpansPerRequest, Senders, Rate,
+        AddOptions(run, [StateDirectory, Gateway, Grpc, ApiKey, Project, Postgres, Kafka, Topic, Group, Transport, Batch, Signal, SpansPerRequest, Senders, Rate,
             Duration, Spans, WarmUp, RequestTimeout, GiveUpAfter, DrainTimeout, RawCopyRows, RawCopyRounds, MeasureMemory, IdleSeconds, Report]);
         run.SetAction((parse, cancellationToken) => RunAsync(parse, cancellationToken));
         root.Subcommands.Add(run);
 
         var profile = new Command("profile", "The README's figures: per batch, end to end flat out (with the raw COPY ceiling), then ingest latency at 50% and 90% of that rate");
-        AddOptions(profile, [StateDirectory, Gateway, Grpc, ApiKey, Project, Postgres, Kafka, Topic, Group, Transport, Batches, SpansPerRequest, Senders,
+        AddOptions(profile, [StateDirectory, Gateway, Grpc, ApiKey, Project, Postgres, Kafka, Topic, Group, Transport, Batches, Signal, SpansPerRequest, Senders,
             Duration, LatencyDuration, WarmUp, RequestTimeout, GiveUpAfter, DrainTimeout, RawCopyRows, RawCopyRounds, MeasureMemory, IdleSeconds, Report]);
         profile.SetAction((parse, cancellationToken) => ProfileAsync(parse, cancellationToken));
         root.Subcommands.Add(profile);
@@ -218,6 +224,12 @@ internal static class LoadCommands
             _ => LoadTransport.HttpProtobuf,
         },
         Batch = batch == "lean" ? BatchKind.Lean : BatchKind.GenAi,
+        Signal = parse.GetValue(Signal) switch
+        {
+            "logs" => LoadSignal.Logs,
+            "mixed" => LoadSignal.Mixed,
+            _ => LoadSignal.Traces,
+        },
         SpansPerRequest = parse.GetValue(SpansPerRequest),
         Senders = parse.GetValue(Senders),
         RequestTimeout = TimeSpan.FromSeconds(parse.GetValue(RequestTimeout)),

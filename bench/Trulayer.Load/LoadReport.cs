@@ -33,6 +33,12 @@ public sealed record PhaseReport
     public required string Name { get; init; }
     public required string Transport { get; init; }
     public required string Batch { get; init; }
+
+    /// <summary>Traces, Logs (items are log records) or Mixed (spans, then their GenAI log events).</summary>
+    public string Signal { get; init; } = "Traces";
+
+    /// <summary>With Mixed: the GenAI log events' counters (acknowledged, refused and abandoned records, statuses).</summary>
+    public LoadSnapshot? Events { get; init; }
     public required int SpansPerRequest { get; init; }
     public required int Senders { get; init; }
 

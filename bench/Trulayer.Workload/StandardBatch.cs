@@ -179,7 +179,7 @@ public static class StandardBatch
         return builder.ToString(0, length);
     }
 
-    private static ByteString RandomBytes(Random random, int count)
+    internal static ByteString RandomBytes(Random random, int count)
     {
         var bytes = new byte[count];
         random.NextBytes(bytes);
@@ -187,11 +187,11 @@ public static class StandardBatch
         return ByteString.CopyFrom(bytes);
     }
 
-    private static KeyValue Str(string key, string value) => new() { Key = key, Value = new AnyValue { StringValue = value } };
+    internal static KeyValue Str(string key, string value) => new() { Key = key, Value = new AnyValue { StringValue = value } };
 
-    private static KeyValue Int(string key, long value) => new() { Key = key, Value = new AnyValue { IntValue = value } };
+    internal static KeyValue Int(string key, long value) => new() { Key = key, Value = new AnyValue { IntValue = value } };
 
-    private static KeyValue Bool(string key, bool value) => new() { Key = key, Value = new AnyValue { BoolValue = value } };
+    internal static KeyValue Bool(string key, bool value) => new() { Key = key, Value = new AnyValue { BoolValue = value } };
 
-    private static KeyValue Dbl(string key, double value) => new() { Key = key, Value = new AnyValue { DoubleValue = value } };
+    internal static KeyValue Dbl(string key, double value) => new() { Key = key, Value = new AnyValue { DoubleValue = value } };
 }

@@ -78,6 +78,19 @@ public sealed class AppModelTests
     }
 
     [Fact]
+    public void LogsTopics_CreatedWithFewPartitionsForTheDevBroker_MoreWhenPublished()
+    {
+        var topics = Model.Get<KafkaResource>("kafka").Topics;
+        Assert.Equal(KafkaTopics.DevLogsPartitions, topics.Single(t => t.Name == KafkaTopics.Logs).Partitions);
+        Assert.Equal(KafkaTopics.DevLogsDeadLetterPartitions, topics.Single(t => t.Name == KafkaTopics.LogsDeadLetter).Partitions);
+        Assert.Equal(8, KafkaTopics.DevLogsPartitions);
+        var published = TrulayerModel.Build(StackSettings.Published).Get<KafkaResource>("kafka").Topics;
+        Assert.Equal(StackSettings.PublishedLogsPartitions, published.Single(t => t.Name == KafkaTopics.Logs).Partitions);
+        Assert.Equal(StackSettings.PublishedSpansRetentionBytes, published.Single(t => t.Name == KafkaTopics.Logs).RetentionBytes);
+        Assert.Contains(published, t => t.Name == KafkaTopics.LogsDeadLetter);
+    }
+
+    [Fact]
     public void LocalSettings_StayOutOfWhatIsPublished()
     {
         var processor = Model.Get<ProjectResource>("processor");

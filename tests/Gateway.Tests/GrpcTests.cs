@@ -94,9 +94,39 @@ public sealed class GrpcTests(GatewayStack stack)
     [Fact]
     public async Task UnknownMethod_OnTheGrpcPort_IsUnimplemented12()
     {
-        var answer = await ExportAsync(stack.Dev.ApiKey, "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
+        var answer = await ExportAsync(stack.Dev.ApiKey, "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export");
 
         Assert.Equal("12", answer.GrpcStatus);
+        Assert.Contains("LogsService/Export", Uri.UnescapeDataString(answer.GrpcMessage!), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LogsExport_WithAnApiKey_IsForwardedToIngest()
+    {
+        var (key, _) = await stack.CreateApiKeyAsync(stack.Owner, stack.DevProject);
+
+        var answer = await ExportAsync(key, GatewayRoutes.GrpcLogsExportPath);
+
+        Assert.True(answer.GrpcStatus == "0", $"{answer.HttpStatus} grpc-status {answer.GrpcStatus} {answer.GrpcMessage}");
+    }
+
+    [Fact]
+    public async Task LogsExport_WithASession_IsPermissionDenied7()
+    {
+        var answer = await ExportAsync(stack.Dev.Sessions!["owner"], GatewayRoutes.GrpcLogsExportPath);
+
+        Assert.Equal("7", answer.GrpcStatus);
+    }
+
+    [Fact]
+    public async Task MetricsExport_WithAnApiKey_IsUnimplemented12FromIngestWithTheReason()
+    {
+        var (key, _) = await stack.CreateApiKeyAsync(stack.Owner, stack.DevProject);
+
+        var answer = await ExportAsync(key, GatewayRoutes.GrpcMetricsExportPath);
+
+        Assert.Equal("12", answer.GrpcStatus);
+        Assert.Contains("does not accept OTLP metrics", Uri.UnescapeDataString(answer.GrpcMessage!), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -111,6 +111,14 @@ internal static class OtlpClient
             .Select(r => (r.Key, SpanBatch.Parser.ParseFrom(r.Value)))
             .ToList();
 
+    /// <summary>The records of <paramref name="project"/> on the logs topic, each with its LogBatch.</summary>
+    public static List<(string Key, LogBatch Batch)> LogRecordsOf(KafkaFixture kafka, Guid project)
+        => kafka.ReadAll(ServiceDefaults.Kafka.KafkaTopics.Logs)
+            .Select(r => (Key: System.Text.Encoding.UTF8.GetString(r.Message.Key ?? []), r.Message.Value))
+            .Where(r => r.Key.StartsWith(project.ToString(), StringComparison.Ordinal))
+            .Select(r => (r.Key, LogBatch.Parser.ParseFrom(r.Value)))
+            .ToList();
+
     public static List<Span> SpansOf(IEnumerable<(string Key, SpanBatch Batch)> records)
         => records.SelectMany(r => r.Batch.ResourceSpans).SelectMany(r => r.ScopeSpans).SelectMany(s => s.Spans).ToList();
 
@@ -128,11 +136,12 @@ internal static class OtlpClient
     }
 
     public static async Task<GrpcAnswer> GrpcExportAsync(
-        HttpClient client, byte[] message, string? identity, bool gzip = false, string? grpcEncoding = null, IDictionary<string, string>? metadata = null, string? query = null)
+        HttpClient client, byte[] message, string? identity, bool gzip = false, string? grpcEncoding = null, IDictionary<string, string>? metadata = null, string? query = null,
+        string path = Grpc.OtlpGrpcApi.ExportPath)
     {
         var content = new ByteArrayContent(GrpcFrame(gzip ? Gzip(message) : message, compressed: gzip));
         content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
-        using var request = new HttpRequestMessage(HttpMethod.Post, Grpc.OtlpGrpcApi.ExportPath + query)
+        using var request = new HttpRequestMessage(HttpMethod.Post, path + query)
         {
             Content = content,
             Version = HttpVersion.Version20,
@@ -159,11 +168,13 @@ internal static class OtlpClient
         string? Header(string name) => response.TrailingHeaders.TryGetValues(name, out var t) ? t.Single()
             : response.Headers.TryGetValues(name, out var h) ? h.Single() : null;
         ExportTraceServiceResponse? answer = null;
+        byte[]? messageBytes = null;
         if (body.Length >= 5)
         {
             Assert.True(body[0] == 0, $"not a gRPC message: {(int)response.StatusCode} {response.Content.Headers.ContentType}: {System.Text.Encoding.UTF8.GetString(body)}");
             Assert.Equal(body.Length - 5, (int)BinaryPrimitives.ReadUInt32BigEndian(body.AsSpan(1)));
-            answer = ExportTraceServiceResponse.Parser.ParseFrom(body.AsSpan(5));
+            messageBytes = body[5..];
+            answer = ExportTraceServiceResponse.Parser.ParseFrom(messageBytes);
         }
 
         return new GrpcAnswer(
@@ -173,10 +184,12 @@ internal static class OtlpClient
             Uri.UnescapeDataString(Header("grpc-message") ?? ""),
             Header("grpc-retry-pushback-ms"),
             answer,
-            response.TrailingHeaders.Contains("grpc-status"));
+            response.TrailingHeaders.Contains("grpc-status"),
+            messageBytes);
     }
 }
 
 /// <summary>What a gRPC call answered: HTTP status, grpc-status (from trailers or a trailers-only HEADERS frame) and the message.</summary>
 internal sealed record GrpcAnswer(
-    int HttpStatus, string? ContentType, int GrpcStatus, string GrpcMessage, string? RetryPushbackMs, ExportTraceServiceResponse? Response, bool StatusInTrailers);
+    int HttpStatus, string? ContentType, int GrpcStatus, string GrpcMessage, string? RetryPushbackMs, ExportTraceServiceResponse? Response, bool StatusInTrailers,
+    byte[]? Message = null);

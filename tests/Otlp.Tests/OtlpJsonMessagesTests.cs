@@ -1,5 +1,7 @@
 using Google.Protobuf.Reflection;
+using OpenTelemetry.Proto.Collector.Logs.V1;
 using OpenTelemetry.Proto.Collector.Trace.V1;
+using OpenTelemetry.Proto.Logs.V1;
 using OpenTelemetry.Proto.Trace.V1;
 using Trulayer.Otlp.Json;
 
@@ -11,15 +13,16 @@ public sealed class OtlpJsonMessagesTests
     // OTLP/JSON writes these bytes fields as hex; every other bytes field is base64.
     private static readonly string[] HexIdFields = ["trace_id", "span_id", "parent_span_id"];
 
-    public static TheoryData<string> Roots => ["TracesData"];
+    public static TheoryData<string> Roots => ["TracesData", "LogsData"];
 
     [Theory]
     [MemberData(nameof(Roots))]
     public void Tables_MatchTheProtoDescriptors(string root)
     {
-        var (table, descriptor) = root switch
+        (OtlpJsonMessage table, MessageDescriptor descriptor) = root switch
         {
             "TracesData" => (OtlpJsonMessages.TracesData, TracesData.Descriptor),
+            "LogsData" => (OtlpJsonMessages.LogsData, LogsData.Descriptor),
             _ => throw new ArgumentOutOfRangeException(nameof(root)),
         };
 
@@ -34,6 +37,15 @@ public sealed class OtlpJsonMessagesTests
     {
         var request = ExportTraceServiceRequest.Descriptor.Fields.InFieldNumberOrder().Select(f => (f.FieldNumber, f.JsonName, f.MessageType.FullName));
         var data = TracesData.Descriptor.Fields.InFieldNumberOrder().Select(f => (f.FieldNumber, f.JsonName, f.MessageType.FullName));
+
+        Assert.Equal(data, request);
+    }
+
+    [Fact]
+    public void LogsData_HasTheShapeOfExportLogsServiceRequest()
+    {
+        var request = ExportLogsServiceRequest.Descriptor.Fields.InFieldNumberOrder().Select(f => (f.FieldNumber, f.JsonName, f.MessageType.FullName));
+        var data = LogsData.Descriptor.Fields.InFieldNumberOrder().Select(f => (f.FieldNumber, f.JsonName, f.MessageType.FullName));
 
         Assert.Equal(data, request);
     }

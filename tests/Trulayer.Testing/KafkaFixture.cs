@@ -14,11 +14,15 @@ public sealed class KafkaFixture : IDisposable
     /// <summary>Fewer than the dev stack's 256: enough for grouping and ordering, quicker to rebalance.</summary>
     public const int SpansPartitions = 8;
 
+    public const int LogsPartitions = 4;
+
     public KafkaFixture()
     {
         Broker = DevKafkaBroker.Start();
         Broker.CreateTopic(KafkaTopics.Spans, SpansPartitions);
         Broker.CreateTopic(KafkaTopics.DeadLetter, 2);
+        Broker.CreateTopic(KafkaTopics.Logs, LogsPartitions);
+        Broker.CreateTopic(KafkaTopics.LogsDeadLetter, 2);
     }
 
     public DevKafkaBroker Broker { get; }

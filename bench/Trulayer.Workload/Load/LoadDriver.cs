@@ -6,12 +6,15 @@ namespace Trulayer.Workload.Load;
 /// Drives the stack through the gateway: <see cref="LoadSettings.Senders"/> senders, each sending one
 /// request at a time stamped from the template with fresh ids, paced to the target rate or flat out,
 /// retrying like a well-made OTLP exporter (<see cref="RetryPolicy"/>), and writing every request's
-/// outcome into the <see cref="Ledger"/> for the loss count afterwards.
+/// outcome into the <see cref="Ledger"/> for the loss count afterwards. With <see cref="LoadSignal.Mixed"/>,
+/// each request's GenAI log events follow it (same request number, so they name its spans), counted in
+/// <see cref="EventsProgress"/>.
 /// </summary>
 public sealed class LoadDriver : IDisposable
 {
     private readonly LoadSettings _settings;
     private readonly OtlpExportClient _client;
+    private readonly OtlpExportClient? _eventsClient;
     private readonly RatePacer _pacer;
     private readonly long _maxRequests;
     private long _lastRequest;
@@ -23,7 +26,9 @@ public sealed class LoadDriver : IDisposable
         Target = target;
         Ids = ids ?? RunIds.NewRun();
         Template = settings.CreateTemplate();
-        _client = new OtlpExportClient(target, settings.Transport, settings.Senders, settings.RequestTimeout);
+        EventsTemplate = settings.CreateEventsTemplate();
+        _client = new OtlpExportClient(target, settings.Transport, settings.Senders, settings.RequestTimeout, logs: settings.Signal == LoadSignal.Logs);
+        _eventsClient = EventsTemplate is null ? null : new OtlpExportClient(target, settings.Transport, settings.Senders, settings.RequestTimeout, logs: true);
         _pacer = new RatePacer(settings.SpansPerSecond is { } rate ? rate / Template.SpanCount : 0);
         _maxRequests = settings.MaxSpans is { } spans ? (spans + Template.SpanCount - 1) / Template.SpanCount : long.MaxValue;
     }
@@ -36,7 +41,13 @@ public sealed class LoadDriver : IDisposable
 
     public RequestTemplate Template { get; }
 
+    /// <summary>With <see cref="LoadSignal.Mixed"/>: the GenAI log events sent after each request.</summary>
+    public RequestTemplate? EventsTemplate { get; }
+
     public LoadProgress Progress { get; } = new();
+
+    /// <summary>With <see cref="LoadSignal.Mixed"/>: the events' counters (items are log records).</summary>
+    public LoadProgress EventsProgress { get; } = new();
 
     public SpanLedger Ledger { get; } = new();
 
@@ -65,6 +76,7 @@ public sealed class LoadDriver : IDisposable
     private async Task SendLoopAsync(int sender, CancellationToken sending, CancellationToken abort)
     {
         var buffer = Template.NewBuffer();
+        var events = EventsTemplate?.NewBuffer();
         var random = new Random(HashCode.Combine(Ids.RunId, sender));
         while (!sending.IsCancellationRequested)
         {
@@ -88,7 +100,13 @@ public sealed class LoadDriver : IDisposable
             Progress.RequestStarted(Template.SpanCount);
             try
             {
-                await DeliverAsync(request, buffer, random, abort);
+                await DeliverAsync(request, buffer, random, _client, Template.SpanCount, Progress, Ledger, abort);
+                if (events is not null)
+                {
+                    EventsTemplate!.Stamp(events, Ids, request);
+                    EventsProgress.RequestStarted(EventsTemplate.SpanCount);
+                    await DeliverAsync(request, events, random, _eventsClient!, EventsTemplate.SpanCount, EventsProgress, ledger: null, abort);
+                }
             }
             catch (OperationCanceledException) when (abort.IsCancellationRequested)
             {
@@ -98,32 +116,36 @@ public sealed class LoadDriver : IDisposable
     }
 
     /// <summary>Sends one request until it is acknowledged, refused, or the retry policy gives up.</summary>
-    private async Task DeliverAsync(long request, byte[] payload, Random random, CancellationToken abort)
+    private async Task DeliverAsync(
+        long request, byte[] payload, Random random, OtlpExportClient client, int spans, LoadProgress progress, SpanLedger? ledger, CancellationToken abort)
     {
         var started = Stopwatch.GetTimestamp();
-        var spans = Template.SpanCount;
         for (var attempt = 1; ; attempt++)
         {
-            var result = await _client.ExportAsync(payload, payload.Length, abort);
-            Progress.Attempted(result, retry: attempt > 1);
-            Attempted?.Invoke(request, result);
+            var result = await client.ExportAsync(payload, payload.Length, abort);
+            progress.Attempted(result, retry: attempt > 1);
+            if (ledger is not null)
+            {
+                Attempted?.Invoke(request, result);
+            }
+
             switch (result.Outcome)
             {
                 case AttemptOutcome.Accepted:
-                    Ledger.Settle(request, RequestState.Acknowledged, result.RejectedSpans);
-                    Progress.Acknowledged(spans, result.RejectedSpans);
+                    ledger?.Settle(request, RequestState.Acknowledged, result.RejectedSpans);
+                    progress.Acknowledged(spans, result.RejectedSpans);
                     return;
                 case AttemptOutcome.Refused:
-                    Ledger.Settle(request, RequestState.Refused);
-                    Progress.Refused(spans);
+                    ledger?.Settle(request, RequestState.Refused);
+                    progress.Refused(spans);
                     return;
             }
 
             var delay = _settings.Retry.Delay(attempt, result.ServerDelay, random);
             if (Stopwatch.GetElapsedTime(started) + delay > _settings.Retry.GiveUpAfter)
             {
-                Ledger.Settle(request, RequestState.Abandoned);
-                Progress.Abandoned(spans);
+                ledger?.Settle(request, RequestState.Abandoned);
+                progress.Abandoned(spans);
                 return;
             }
 
@@ -131,5 +153,9 @@ public sealed class LoadDriver : IDisposable
         }
     }
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose()
+    {
+        _client.Dispose();
+        _eventsClient?.Dispose();
+    }
 }

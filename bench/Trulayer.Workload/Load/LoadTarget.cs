@@ -11,6 +11,23 @@ public sealed record LoadTarget(Uri Gateway, Uri OtlpGrpc, string ApiKey, Guid P
 {
     public const string TracesPath = "/v1/otlp/traces";
     public const string GrpcExportPath = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+    /// <summary>Where logs go: the path a Collector's otlphttp exporter calls.</summary>
+    public const string LogsPath = "/v1/otlp/v1/logs";
+    public const string GrpcLogsExportPath = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+}
+
+/// <summary>What each request carries.</summary>
+public enum LoadSignal
+{
+    /// <summary>A standard spans batch.</summary>
+    Traces,
+
+    /// <summary>A standard logs batch (<see cref="StandardLogs.Application"/>), to the logs endpoint.</summary>
+    Logs,
+
+    /// <summary>A standard spans batch, then the GenAI log events of its LLM spans (<see cref="StandardLogs.GenAiEvents"/>) naming those spans.</summary>
+    Mixed,
 }
 
 /// <summary>How requests reach the gateway.</summary>
@@ -43,6 +60,8 @@ public sealed record LoadSettings
 
     public BatchKind Batch { get; init; } = BatchKind.GenAi;
 
+    public LoadSignal Signal { get; init; } = LoadSignal.Traces;
+
     public int SpansPerRequest { get; init; } = StandardBatch.DefaultSpans;
 
     public int TracesPerRequest { get; init; } = StandardBatch.DefaultTraces;
@@ -64,18 +83,31 @@ public sealed record LoadSettings
 
     public RetryPolicy Retry { get; init; } = new();
 
-    /// <summary>The template every request is stamped from.</summary>
-    public RequestTemplate CreateTemplate()
+    private PayloadFormat Format => Transport switch
     {
-        var request = Batch == BatchKind.GenAi
-            ? StandardBatch.GenAi(SpansPerRequest, TracesPerRequest, seed: 1)
-            : StandardBatch.Lean(SpansPerRequest, TracesPerRequest, seed: 1);
-        var format = Transport switch
+        LoadTransport.HttpJson => PayloadFormat.Json,
+        LoadTransport.Grpc => PayloadFormat.GrpcFrame,
+        _ => PayloadFormat.Protobuf,
+    };
+
+    /// <summary>The template every request is stamped from (with <see cref="LoadSignal.Logs"/>, log records: SpansPerRequest of them).</summary>
+    public RequestTemplate CreateTemplate() => Signal == LoadSignal.Logs
+        ? RequestTemplate.CreateLogs(StandardLogs.Application(SpansPerRequest, TracesPerRequest, seed: 1), Format)
+        : RequestTemplate.Create(SpansRequest(), Format);
+
+    /// <summary>With <see cref="LoadSignal.Mixed"/>: the GenAI log events sent after each spans request, naming its spans.</summary>
+    public RequestTemplate? CreateEventsTemplate()
+    {
+        if (Signal != LoadSignal.Mixed)
         {
-            LoadTransport.HttpJson => PayloadFormat.Json,
-            LoadTransport.Grpc => PayloadFormat.GrpcFrame,
-            _ => PayloadFormat.Protobuf,
-        };
-        return RequestTemplate.Create(request, format);
+            return null;
+        }
+
+        var spans = SpansRequest();
+        return RequestTemplate.CreateLogs(StandardLogs.GenAiEvents(spans), Format, spans);
     }
+
+    private OpenTelemetry.Proto.Collector.Trace.V1.ExportTraceServiceRequest SpansRequest() => Batch == BatchKind.GenAi
+        ? StandardBatch.GenAi(SpansPerRequest, TracesPerRequest, seed: 1)
+        : StandardBatch.Lean(SpansPerRequest, TracesPerRequest, seed: 1);
 }

@@ -47,14 +47,14 @@ public sealed class OtlpExportClient : IDisposable
     private readonly Uri _uri;
     private readonly TimeSpan _timeout;
 
-    public OtlpExportClient(LoadTarget target, LoadTransport transport, int connections, TimeSpan timeout)
+    public OtlpExportClient(LoadTarget target, LoadTransport transport, int connections, TimeSpan timeout, bool logs = false)
     {
         _target = target;
         _transport = transport;
         _timeout = timeout;
         _uri = transport == LoadTransport.Grpc
-            ? new Uri(target.OtlpGrpc, LoadTarget.GrpcExportPath)
-            : new Uri(target.Gateway, LoadTarget.TracesPath);
+            ? new Uri(target.OtlpGrpc, logs ? LoadTarget.GrpcLogsExportPath : LoadTarget.GrpcExportPath)
+            : new Uri(target.Gateway, logs ? LoadTarget.LogsPath : LoadTarget.TracesPath);
         _http = new HttpClient(new SocketsHttpHandler
         {
             MaxConnectionsPerServer = Math.Max(1, connections),
@@ -180,6 +180,7 @@ public sealed class OtlpExportClient : IDisposable
     {
         try
         {
+            // ExportLogsServiceResponse has the same encoding: rejected_log_records reads as rejected_spans.
             var response = ExportTraceServiceResponse.Parser.ParseFrom(body);
             return response.PartialSuccess is { } partial ? (partial.RejectedSpans, partial.ErrorMessage) : (0, null);
         }
@@ -200,7 +201,7 @@ public sealed class OtlpExportClient : IDisposable
             }
 
             long rejected = 0;
-            if (partial.TryGetProperty("rejectedSpans", out var value))
+            if (partial.TryGetProperty("rejectedSpans", out var value) || partial.TryGetProperty("rejectedLogRecords", out value))
             {
                 rejected = value.ValueKind == JsonValueKind.String ? long.Parse(value.GetString()!, CultureInfo.InvariantCulture) : value.GetInt64();
             }

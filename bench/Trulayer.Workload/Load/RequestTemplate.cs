@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json;
 using Google.Protobuf;
+using OpenTelemetry.Proto.Collector.Logs.V1;
 using OpenTelemetry.Proto.Collector.Trace.V1;
 using Trulayer.Otlp.Json;
 
@@ -9,7 +10,7 @@ namespace Trulayer.Workload.Load;
 /// <summary>How a request's payload is encoded on the wire.</summary>
 public enum PayloadFormat
 {
-    /// <summary>OTLP/HTTP protobuf: an encoded ExportTraceServiceRequest.</summary>
+    /// <summary>OTLP/HTTP protobuf: an encoded ExportTraceServiceRequest (or ExportLogsServiceRequest).</summary>
     Protobuf,
 
     /// <summary>OTLP/HTTP JSON.</summary>
@@ -32,20 +33,21 @@ public sealed class RequestTemplate
     private readonly IdSlot[] _spanSlots;
     private readonly int[] _spansPerTrace;
 
-    private RequestTemplate(PayloadFormat format, byte[] bytes, IdSlot[] traceSlots, IdSlot[] spanSlots, int[] spansPerTrace)
+    private RequestTemplate(PayloadFormat format, byte[] bytes, IdSlot[] traceSlots, IdSlot[] spanSlots, int[] spansPerTrace, int? items = null)
     {
         Format = format;
         _bytes = bytes;
         _traceSlots = traceSlots;
         _spanSlots = spanSlots;
         _spansPerTrace = spansPerTrace;
-        SpanCount = spansPerTrace.Sum();
+        SpanCount = items ?? spansPerTrace.Sum();
     }
 
     public PayloadFormat Format { get; }
 
     public int Length => _bytes.Length;
 
+    /// <summary>The spans of each request (of a logs template: its log records).</summary>
     public int SpanCount { get; }
 
     public int TraceCount => _spansPerTrace.Length;
@@ -120,6 +122,64 @@ public sealed class RequestTemplate
         return new RequestTemplate(format, bytes, traceSlots, spanSlots, [.. spansPerTrace]);
     }
 
+    /// <summary>
+    /// A template of a logs <paramref name="request"/>. With <paramref name="traces"/> (the request of the
+    /// traces template sent beside it), trace and span ids are numbered as that template numbers them, so
+    /// a request stamped with the same number names the spans sent beside it (a GenAI instrumentation's
+    /// events); without, by their first appearance. Records without a trace id keep none.
+    /// </summary>
+    public static RequestTemplate CreateLogs(ExportLogsServiceRequest request, PayloadFormat format, ExportTraceServiceRequest? traces = null)
+    {
+        var random = new Random(20_250_102);
+        var sentinels = new HashSet<uint>();
+        var copy = request.Clone();
+        var records = copy.ResourceLogs.SelectMany(r => r.ScopeLogs).SelectMany(s => s.LogRecords).ToList();
+        var traceIndex = new Dictionary<ByteString, int>();
+        var spanIndex = new Dictionary<(ByteString Trace, ByteString Span), int>();
+        IEnumerable<(ByteString Trace, ByteString Span)> ids = traces is null
+            ? records.Where(r => !r.TraceId.IsEmpty).Select(r => (r.TraceId, r.SpanId))
+            : traces.ResourceSpans.SelectMany(r => r.ScopeSpans).SelectMany(s => s.Spans).Select(s => (s.TraceId, s.SpanId));
+        foreach (var (trace, span) in ids)
+        {
+            traceIndex.TryAdd(trace, traceIndex.Count);
+            if (!span.IsEmpty)
+            {
+                spanIndex.TryAdd((trace, span), spanIndex.Count);
+            }
+        }
+
+        if (spanIndex.Count > RunIds.MaxPerRequest || traceIndex.Count > RunIds.MaxPerRequest)
+        {
+            throw new ArgumentException($"a template holds at most {RunIds.MaxPerRequest} ids of a kind; this request has {spanIndex.Count} span ids", nameof(request));
+        }
+
+        var traceSentinels = traceIndex.Select(_ => NewSentinel(random, 16, sentinels)).ToList();
+        var spanSentinels = spanIndex.Select(_ => NewSentinel(random, 8, sentinels)).ToList();
+        var recordsPerTrace = new int[traceIndex.Count];
+        var spanOccurrences = new int[spanIndex.Count];
+        foreach (var record in records.Where(r => !r.TraceId.IsEmpty))
+        {
+            var trace = traceIndex.TryGetValue(record.TraceId, out var t)
+                ? t
+                : throw new ArgumentException("every trace a template's log record names must be in the traces request", nameof(traces));
+            recordsPerTrace[trace]++;
+            if (!record.SpanId.IsEmpty)
+            {
+                var span = spanIndex[(record.TraceId, record.SpanId)];
+                spanOccurrences[span]++;
+                record.SpanId = ByteString.CopyFrom(spanSentinels[span]);
+            }
+
+            record.TraceId = ByteString.CopyFrom(traceSentinels[trace]);
+        }
+
+        var bytes = Encode(copy, format);
+        var hex = format == PayloadFormat.Json;
+        var traceSlots = Locate(bytes, traceSentinels, hex, recordsPerTrace, "trace");
+        var spanSlots = Locate(bytes, spanSentinels, hex, spanOccurrences, "span");
+        return new RequestTemplate(format, bytes, traceSlots, spanSlots, recordsPerTrace, records.Count);
+    }
+
     /// <summary>A new buffer holding the template, for one sender to stamp again and again.</summary>
     public byte[] NewBuffer() => (byte[])_bytes.Clone();
 
@@ -167,7 +227,7 @@ public sealed class RequestTemplate
 
     private static byte HexDigit(int value) => (byte)(value < 10 ? '0' + value : 'a' + value - 10);
 
-    private static byte[] Encode(ExportTraceServiceRequest request, PayloadFormat format)
+    private static byte[] Encode(IMessage request, PayloadFormat format)
     {
         switch (format)
         {
@@ -176,7 +236,14 @@ public sealed class RequestTemplate
                 {
                     using (var writer = new Utf8JsonWriter(stream))
                     {
-                        OtlpJsonWriter.WriteExportTraceServiceRequest(writer, request);
+                        if (request is ExportLogsServiceRequest logs)
+                        {
+                            OtlpJsonWriter.WriteExportLogsServiceRequest(writer, logs);
+                        }
+                        else
+                        {
+                            OtlpJsonWriter.WriteExportTraceServiceRequest(writer, (ExportTraceServiceRequest)request);
+                        }
                     }
 
                     return stream.ToArray();
