@@ -4,8 +4,8 @@ using Trulayer.Processor.Pipeline;
 
 namespace Trulayer.Processor.Storage;
 
-/// <summary>What one write stored; <see cref="Duplicates"/> counts spans of the batch that were stored already (or twice in it).</summary>
-internal readonly record struct WriteResult(int Spans, int Duplicates, int Traces, bool UsedFallback);
+/// <summary>What one write stored: rows (spans or log records); <see cref="Duplicates"/> counts rows of the batch that were stored already (or twice in it).</summary>
+internal readonly record struct WriteResult(int Rows, int Duplicates, int Traces, bool UsedFallback);
 
 /// <summary>
 /// Writes a batch of decoded records in one transaction: spans by binary COPY, the resources and scopes
@@ -207,7 +207,7 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
         return rows.Where(r => stored.Contains(r.Key)).ToList();
     }
 
-    private static NpgsqlBatchCommand ResourcesCommand(List<ResourceRow> resources) => new(InsertResourcesSql)
+    internal static NpgsqlBatchCommand ResourcesCommand(List<ResourceRow> resources) => new(InsertResourcesSql)
     {
         Parameters =
         {
@@ -220,7 +220,7 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
         },
     };
 
-    private static NpgsqlBatchCommand ScopesCommand(List<ScopeRow> scopes) => new(InsertScopesSql)
+    internal static NpgsqlBatchCommand ScopesCommand(List<ScopeRow> scopes) => new(InsertScopesSql)
     {
         Parameters =
         {
