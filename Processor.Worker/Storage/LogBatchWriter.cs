@@ -23,8 +23,7 @@ internal sealed class LogBatchWriter(NpgsqlDataSource dataSource, SpanStorage st
     {
         var rows = Distinct(records);
         storage.EnsurePartitions(SpanStorage.Logs, rows.Select(r => UnixNanos.Day(r.PartitionUnixNano)).ToHashSet());
-        var resources = records.SelectMany(r => r.Resources).DistinctBy(r => (r.ProjectId, r.ResourceId)).ToList();
-        var scopes = records.SelectMany(r => r.Scopes).DistinctBy(s => (s.ProjectId, s.ScopeId)).ToList();
+        var dimensions = DimensionRows.Of(records.SelectMany(r => r.Resources), records.SelectMany(r => r.Scopes));
 
         using var connection = dataSource.OpenConnection();
         var transaction = connection.BeginTransaction();
@@ -47,16 +46,7 @@ internal sealed class LogBatchWriter(NpgsqlDataSource dataSource, SpanStorage st
 
             using (var batch = new NpgsqlBatch(connection, transaction))
             {
-                if (resources.Count > 0)
-                {
-                    batch.BatchCommands.Add(SpanBatchWriter.ResourcesCommand(resources));
-                }
-
-                if (scopes.Count > 0)
-                {
-                    batch.BatchCommands.Add(SpanBatchWriter.ScopesCommand(scopes));
-                }
-
+                dimensions.AddTo(batch);
                 if (batch.BatchCommands.Count > 0)
                 {
                     batch.ExecuteNonQuery();
@@ -64,15 +54,7 @@ internal sealed class LogBatchWriter(NpgsqlDataSource dataSource, SpanStorage st
             }
 
             transaction.Commit();
-            foreach (var resource in resources)
-            {
-                cache.MarkStored(resource.ProjectId, resource.ResourceId, isScope: false);
-            }
-
-            foreach (var scope in scopes)
-            {
-                cache.MarkStored(scope.ProjectId, scope.ScopeId, isScope: true);
-            }
+            dimensions.MarkStored(cache);
 
             return new WriteResult(inserted, records.Sum(r => r.Logs.Count) - inserted, 0, usedFallback);
         }
