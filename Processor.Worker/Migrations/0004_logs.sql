@@ -56,8 +56,7 @@ CREATE UNIQUE INDEX logs_key ON telemetry.logs (project_id, time, record_id);
 CREATE INDEX logs_by_span ON telemetry.logs (project_id, trace_id, span_id) WHERE trace_id IS NOT NULL;
 -- Events by name (gen_ai.user.message, gen_ai.choice, ...).
 CREATE INDEX logs_by_event ON telemetry.logs (project_id, event_name, time) WHERE event_name IS NOT NULL;
--- Exact attribute filters, as for spans.
-CREATE INDEX logs_by_attribute ON telemetry.logs USING gin (attr_hashes);
+-- attr_hashes gets its GIN index with the query that uses it (attribute filters), as for spans.
 
 -- Body text search (q=) by trigrams where pg_trgm can be enabled; a sequential filter within the time window otherwise.
 DO $$

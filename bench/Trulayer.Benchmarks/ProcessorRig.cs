@@ -226,6 +226,12 @@ internal sealed class ProcessorRig : IDisposable
         run.Run();
     }
 
+    public void Execute(string sql)
+    {
+        using var command = DataSource.CreateCommand(sql);
+        command.ExecuteNonQuery();
+    }
+
     public long Count(string sql)
     {
         using var command = DataSource.CreateCommand(sql);
