@@ -26,6 +26,7 @@ internal static class ExportServiceExtensions
         builder.Services.AddSingleton<CursorProtector>();
         builder.Services.AddSingleton<SpanStore>();
         builder.Services.AddSingleton<TraceListStore>();
+        builder.Services.AddSingleton<LogStore>();
 
         // Accept-Encoding: gzip compresses either format as it streams. Fastest: a 10,000-span page is
         // tens of megabytes of JSON, and the better levels cost several times the CPU for a few percent.

@@ -9,7 +9,7 @@ namespace Microsoft.Extensions.Hosting;
 
 internal static class ProcessorServiceExtensions
 {
-    /// <summary>The telemetry schema and its migrations, the consume loop, retention, metrics and the worker health check.</summary>
+    /// <summary>The telemetry schema and its migrations, the span and log consume loops, retention, metrics and the worker health check.</summary>
     public static IHostApplicationBuilder AddProcessorServices(this IHostApplicationBuilder builder)
     {
         // The trace upsert and the other per-batch statements run thousands of times: plan them once per connection.
@@ -28,12 +28,19 @@ internal static class ProcessorServiceExtensions
         builder.Services.AddSingleton<DimensionCache>();
         builder.Services.AddSingleton<SpanStorage>();
         builder.Services.AddSingleton<SpanBatchWriter>();
+        builder.Services.AddSingleton<LogBatchWriter>();
         builder.Services.AddSingleton<DeadLetterPublisher>();
-        builder.Services.AddSingleton<SpanBatchHandler>();
+        builder.Services.AddSingleton<SpanSignal>();
+        builder.Services.AddSingleton<IRecordSignal<DecodedRecord>>(services => services.GetRequiredService<SpanSignal>());
+        builder.Services.AddSingleton<LogSignal>();
+        builder.Services.AddSingleton<IRecordSignal<DecodedLogRecord>>(services => services.GetRequiredService<LogSignal>());
+        builder.Services.AddSingleton(typeof(RecordBatchHandler<>));
         builder.Services.AddTransient<SpanPipeline>();
+        builder.Services.AddTransient<LogPipeline>();
 
         // After the migration (registered above), which hosted services start in order of.
         builder.Services.AddHostedService<SpanConsumerWorker>();
+        builder.Services.AddHostedService<LogConsumerWorker>();
         builder.Services.AddHostedService<RetentionWorker>();
         builder.Services.AddHealthChecks().AddCheck<WorkerHealthCheck>("worker");
         return builder;

@@ -13,7 +13,7 @@ namespace Trulayer.Export.Http;
 /// <summary>
 /// The export routes, for dashboard sessions only: <c>GET /v1/otlp/export</c> (a window of spans as OTLP
 /// TracesData, keyset-paged over a pinned snapshot), <c>GET /v1/traces/{traceId}</c> (one whole trace) and
-/// <c>GET /v1/traces</c> (the trace list). Every query is limited to the caller's projects.
+/// <c>GET /v1/traces</c> (the trace list); the log routes are <see cref="LogsApi"/>'s. Every query is limited to the caller's projects.
 /// </summary>
 public static class ExportApi
 {
@@ -28,13 +28,14 @@ public static class ExportApi
 
     internal const string StoreUnavailable = "the trace store cannot be reached right now: retry shortly";
 
-    private const int MaxFilterLength = 256;
+    internal const int MaxFilterLength = 256;
 
     public static IEndpointRouteBuilder MapExportApi(this IEndpointRouteBuilder app)
     {
         app.MapGet(ExportPath, ExportAsync).RequireAuthorization(PolicyName);
         app.MapGet(TracesPath, ListTracesAsync).RequireAuthorization(PolicyName);
         app.MapGet(TracePath, GetTraceAsync).RequireAuthorization(PolicyName);
+        app.MapLogsApi();
         return app;
     }
 
@@ -224,10 +225,10 @@ public static class ExportApi
         return ErrorResponse.WriteAsync(context, statusCode, message);
     }
 
-    private static readonly Refusal AlteredCursor =
+    internal static readonly Refusal AlteredCursor =
         Refusal.BadRequest("cursor is not one this service issued, or it was altered: pass X-Next-Cursor exactly as received, or start again without cursor");
 
-    private static Refusal? CheckCursor(CursorProtector cursors, string cursor, CursorKind kind, byte[] binding, string parameters, out byte[] payload)
+    internal static Refusal? CheckCursor(CursorProtector cursors, string cursor, CursorKind kind, byte[] binding, string parameters, out byte[] payload)
         => cursors.Unprotect(cursor, kind, binding, out payload) switch
         {
             CursorCheck.Valid => null,
@@ -267,7 +268,7 @@ public static class ExportApi
         return null;
     }
 
-    private static bool TryParseTraceId(string text, out Guid traceId)
+    internal static bool TryParseTraceId(string text, out Guid traceId)
     {
         traceId = Guid.Empty;
         Span<byte> bytes = stackalloc byte[16];
@@ -280,13 +281,13 @@ public static class ExportApi
         return true;
     }
 
-    private static JsonHttpResult<ErrorResponse> Refuse(Refusal refusal) => ErrorResponse.Result(refusal.StatusCode, refusal.Message);
+    internal static JsonHttpResult<ErrorResponse> Refuse(Refusal refusal) => ErrorResponse.Result(refusal.StatusCode, refusal.Message);
 
-    private static JsonHttpResult<ErrorResponse> NotAcceptable() => ErrorResponse.Result(
+    internal static JsonHttpResult<ErrorResponse> NotAcceptable() => ErrorResponse.Result(
         StatusCodes.Status406NotAcceptable,
         $"Accept names no format this route writes: accept {JsonSpanPageWriter.MediaType} (OTLP/JSON, the default) or {ProtobufSpanPageWriter.MediaType}");
 
-    private static JsonHttpResult<ErrorResponse> Unavailable(HttpContext context)
+    internal static JsonHttpResult<ErrorResponse> Unavailable(HttpContext context)
     {
         context.Response.Headers.RetryAfter = "1";
         return ErrorResponse.Result(StatusCodes.Status503ServiceUnavailable, StoreUnavailable);

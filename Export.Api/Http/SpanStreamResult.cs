@@ -6,11 +6,12 @@ using Trulayer.ServiceDefaults.Http;
 namespace Trulayer.Export.Http;
 
 /// <summary>
-/// A 200 whose body is a <see cref="SpanPage"/> streamed as OTLP TracesData in <paramref name="format"/>,
+/// A 200 whose body is a <see cref="SpanPage"/> streamed as OTLP TracesData (or, for a page of log
+/// records, LogsData: <paramref name="signal"/>) in <paramref name="format"/>,
 /// with <c>X-Next-Cursor</c> when more remain. If reading fails once the body has begun, the connection is
 /// aborted: the client sees a broken transfer, never a well-formed but incomplete page.
 /// </summary>
-internal sealed partial class SpanStreamResult(SpanPage page, OtlpFormat format, string? nextCursor, ILogger logger) : IResult
+internal sealed partial class SpanStreamResult(SpanPage page, OtlpFormat format, string? nextCursor, ILogger logger, OtlpSignal signal = OtlpSignal.Traces) : IResult
 {
     public string? NextCursor => nextCursor;
 
@@ -18,7 +19,7 @@ internal sealed partial class SpanStreamResult(SpanPage page, OtlpFormat format,
     {
         await using var owned = page;
         var response = context.Response;
-        var writer = format.CreateWriter(response.BodyWriter);
+        var writer = format.CreateWriter(response.BodyWriter, signal);
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = writer.ContentType;
         if (nextCursor is not null)

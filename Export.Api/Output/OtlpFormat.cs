@@ -11,11 +11,24 @@ internal enum OtlpFormat
     Protobuf,
 }
 
+/// <summary>What a response carries: TracesData (spans) or LogsData (log records).</summary>
+internal enum OtlpSignal
+{
+    Traces,
+    Logs,
+}
+
 internal static class OtlpFormats
 {
-    public static SpanPageWriter CreateWriter(this OtlpFormat format, PipeWriter output) => format switch
+    /// <summary>
+    /// The writer of <paramref name="signal"/>'s data in <paramref name="format"/>. Protobuf serves both:
+    /// LogsData, ResourceLogs and ScopeLogs number their fields as TracesData, ResourceSpans and ScopeSpans
+    /// do, so the same framing around the stored records is a LogsData.
+    /// </summary>
+    public static SpanPageWriter CreateWriter(this OtlpFormat format, PipeWriter output, OtlpSignal signal = OtlpSignal.Traces) => (format, signal) switch
     {
-        OtlpFormat.Protobuf => new ProtobufSpanPageWriter(output),
+        (OtlpFormat.Protobuf, _) => new ProtobufSpanPageWriter(output),
+        (_, OtlpSignal.Logs) => new JsonLogPageWriter(output),
         _ => new JsonSpanPageWriter(output),
     };
 

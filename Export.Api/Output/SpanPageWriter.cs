@@ -24,7 +24,7 @@ internal abstract class SpanPageWriter(PipeWriter output)
 
     public abstract void BeginGroup(int index);
 
-    /// <summary>Writes one span given as its stored protobuf bytes.</summary>
+    /// <summary>Writes one span (in a LogsData writer, one log record) given as its stored protobuf bytes.</summary>
     public abstract void WriteSpan(ReadOnlySpan<byte> span);
 
     public abstract void End();

@@ -10,6 +10,8 @@ internal enum CursorKind : byte
 {
     Export = 1,
     TraceList = 2,
+    LogExport = 3,
+    LogList = 4,
 }
 
 /// <summary>What checking a cursor found.</summary>

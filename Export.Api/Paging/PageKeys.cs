@@ -97,3 +97,35 @@ internal static class Micros
         return x.SequenceCompareTo(y);
     }
 }
+
+/// <summary>
+/// A log record's place in log order: time (microseconds, as stored), record id, then the project. The
+/// export walks it ascending; the dashboard's list descending.
+/// </summary>
+internal readonly record struct LogKey(long TimeMicros, Guid RecordId, Guid ProjectId)
+{
+    public const int Size = 8 + 16 + 16;
+
+    public DateTime Time => Micros.ToDateTime(TimeMicros);
+
+    public byte[] ToPayload(string? snapshot = null)
+    {
+        var text = snapshot is null ? [] : Encoding.ASCII.GetBytes(snapshot);
+        var payload = new byte[Size + text.Length];
+        BinaryPrimitives.WriteInt64BigEndian(payload, TimeMicros);
+        RecordId.TryWriteBytes(payload.AsSpan(8), bigEndian: true, out _);
+        ProjectId.TryWriteBytes(payload.AsSpan(24), bigEndian: true, out _);
+        text.CopyTo(payload, Size);
+        return payload;
+    }
+
+    /// <summary>The key, and the snapshot that follows it in an export cursor (empty in a list cursor); null when the payload is not one.</summary>
+    public static (LogKey Key, string Snapshot)? FromPayload(byte[] payload)
+        => payload.Length < Size
+            ? null
+            : (new LogKey(
+                BinaryPrimitives.ReadInt64BigEndian(payload),
+                new Guid(payload.AsSpan(8, 16), bigEndian: true),
+                new Guid(payload.AsSpan(24, 16), bigEndian: true)),
+               Encoding.ASCII.GetString(payload, Size, payload.Length - Size));
+}

@@ -14,6 +14,15 @@ internal abstract class SpanSelection
 {
     public const string KeyOrder = "start_time, trace_id, span_id, project_id";
 
+    /// <summary>The order of the rows (over the key columns <see cref="Sql"/> selects).</summary>
+    public virtual string Order => KeyOrder;
+
+    /// <summary>The size of a row's item as it arrived, in SQL (<see cref="StoredSpan.SizeColumn"/> for spans).</summary>
+    public virtual string SizeColumn => StoredSpan.SizeColumn;
+
+    /// <summary>What to select of a row for <see cref="StoredSpan"/> to read (<see cref="StoredSpan.SelectColumns"/> for spans).</summary>
+    public virtual string SelectColumns => StoredSpan.SelectColumns;
+
     /// <summary>The SELECT; <paramref name="columns"/> are added to the key columns of every branch.</summary>
     public abstract string Sql(SqlParameters parameters, string columns);
 }

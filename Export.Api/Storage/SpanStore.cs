@@ -141,7 +141,10 @@ internal sealed class SpanStore(NpgsqlDataSource dataSource)
         }
     }
 
-    private async Task<(NpgsqlConnection, NpgsqlTransaction)> BeginAsync(CancellationToken cancellationToken)
+    private Task<(NpgsqlConnection, NpgsqlTransaction)> BeginAsync(CancellationToken cancellationToken) => BeginAsync(dataSource, cancellationToken);
+
+    /// <summary>The read-only REPEATABLE READ transaction a page is read in (<see cref="LogStore"/>'s too).</summary>
+    internal static async Task<(NpgsqlConnection, NpgsqlTransaction)> BeginAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         try
@@ -164,13 +167,13 @@ internal sealed class SpanStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>The page's (project, resource, scope) groups in the order the rows come, with their stored resource and scope.</summary>
-    private static NpgsqlBatchCommand GroupsCommand(SpanSelection selection)
+    internal static NpgsqlBatchCommand GroupsCommand(SpanSelection selection)
     {
         var parameters = new SqlParameters();
         var command = new NpgsqlBatchCommand($"""
             SELECT g.project_id, g.resource_id, g.scope_id, g.spans, g.span_bytes, r.otlp, r.schema_url, s.otlp, s.schema_url
             FROM (SELECT project_id, resource_id, scope_id, count(*) AS spans, sum({SpanFieldBytes}) AS span_bytes
-                  FROM ({selection.Sql(parameters, $"resource_id, scope_id, {StoredSpan.SizeColumn} AS otlp_length")}) page
+                  FROM ({selection.Sql(parameters, $"resource_id, scope_id, {selection.SizeColumn} AS otlp_length")}) page
                   GROUP BY project_id, resource_id, scope_id) g
             LEFT JOIN telemetry.resources r ON r.project_id = g.project_id AND r.resource_id = g.resource_id
             LEFT JOIN telemetry.scopes s ON s.project_id = g.project_id AND s.scope_id = g.scope_id
@@ -185,17 +188,17 @@ internal sealed class SpanStore(NpgsqlDataSource dataSource)
     /// sorts the page's rows, which hold the stored values' TOAST pointers, not the values); a page of one
     /// group keeps export order as read.
     /// </summary>
-    private static NpgsqlCommand RowsCommand(SpanSelection selection, int groups)
+    internal static NpgsqlCommand RowsCommand(SpanSelection selection, int groups)
     {
         var parameters = new SqlParameters();
-        var order = groups == 1 ? SpanSelection.KeyOrder : "project_id, resource_id, scope_id, " + SpanSelection.KeyOrder;
+        var order = groups == 1 ? selection.Order : "project_id, resource_id, scope_id, " + selection.Order;
         var command = new NpgsqlCommand(
-            $"SELECT project_id, resource_id, scope_id, {StoredSpan.Columns} FROM ({selection.Sql(parameters, "resource_id, scope_id, " + StoredSpan.SelectColumns)}) page ORDER BY {order}");
+            $"SELECT project_id, resource_id, scope_id, {StoredSpan.Columns} FROM ({selection.Sql(parameters, "resource_id, scope_id, " + selection.SelectColumns)}) page ORDER BY {order}");
         parameters.CopyTo(command.Parameters);
         return command;
     }
 
-    private static async Task<List<SpanGroup>> ReadGroupsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    internal static async Task<List<SpanGroup>> ReadGroupsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
     {
         var groups = new List<SpanGroup>();
         while (await reader.ReadAsync(cancellationToken))

@@ -6,7 +6,8 @@ using Trulayer.ServiceDefaults.Kafka;
 namespace Trulayer.Processor.Pipeline;
 
 /// <summary>
-/// Sends records the processor cannot store to the dead-letter topic: the original key, value and
+/// Sends records the processor cannot store to their signal's dead-letter topic (otlp.dlq.v1 for spans,
+/// otlp.logs.dlq.v1 for logs): the original key, value and
 /// headers, plus headers naming the reason and where the record came from. At least once: a retry after
 /// a lost acknowledgement can send a record twice.
 /// </summary>
@@ -21,12 +22,10 @@ internal sealed class DeadLetterPublisher(KafkaClientFactory factory) : IDisposa
 
     private readonly Lazy<IProducer<byte[]?, byte[]?>> _producer = new(() => factory.CreateProducer<byte[]?, byte[]?>("processor-dlq"));
 
-    public string Topic => factory.Options.DeadLetterTopic;
-
-    /// <summary>Sends every letter and waits for the broker to acknowledge all of them; throws if any fails.</summary>
-    public void Publish(IReadOnlyList<DeadLetter> letters, CancellationToken cancellationToken)
+    /// <summary>Sends every letter to <paramref name="topic"/> and waits for the broker to acknowledge all of them; throws if any fails.</summary>
+    public void Publish(string topic, IReadOnlyList<DeadLetter> letters, CancellationToken cancellationToken)
     {
-        var deliveries = letters.Select(letter => _producer.Value.ProduceAsync(Topic, ToMessage(letter), cancellationToken)).ToArray();
+        var deliveries = letters.Select(letter => _producer.Value.ProduceAsync(topic, ToMessage(letter), cancellationToken)).ToArray();
         Task.WaitAll(deliveries, cancellationToken);
     }
 

@@ -4,8 +4,8 @@ using Trulayer.Processor.Pipeline;
 
 namespace Trulayer.Processor.Storage;
 
-/// <summary>What one write stored; <see cref="Duplicates"/> counts spans of the batch that were stored already (or twice in it).</summary>
-internal readonly record struct WriteResult(int Spans, int Duplicates, int Traces, bool UsedFallback);
+/// <summary>What one write stored: rows (spans or log records); <see cref="Duplicates"/> counts rows of the batch that were stored already (or twice in it).</summary>
+internal readonly record struct WriteResult(int Rows, int Duplicates, int Traces, bool UsedFallback);
 
 /// <summary>
 /// Writes a batch of decoded records in one transaction: spans by binary COPY, the resources and scopes
@@ -79,25 +79,12 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
             last_received_at = greatest(t.last_received_at, EXCLUDED.last_received_at)
         """;
 
-    private const string InsertResourcesSql = """
-        INSERT INTO telemetry.resources (project_id, resource_id, service_name, schema_url, attributes, otlp)
-        SELECT p, r, s, u, a::jsonb, o FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bytea[]) AS x(p, r, s, u, a, o)
-        ON CONFLICT DO NOTHING
-        """;
-
-    private const string InsertScopesSql = """
-        INSERT INTO telemetry.scopes (project_id, scope_id, name, version, schema_url, attributes, otlp)
-        SELECT p, i, n, v, u, a::jsonb, o FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[]) AS x(p, i, n, v, u, a, o)
-        ON CONFLICT DO NOTHING
-        """;
-
     /// <summary>Writes the records in one transaction; throws what PostgreSQL throws, having written nothing.</summary>
     public WriteResult Write(IReadOnlyList<DecodedRecord> records)
     {
         var rows = Distinct(records);
         storage.EnsurePartitions(rows.Select(r => UnixNanos.Day(r.StartUnixNano)).ToHashSet());
-        var resources = records.SelectMany(r => r.Resources).DistinctBy(r => (r.ProjectId, r.ResourceId)).ToList();
-        var scopes = records.SelectMany(r => r.Scopes).DistinctBy(s => (s.ProjectId, s.ScopeId)).ToList();
+        var dimensions = DimensionRows.Of(records.SelectMany(r => r.Resources), records.SelectMany(r => r.Scopes));
 
         using var connection = dataSource.OpenConnection();
         var transaction = connection.BeginTransaction();
@@ -121,16 +108,7 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
             var traces = TraceRollup.Of(inserted);
             using (var batch = new NpgsqlBatch(connection, transaction))
             {
-                if (resources.Count > 0)
-                {
-                    batch.BatchCommands.Add(ResourcesCommand(resources));
-                }
-
-                if (scopes.Count > 0)
-                {
-                    batch.BatchCommands.Add(ScopesCommand(scopes));
-                }
-
+                dimensions.AddTo(batch);
                 if (traces.Count > 0)
                 {
                     batch.BatchCommands.Add(TracesCommand(traces));
@@ -143,15 +121,7 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
             }
 
             transaction.Commit();
-            foreach (var resource in resources)
-            {
-                cache.MarkStored(resource.ProjectId, resource.ResourceId, isScope: false);
-            }
-
-            foreach (var scope in scopes)
-            {
-                cache.MarkStored(scope.ProjectId, scope.ScopeId, isScope: true);
-            }
+            dimensions.MarkStored(cache);
 
             return new WriteResult(inserted.Count, records.Sum(r => r.Spans.Count) - inserted.Count, traces.Count, usedFallback);
         }
@@ -207,33 +177,6 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
         return rows.Where(r => stored.Contains(r.Key)).ToList();
     }
 
-    private static NpgsqlBatchCommand ResourcesCommand(List<ResourceRow> resources) => new(InsertResourcesSql)
-    {
-        Parameters =
-        {
-            Array(resources.Select(r => r.ProjectId), NpgsqlDbType.Uuid),
-            Array(resources.Select(r => r.ResourceId), NpgsqlDbType.Uuid),
-            Array(resources.Select(r => r.ServiceName), NpgsqlDbType.Text),
-            Array(resources.Select(r => r.SchemaUrl), NpgsqlDbType.Text),
-            Array(resources.Select(r => r.AttributesJson), NpgsqlDbType.Text),
-            Array(resources.Select(r => r.Otlp), NpgsqlDbType.Bytea),
-        },
-    };
-
-    private static NpgsqlBatchCommand ScopesCommand(List<ScopeRow> scopes) => new(InsertScopesSql)
-    {
-        Parameters =
-        {
-            Array(scopes.Select(s => s.ProjectId), NpgsqlDbType.Uuid),
-            Array(scopes.Select(s => s.ScopeId), NpgsqlDbType.Uuid),
-            Array(scopes.Select(s => s.Name), NpgsqlDbType.Text),
-            Array(scopes.Select(s => s.Version), NpgsqlDbType.Text),
-            Array(scopes.Select(s => s.SchemaUrl), NpgsqlDbType.Text),
-            Array(scopes.Select(s => s.AttributesJson), NpgsqlDbType.Text),
-            Array(scopes.Select(s => s.Otlp), NpgsqlDbType.Bytea),
-        },
-    };
-
     private static NpgsqlBatchCommand TracesCommand(List<TraceRollup> traces)
     {
         var services = traces.SelectMany((t, i) => t.Services.Select(s => (Index: i, Name: s))).ToList();
@@ -270,6 +213,6 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
         };
     }
 
-    private static NpgsqlParameter Array<T>(IEnumerable<T> values, NpgsqlDbType elementType)
+    internal static NpgsqlParameter Array<T>(IEnumerable<T> values, NpgsqlDbType elementType)
         => new() { Value = values.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | elementType };
 }

@@ -5,7 +5,7 @@ using NpgsqlTypes;
 
 namespace Trulayer.Processor.Storage;
 
-/// <summary>How telemetry.spans is partitioned.</summary>
+/// <summary>How telemetry.spans (and telemetry.logs) is partitioned.</summary>
 public enum StorageMode
 {
     /// <summary>Native range partitions by day, created by the processor as batches need them.</summary>
@@ -18,15 +18,22 @@ public enum StorageMode
 /// <summary>
 /// What the processor knows of the telemetry schema's layout: which <see cref="StorageMode"/> the
 /// migration chose, and (partitioned) which day partitions exist; creates missing ones and applies
-/// retention. Both modes take the same rows and answer the same queries.
+/// retention. Both modes take the same rows and answer the same queries. telemetry.logs is laid out the
+/// same way (migration 0004), in its own mode: a hypertable where TimescaleDB was there when it was created.
 /// </summary>
 internal sealed partial class SpanStorage(NpgsqlDataSource dataSource, IOptions<TelemetryOptions> telemetryOptions, ILogger<SpanStorage> logger)
 {
-    private readonly ConcurrentDictionary<DateOnly, bool> _days = new();
+    /// <summary>The partitioned tables: telemetry.spans and telemetry.logs.</summary>
+    public const string Spans = "spans", Logs = "logs";
+
+    private readonly ConcurrentDictionary<(string Table, DateOnly Day), bool> _days = new();
     private readonly Lock _initializeLock = new();
     private StorageMode? _mode;
+    private StorageMode? _logsMode;
 
     public StorageMode Mode => _mode ?? throw new InvalidOperationException("the storage has not been initialized");
+
+    public StorageMode LogsMode => _logsMode ?? throw new InvalidOperationException("the storage has not been initialized");
 
     public bool IsInitialized => _mode is not null;
 
@@ -41,10 +48,27 @@ internal sealed partial class SpanStorage(NpgsqlDataSource dataSource, IOptions<
                 _mode = (bool)command.ExecuteScalar()! ? StorageMode.Partitioned : StorageMode.Timescale;
             }
 
+            using (var command = new NpgsqlCommand("SELECT relkind = 'p' FROM pg_class WHERE oid = 'telemetry.logs'::regclass", connection))
+            {
+                _logsMode = (bool)command.ExecuteScalar()! ? StorageMode.Partitioned : StorageMode.Timescale;
+            }
+
+            if (_logsMode == StorageMode.Timescale)
+            {
+                using var command = new NpgsqlCommand("SELECT remove_retention_policy('telemetry.logs', if_exists => true)", connection);
+                command.ExecuteNonQuery();
+                if (telemetryOptions.Value.RetentionDays is { } logDays)
+                {
+                    using var add = new NpgsqlCommand("SELECT add_retention_policy('telemetry.logs', drop_after => make_interval(days => $1))", connection);
+                    add.Parameters.Add(new NpgsqlParameter { Value = logDays });
+                    add.ExecuteNonQuery();
+                }
+            }
+
             var retentionDays = telemetryOptions.Value.RetentionDays;
+            LoadPartitions(connection);
             if (_mode == StorageMode.Partitioned)
             {
-                LoadPartitions(connection);
                 Log.Partitioned(logger, _days.Count, retentionDays?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "off", WhyNotTimescale(connection));
                 return;
             }
@@ -92,15 +116,18 @@ internal sealed partial class SpanStorage(NpgsqlDataSource dataSource, IOptions<
         };
     }
 
-    /// <summary>Creates the day partitions among <paramref name="days"/> that do not exist yet (partitioned mode).</summary>
-    public void EnsurePartitions(IReadOnlyCollection<DateOnly> days)
+    /// <summary>Creates the day partitions of telemetry.spans among <paramref name="days"/> that do not exist yet (partitioned mode).</summary>
+    public void EnsurePartitions(IReadOnlyCollection<DateOnly> days) => EnsurePartitions(Spans, days);
+
+    /// <summary>Creates the day partitions of <paramref name="table"/> (<see cref="Spans"/> or <see cref="Logs"/>) among <paramref name="days"/> that do not exist yet.</summary>
+    public void EnsurePartitions(string table, IReadOnlyCollection<DateOnly> days)
     {
-        if (Mode != StorageMode.Partitioned)
+        if ((table == Logs ? LogsMode : Mode) != StorageMode.Partitioned)
         {
             return;
         }
 
-        var missing = days.Where(d => !_days.ContainsKey(d)).Distinct().ToArray();
+        var missing = days.Where(d => !_days.ContainsKey((table, d))).Distinct().ToArray();
         if (missing.Length == 0)
         {
             return;
@@ -108,18 +135,19 @@ internal sealed partial class SpanStorage(NpgsqlDataSource dataSource, IOptions<
 
         using var connection = dataSource.OpenConnection();
         using var transaction = connection.BeginTransaction();
-        using var command = new NpgsqlCommand("SELECT telemetry.ensure_span_partitions($1)", connection, transaction);
+        using var command = new NpgsqlCommand("SELECT telemetry.ensure_day_partitions($1, $2)", connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter { Value = table, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter { Value = missing, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Date });
         var created = (int)command.ExecuteScalar()!;
         transaction.Commit();
         foreach (var day in missing)
         {
-            _days[day] = true;
+            _days[(table, day)] = true;
         }
 
         if (created > 0)
         {
-            Log.PartitionsCreated(logger, created, string.Join(", ", missing.Order().Select(d => d.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture))));
+            Log.PartitionsCreated(logger, created, table, string.Join(", ", missing.Order().Select(d => d.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture))));
         }
     }
 
@@ -144,14 +172,20 @@ internal sealed partial class SpanStorage(NpgsqlDataSource dataSource, IOptions<
         var cutoff = now.UtcDateTime.Date.AddDays(-days);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var partitions = 0;
-        if (Mode == StorageMode.Partitioned)
+        foreach (var (table, mode) in new[] { (Spans, Mode), (Logs, LogsMode) })
         {
-            await using var drop = new NpgsqlCommand("SELECT telemetry.drop_span_partitions_before($1)", connection);
-            drop.Parameters.Add(new NpgsqlParameter { Value = DateOnly.FromDateTime(cutoff), NpgsqlDbType = NpgsqlDbType.Date });
-            partitions = (int)(await drop.ExecuteScalarAsync(cancellationToken))!;
-            foreach (var day in _days.Keys.Where(d => d < DateOnly.FromDateTime(cutoff)))
+            if (mode != StorageMode.Partitioned)
             {
-                _days.TryRemove(day, out _);
+                continue;
+            }
+
+            await using var drop = new NpgsqlCommand("SELECT telemetry.drop_day_partitions_before($1, $2)", connection);
+            drop.Parameters.Add(new NpgsqlParameter { Value = table, NpgsqlDbType = NpgsqlDbType.Text });
+            drop.Parameters.Add(new NpgsqlParameter { Value = DateOnly.FromDateTime(cutoff), NpgsqlDbType = NpgsqlDbType.Date });
+            partitions += (int)(await drop.ExecuteScalarAsync(cancellationToken))!;
+            foreach (var key in _days.Keys.Where(k => k.Table == table && k.Day < DateOnly.FromDateTime(cutoff)))
+            {
+                _days.TryRemove(key, out _);
             }
         }
 
@@ -165,11 +199,14 @@ internal sealed partial class SpanStorage(NpgsqlDataSource dataSource, IOptions<
     private void LoadPartitions(NpgsqlConnection connection)
     {
         _days.Clear();
-        using var command = new NpgsqlCommand("SELECT d FROM telemetry.span_partition_days() AS d", connection);
+        using var command = new NpgsqlCommand(
+            "SELECT t, d FROM unnest(ARRAY[$1, $2]) AS t, telemetry.day_partitions(t) AS d", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = Spans, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = Logs, NpgsqlDbType = NpgsqlDbType.Text });
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            _days[reader.GetFieldValue<DateOnly>(0)] = true;
+            _days[(reader.GetString(0) == Logs ? Logs : Spans, reader.GetFieldValue<DateOnly>(1))] = true;
         }
     }
 
@@ -183,11 +220,11 @@ internal sealed partial class SpanStorage(NpgsqlDataSource dataSource, IOptions<
             Message = "Span storage: TimescaleDB hypertable (1-day chunks, compressed after 7 days); retention {RetentionDays} days")]
         public static partial void Timescale(ILogger logger, string retentionDays);
 
-        [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "Created {Count} span partition(s) for {Days}")]
-        public static partial void PartitionsCreated(ILogger logger, int count, string days);
+        [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "Created {Count} partition(s) of telemetry.{Table} for {Days}")]
+        public static partial void PartitionsCreated(ILogger logger, int count, string table, string days);
 
         [LoggerMessage(EventId = 1103, Level = LogLevel.Information,
-            Message = "Retention ({Days} days, cutoff {Cutoff:yyyy-MM-dd}): dropped {Partitions} span partition(s) and {Traces} trace row(s)")]
+            Message = "Retention ({Days} days, cutoff {Cutoff:yyyy-MM-dd}): dropped {Partitions} span and log partition(s) and {Traces} trace row(s)")]
         public static partial void Retention(ILogger logger, int days, DateTime cutoff, int partitions, int traces);
     }
 }

@@ -105,10 +105,79 @@ internal sealed class ProcessorRig : IDisposable
         return [.. records.SelectMany(m => decoder.Decode(new ConsumeResult<byte[]?, byte[]?> { Message = m, TopicPartitionOffset = new TopicPartitionOffset("bench", 0, 0) }).Record!.Spans)];
     }
 
+    /// <summary>
+    /// <paramref name="count"/> log records as ingest produces them: LogBatch records of 10 records per
+    /// trace, as an instrumented LLM application writes them (a GenAI event per record: prompt, choice,
+    /// operation details, with a body of about 300 bytes, five attributes, trace and span ids).
+    /// </summary>
+    public static List<Message<byte[]?, byte[]?>> LogRecords(int count, Guid project, DateTimeOffset? start = null)
+    {
+        var first = start ?? DateTimeOffset.UtcNow.AddMinutes(-1);
+        string[] events = ["gen_ai.system.message", "gen_ai.user.message", "gen_ai.choice", "gen_ai.client.inference.operation.details"];
+        var text = string.Concat(Enumerable.Repeat("The quick brown fox answers the user's question about the weather. ", 4));
+        var messages = new List<Message<byte[]?, byte[]?>>();
+        for (var trace = 0; trace < count / 10; trace++)
+        {
+            var traceId = ByteString.CopyFrom(RandomNumberGenerator.GetBytes(16));
+            var scope = new OpenTelemetry.Proto.Logs.V1.ScopeLogs { Scope = new OpenTelemetry.Proto.Common.V1.InstrumentationScope { Name = "opentelemetry.instrumentation.openai", Version = "0.40.0" } };
+            for (var i = 0; i < 10; i++)
+            {
+                var nanos = (ulong)((first.AddMilliseconds(trace) - DateTimeOffset.UnixEpoch).Ticks * 100) + (ulong)i;
+                var record = new OpenTelemetry.Proto.Logs.V1.LogRecord
+                {
+                    TimeUnixNano = nanos,
+                    ObservedTimeUnixNano = nanos + 1000,
+                    SeverityNumber = OpenTelemetry.Proto.Logs.V1.SeverityNumber.Info,
+                    EventName = events[i % events.Length],
+                    TraceId = traceId,
+                    SpanId = ByteString.CopyFrom(RandomNumberGenerator.GetBytes(8)),
+                    Body = new OpenTelemetry.Proto.Common.V1.AnyValue
+                    {
+                        KvlistValue = new OpenTelemetry.Proto.Common.V1.KeyValueList
+                        {
+                            Values =
+                            {
+                                new OpenTelemetry.Proto.Common.V1.KeyValue { Key = "role", Value = new() { StringValue = "assistant" } },
+                                new OpenTelemetry.Proto.Common.V1.KeyValue { Key = "content", Value = new() { StringValue = $"{trace}.{i} {text}" } },
+                            },
+                        },
+                    },
+                };
+                foreach (var (key, value) in new[] { ("gen_ai.system", "openai"), ("gen_ai.request.model", "gpt-4o-mini"), ("server.address", "api.openai.com"), ("user.id", $"user-{trace % 100}"), ("session.id", $"session-{trace % 1000}") })
+                {
+                    record.Attributes.Add(new OpenTelemetry.Proto.Common.V1.KeyValue { Key = key, Value = new() { StringValue = value } });
+                }
+
+                scope.LogRecords.Add(record);
+            }
+
+            var batch = new LogBatch { ProjectId = project.ToString(), TraceId = traceId, ReceivedTimeUnixNano = (ulong)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000) };
+            batch.ResourceLogs.Add(new OpenTelemetry.Proto.Logs.V1.ResourceLogs
+            {
+                Resource = new OpenTelemetry.Proto.Resource.V1.Resource { Attributes = { new OpenTelemetry.Proto.Common.V1.KeyValue { Key = "service.name", Value = new() { StringValue = "chat-api" } } } },
+                ScopeLogs = { scope },
+            });
+            messages.Add(new Message<byte[]?, byte[]?>
+            {
+                Key = Encoding.UTF8.GetBytes($"{project}:{Convert.ToHexStringLower(traceId.Span)}"),
+                Value = batch.ToByteArray(),
+            });
+        }
+
+        return messages;
+    }
+
+    /// <summary>The log rows the processor's own decoder makes of <paramref name="records"/>.</summary>
+    public static List<LogRow> LogRows(IEnumerable<Message<byte[]?, byte[]?>> records)
+    {
+        var decoder = new LogRecordDecoder(new DimensionCache());
+        return [.. records.SelectMany(m => decoder.Decode(new ConsumeResult<byte[]?, byte[]?> { Message = m, TopicPartitionOffset = new TopicPartitionOffset("bench", 0, 0) }).Record!.Logs)];
+    }
+
     /// <summary>Empties the telemetry tables.</summary>
     public void Truncate()
     {
-        using var command = DataSource.CreateCommand("TRUNCATE telemetry.spans, telemetry.traces, telemetry.resources, telemetry.scopes; CHECKPOINT");
+        using var command = DataSource.CreateCommand("TRUNCATE telemetry.spans, telemetry.traces, telemetry.logs, telemetry.resources, telemetry.scopes; CHECKPOINT");
         command.ExecuteNonQuery();
     }
 
@@ -118,16 +187,25 @@ internal sealed class ProcessorRig : IDisposable
     /// running); <see cref="PipelineRun.Run"/> stores them.
     /// </summary>
     public PipelineRun Prepare(IReadOnlyList<Message<byte[]?, byte[]?>> records, int partitions)
+        => Prepare<SpanPipeline, DecodedRecord>(records, partitions, "spans", (options, topic) => options.SpansTopic = topic);
+
+    /// <summary>The same for log records: the real <see cref="LogPipeline"/> on a fresh logs topic.</summary>
+    public PipelineRun PrepareLogs(IReadOnlyList<Message<byte[]?, byte[]?>> records, int partitions)
+        => Prepare<LogPipeline, DecodedLogRecord>(records, partitions, "logs", (options, topic) => options.LogsTopic = topic);
+
+    private PipelineRun Prepare<TPipeline, TRecord>(IReadOnlyList<Message<byte[]?, byte[]?>> records, int partitions, string signal, Action<KafkaOptions, string> useTopic)
+        where TPipeline : RecordPipeline<TRecord>
+        where TRecord : IDecodedRecord
     {
-        var topic = "bench.spans." + Guid.NewGuid().ToString("N");
+        var topic = $"bench.{signal}." + Guid.NewGuid().ToString("N");
         _broker.CreateTopic(topic, partitions);
         var kafka = Services.GetRequiredService<KafkaClientFactory>();
-        kafka.Options.SpansTopic = topic;
+        useTopic(kafka.Options, topic);
         kafka.Options.ConsumerGroup = "bench-" + Guid.NewGuid().ToString("N");
 
-        var pipeline = Services.GetRequiredService<SpanPipeline>();
+        var pipeline = Services.GetRequiredService<TPipeline>();
         pipeline.Start([.. Enumerable.Range(0, partitions).Select(p => new TopicPartition(topic, p))]);
-        var run = new PipelineRun(pipeline);
+        var run = PipelineRun.Of(pipeline);
 
         using var producer = kafka.CreateProducer<byte[]?, byte[]?>("bench");
         var deliveries = records.Select(m => producer.ProduceAsync(topic, m)).ToArray();
@@ -146,6 +224,12 @@ internal sealed class ProcessorRig : IDisposable
     {
         using var run = Prepare(records, partitions);
         run.Run();
+    }
+
+    public void Execute(string sql)
+    {
+        using var command = DataSource.CreateCommand(sql);
+        command.ExecuteNonQuery();
     }
 
     public long Count(string sql)
@@ -244,35 +328,46 @@ internal sealed class ProcessorRig : IDisposable
     /// <summary>A pipeline ready to store what was produced; <see cref="Run"/> returns once every offset is committed.</summary>
     internal sealed class PipelineRun : IDisposable
     {
-        private readonly SpanPipeline _pipeline;
+        private readonly Action<CancellationToken> _run;
+        private readonly IDisposable _pipeline;
         private readonly CancellationTokenSource _done = new();
         private readonly Dictionary<int, long> _committed = [];
 
-        public PipelineRun(SpanPipeline pipeline)
+        private PipelineRun(Action<CancellationToken> run, IDisposable pipeline)
         {
+            _run = run;
             _pipeline = pipeline;
-            _pipeline.Committed += offsets =>
-            {
-                foreach (var offset in offsets)
-                {
-                    _committed[offset.Partition.Value] = offset.Offset.Value;
-                }
+        }
 
-                if (HighWatermarks.All(h => _committed.GetValueOrDefault(h.Key) >= h.Value))
-                {
-                    _done.Cancel();
-                }
-            };
+        public static PipelineRun Of<TRecord>(RecordPipeline<TRecord> pipeline)
+            where TRecord : IDecodedRecord
+        {
+            var run = new PipelineRun(pipeline.Run, pipeline);
+            pipeline.Committed += run.OnCommitted;
+            return run;
         }
 
         public Dictionary<int, long> HighWatermarks { get; } = [];
 
-        public void Run() => _pipeline.Run(_done.Token);
+        public void Run() => _run(_done.Token);
 
         public void Dispose()
         {
             _pipeline.Dispose();
             _done.Dispose();
+        }
+
+        private void OnCommitted(IReadOnlyList<TopicPartitionOffset> offsets)
+        {
+            foreach (var offset in offsets)
+            {
+                _committed[offset.Partition.Value] = offset.Offset.Value;
+            }
+
+            if (HighWatermarks.All(h => _committed.GetValueOrDefault(h.Key) >= h.Value))
+            {
+                _done.Cancel();
+            }
         }
     }
 }

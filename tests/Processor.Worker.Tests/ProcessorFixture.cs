@@ -18,14 +18,25 @@ public sealed class ProcessorFixture : IAsyncLifetime
     /// <summary>The spans topic the processor consumes.</summary>
     public string Topic { get; private set; } = "";
 
+    /// <summary>The logs topic the processor consumes, and its dead-letter topic (this fixture's own).</summary>
+    public string LogsTopic { get; private set; } = "";
+
+    public string LogsDeadLetterTopic { get; private set; } = "";
+
     internal ProcessorHost Host => _host ?? throw new InvalidOperationException("the processor has not started");
 
     public async Task InitializeAsync()
     {
         await Database.InitializeAsync();
         Topic = Kafka.CreateTopic("spans", SpansPartitions);
-        _host = new ProcessorHost(Database.ConnectionString, Kafka.BootstrapServers,
-            new Dictionary<string, string?> { ["Kafka:SpansTopic"] = Topic }).Start();
+        LogsTopic = Kafka.CreateTopic("logs");
+        LogsDeadLetterTopic = Kafka.CreateTopic("logs-dlq", 1);
+        _host = new ProcessorHost(Database.ConnectionString, Kafka.BootstrapServers, new Dictionary<string, string?>
+        {
+            ["Kafka:SpansTopic"] = Topic,
+            ["Kafka:LogsTopic"] = LogsTopic,
+            ["Kafka:LogsDeadLetterTopic"] = LogsDeadLetterTopic,
+        }).Start();
     }
 
     public async Task DisposeAsync()

@@ -4,16 +4,25 @@ using Trulayer.Processor.Storage;
 
 namespace Trulayer.Processor;
 
+/// <summary>The span consumer: <see cref="SpanPipeline"/> hosted.</summary>
+internal sealed class SpanConsumerWorker(SpanPipeline pipeline, SpanStorage storage, WorkerHeartbeat heartbeat, ILogger<SpanConsumerWorker> logger)
+    : RecordConsumerWorker<DecodedRecord>(pipeline, storage, heartbeat, logger);
+
+/// <summary>The log consumer: <see cref="LogPipeline"/> hosted, beside the span one, in the same consumer group.</summary>
+internal sealed class LogConsumerWorker(LogPipeline pipeline, SpanStorage storage, WorkerHeartbeat heartbeat, ILogger<LogConsumerWorker> logger)
+    : RecordConsumerWorker<DecodedLogRecord>(pipeline, storage, heartbeat, logger);
+
 /// <summary>
-/// Hosts the consume loop: on a long-running thread of its own (Kafka's consumer blocks), once the span
+/// Hosts a consume loop: on a long-running thread of its own (Kafka's consumer blocks), once the
 /// storage is known, until the host stops. A failure it cannot handle ends the process, to be restarted
 /// with nothing committed past what is stored.
 /// </summary>
-internal sealed partial class SpanConsumerWorker(
-    SpanPipeline pipeline,
+internal abstract class RecordConsumerWorker<TRecord>(
+    RecordPipeline<TRecord> pipeline,
     SpanStorage storage,
     WorkerHeartbeat heartbeat,
-    ILogger<SpanConsumerWorker> logger) : BackgroundService
+    ILogger logger) : BackgroundService
+    where TRecord : IDecodedRecord
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
         => Task.Factory.StartNew(() => Run(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -38,7 +47,7 @@ internal sealed partial class SpanConsumerWorker(
         catch (Exception ex)
         {
             heartbeat.Stopped(ex.Message);
-            Log.Failed(logger, ex);
+            ConsumerLog.Failed(logger, ex);
             throw;
         }
     }
@@ -57,7 +66,7 @@ internal sealed partial class SpanConsumerWorker(
             }
             catch (NpgsqlException ex) when (ex is not PostgresException || ex.IsTransient)
             {
-                Log.StorageUnavailable(logger, ex.Message, delay);
+                ConsumerLog.StorageUnavailable(logger, ex.Message, delay);
             }
 
             if (stop.WaitHandle.WaitOne(delay))
@@ -68,13 +77,13 @@ internal sealed partial class SpanConsumerWorker(
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
         }
     }
+}
 
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 1000, Level = LogLevel.Critical, Message = "The span consumer failed; the process stops so it can be restarted")]
-        public static partial void Failed(ILogger logger, Exception exception);
+internal static partial class ConsumerLog
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Critical, Message = "A consumer failed; the process stops so it can be restarted")]
+    public static partial void Failed(ILogger logger, Exception exception);
 
-        [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "PostgreSQL is not reachable ({Error}); retrying in {Delay}")]
-        public static partial void StorageUnavailable(ILogger logger, string error, TimeSpan delay);
-    }
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "PostgreSQL is not reachable ({Error}); retrying in {Delay}")]
+    public static partial void StorageUnavailable(ILogger logger, string error, TimeSpan delay);
 }

@@ -6,54 +6,55 @@ using Trulayer.Processor.Storage;
 namespace Trulayer.Processor.Pipeline;
 
 /// <summary>A batch ready to write: the decoded records, those to dead-letter, and the offsets it completes.</summary>
-internal sealed record PreparedBatch(
-    IReadOnlyList<DecodedRecord> Records,
+internal sealed record PreparedBatch<TRecord>(
+    IReadOnlyList<TRecord> Records,
     IReadOnlyList<DeadLetter> DeadLetters,
     IReadOnlyList<TopicPartitionOffset> NextOffsets,
-    int SpanCount,
+    int RowCount,
     int Generation);
 
 /// <summary>
 /// Stores one batch durably, or keeps trying: database and Kafka failures are retried with backoff
-/// until they pass or the service stops, so nothing is lost and no offset moves past an unstored span.
+/// until they pass or the service stops, so nothing is lost and no offset moves past an unstored row.
 /// A record PostgreSQL refuses for its content (a data error, not an outage) is isolated by splitting
 /// the batch and sent to the dead-letter topic with the database's reason, so one bad record never
-/// blocks its partition. Runs on the pipeline's writer thread.
+/// blocks its partition; it goes to the signal's dead-letter topic. Runs on the pipeline's writer thread.
 /// </summary>
-internal sealed partial class SpanBatchHandler(
-    SpanBatchWriter writer,
+internal sealed class RecordBatchHandler<TRecord>(
+    IRecordSignal<TRecord> signal,
     SpanStorage storage,
     DeadLetterPublisher deadLetters,
     ProcessorMetrics metrics,
     WorkerHeartbeat heartbeat,
     IOptions<ProcessorOptions> options,
     TimeProvider time,
-    ILogger<SpanBatchHandler> logger)
+    ILogger<RecordBatchHandler<TRecord>> logger)
+    where TRecord : IDecodedRecord
 {
     /// <summary>Returns once the batch is stored and its dead letters acknowledged; throws OperationCanceledException when stopped first.</summary>
-    public void Handle(PreparedBatch batch, CancellationToken stop)
+    public void Handle(PreparedBatch<TRecord> batch, CancellationToken stop)
     {
         var started = time.GetTimestamp();
         var letters = new List<DeadLetter>(batch.DeadLetters);
         var result = WriteOrIsolate(batch.Records, letters, stop);
         if (letters.Count > 0)
         {
-            Retry("send dead letters", () => deadLetters.Publish(letters, stop), stop);
+            Retry("send dead letters", () => deadLetters.Publish(signal.DeadLetterTopic, letters, stop), stop);
             foreach (var letter in letters)
             {
-                metrics.DeadLettered(letter.Stage == DeadLetterStage.Decode ? "decode" : "database");
-                Log.DeadLettered(logger, letter.Source.TopicPartitionOffset.ToString(), letter.Reason);
+                metrics.DeadLettered(signal.Name, letter.Stage == DeadLetterStage.Decode ? "decode" : "database");
+                HandlerLog.DeadLettered(logger, letter.Source.TopicPartitionOffset.ToString(), letter.Reason);
             }
         }
 
-        metrics.BatchStored(result.Spans, result.Duplicates, time.GetElapsedTime(started));
+        metrics.BatchStored(signal.Name, result.Rows, result.Duplicates, time.GetElapsedTime(started));
         if (result.Duplicates > 0)
         {
-            Log.Duplicates(logger, result.Duplicates, result.Spans);
+            HandlerLog.Duplicates(logger, result.Duplicates, signal.Name, result.Rows);
         }
     }
 
-    private WriteResult WriteOrIsolate(IReadOnlyList<DecodedRecord> records, List<DeadLetter> letters, CancellationToken stop)
+    private WriteResult WriteOrIsolate(IReadOnlyList<TRecord> records, List<DeadLetter> letters, CancellationToken stop)
     {
         if (records.Count == 0)
         {
@@ -62,7 +63,7 @@ internal sealed partial class SpanBatchHandler(
 
         try
         {
-            return Retry("write spans", () => writer.Write(records), stop);
+            return Retry("write " + signal.Name, () => signal.Write(records), stop);
         }
         catch (PostgresException ex) when (IsDataError(ex))
         {
@@ -73,11 +74,11 @@ internal sealed partial class SpanBatchHandler(
                 return default;
             }
 
-            Log.Isolating(logger, records.Count, ex.SqlState, ex.MessageText);
+            HandlerLog.Isolating(logger, records.Count, ex.SqlState, ex.MessageText);
             var half = records.Count / 2;
             var first = WriteOrIsolate([.. records.Take(half)], letters, stop);
             var second = WriteOrIsolate([.. records.Skip(half)], letters, stop);
-            return new WriteResult(first.Spans + second.Spans, first.Duplicates + second.Duplicates, first.Traces + second.Traces, first.UsedFallback || second.UsedFallback);
+            return new WriteResult(first.Rows + second.Rows, first.Duplicates + second.Duplicates, first.Traces + second.Traces, first.UsedFallback || second.UsedFallback);
         }
     }
 
@@ -101,7 +102,7 @@ internal sealed partial class SpanBatchHandler(
                     storage.ReloadPartitions();
                 }
 
-                Log.Retrying(logger, what, attempt, Describe(ex), delay);
+                HandlerLog.Retrying(logger, what, attempt, Describe(ex), delay);
             }
             finally
             {
@@ -148,19 +149,20 @@ internal sealed partial class SpanBatchHandler(
         AggregateException aggregate => string.Join("; ", aggregate.InnerExceptions.Select(Describe).Distinct()),
         _ => ex.Message,
     };
+}
 
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "Could not {What} (attempt {Attempt}): {Error}; retrying in {Delay}")]
-        public static partial void Retrying(ILogger logger, string what, int attempt, string error, TimeSpan delay);
+/// <summary>The batch handler's log messages (outside the generic class, for the source generator).</summary>
+internal static partial class HandlerLog
+{
+    [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "Could not {What} (attempt {Attempt}): {Error}; retrying in {Delay}")]
+    public static partial void Retrying(ILogger logger, string what, int attempt, string error, TimeSpan delay);
 
-        [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "PostgreSQL refused a batch of {Records} records ({SqlState} {Error}); splitting it to find the record")]
-        public static partial void Isolating(ILogger logger, int records, string sqlState, string error);
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "PostgreSQL refused a batch of {Records} records ({SqlState} {Error}); splitting it to find the record")]
+    public static partial void Isolating(ILogger logger, int records, string sqlState, string error);
 
-        [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Record {Source} sent to the dead-letter topic: {Reason}")]
-        public static partial void DeadLettered(ILogger logger, string source, string reason);
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Record {Source} sent to the dead-letter topic: {Reason}")]
+    public static partial void DeadLettered(ILogger logger, string source, string reason);
 
-        [LoggerMessage(EventId = 1203, Level = LogLevel.Information, Message = "Skipped {Duplicates} re-delivered span(s) already stored; stored {Spans} new")]
-        public static partial void Duplicates(ILogger logger, int duplicates, int spans);
-    }
+    [LoggerMessage(EventId = 1203, Level = LogLevel.Information, Message = "Skipped {Duplicates} re-delivered {Signal} already stored; stored {Rows} new")]
+    public static partial void Duplicates(ILogger logger, int duplicates, string signal, int rows);
 }
