@@ -5,7 +5,7 @@ using Trulayer.Otlp.Protobuf;
 namespace Trulayer.Ingest.Pipeline;
 
 /// <summary>
-/// One Kafka record: key <c>&lt;project_id&gt;:&lt;trace_id hex&gt;</c> (just <c>&lt;project_id&gt;</c> for log
+/// One Kafka record: key <c>&lt;project_id&gt;:&lt;trace_id hex&gt;</c> (<c>&lt;project_id&gt;:</c> for log
 /// records that name no trace), value an encoded <c>SpanBatch</c> or <c>LogBatch</c>; <c>SpanCount</c> counts
 /// its spans or log records.
 /// </summary>
@@ -127,9 +127,9 @@ public static class SpanBatchComposer
         {
             _hasTrace = traceId != UInt128.Zero;
             BinaryPrimitives.WriteUInt128BigEndian(_traceId, traceId);
-            // Records without a trace are keyed by their project alone: a retry of them lands on the
-            // partition of the first attempt, in order with the project's other trace-less records.
-            _key = _hasTrace ? $"{projectId:D}:{Convert.ToHexStringLower(_traceId)}" : projectId.ToString("D");
+            // Records without a trace are keyed "<project_id>:" (the trace's hex empty): a retry of them lands
+            // on the partition of the first attempt, in order with the project's other trace-less records.
+            _key = _hasTrace ? $"{projectId:D}:{Convert.ToHexStringLower(_traceId)}" : $"{projectId:D}:";
             _baseSize = ProtoWire.LengthDelimitedFieldSize(BatchProjectId, project.Length)
                         + (_hasTrace ? ProtoWire.LengthDelimitedFieldSize(BatchTraceId, 16) : 0)
                         + 1 + 8

@@ -90,7 +90,7 @@ public sealed class LogsIngestTests(IngestFixture fixture) : IClassFixture<Inges
         Assert.All(traced, r => Assert.Equal($"{project}:{Convert.ToHexStringLower(r.Batch.TraceId.Span)}", r.Key));
         Assert.All(traced, r => Assert.All(LogsIn([r]), l => Assert.Equal(r.Batch.TraceId, l.TraceId)));
         var untraced = Assert.Single(records, r => r.Batch.TraceId.IsEmpty);
-        Assert.Equal(project.ToString(), untraced.Key);
+        Assert.Equal($"{project}:", untraced.Key);
         Assert.All(LogsIn([untraced]), l => Assert.True(l.TraceId.IsEmpty));
         AssertSameRecords(LogsIn(request), LogsIn(records));
         Assert.Equal(request.ResourceLogs[0].Resource, records[0].Batch.ResourceLogs[0].Resource);
