@@ -33,6 +33,20 @@ public sealed class SpanTypeRulesTests
     [InlineData(SpanType.Custom, "http.route=/v1/chat")]
     [InlineData(SpanType.Custom, "genai.system=typo", "llmx=1")]
     [InlineData(SpanType.Custom)]
+    // An agent step (or any operation the table does not know) is not a model call.
+    [InlineData(SpanType.Agent, "gen_ai.operation.name=agent_step", "gen_ai.agent.name=planner")]
+    [InlineData(SpanType.Custom, "gen_ai.operation.name=plan", "gen_ai.conversation.id=c1")]
+    // Attributes any span of an agent run carries do not make it a model call either.
+    [InlineData(SpanType.Custom, "gen_ai.conversation.id=c1", "gen_ai.agent.name=planner")]
+    // The AI SDK: the outer call is the agent, its doGenerate the model call.
+    [InlineData(SpanType.Agent, "ai.operationId=ai.generateText", "ai.model.id=gpt-4o", "gen_ai.request.model=gpt-4o")]
+    [InlineData(SpanType.Llm, "ai.operationId=ai.generateText.doGenerate", "gen_ai.request.model=gpt-4o")]
+    [InlineData(SpanType.Embedding, "ai.operationId=ai.embed.doEmbed", "gen_ai.request.model=text-embedding-3-small")]
+    // OpenInference and OpenLLMetry kinds win over what the span carries.
+    [InlineData(SpanType.Chain, "openinference.span.kind=CHAIN", "llm.model_name=gpt-4o")]
+    [InlineData(SpanType.Chain, "traceloop.span.kind=workflow", "gen_ai.request.model=gpt-4o")]
+    [InlineData(SpanType.Retrieval, "openinference.span.kind=RETRIEVER")]
+    [InlineData(SpanType.Embedding, "gen_ai.operation.name=embeddings", "gen_ai.request.model=text-embedding-3-small")]
     public void Infer_FollowsTheRuleTable(SpanType expected, params string[] attributes)
     {
         var keyValues = attributes.Select(a => a.Split('=', 2)).Select(p => new KeyValue { Key = p[0], Value = new AnyValue { StringValue = p[1] } }).ToList();
@@ -71,30 +85,6 @@ public sealed class SpanTypeRulesTests
             Assert.Equal(better.Type, SpanTypeRules.Infer([Of(row), Of(better)]));
             Assert.Equal(better.Type, SpanTypeRules.Infer([Of(better), Of(row)]));
         }
-    }
-
-    [Theory]
-    // An agent step (or any operation the table does not know) is not a model call.
-    [InlineData(SpanType.Agent, "gen_ai.operation.name=agent_step", "gen_ai.agent.name=planner")]
-    [InlineData(SpanType.Custom, "gen_ai.operation.name=plan", "gen_ai.conversation.id=c1")]
-    // Attributes any span of an agent run carries do not make it a model call either.
-    [InlineData(SpanType.Custom, "gen_ai.conversation.id=c1", "gen_ai.agent.name=planner")]
-    // The AI SDK: the outer call is the agent, its doGenerate the model call.
-    [InlineData(SpanType.Agent, "ai.operationId=ai.generateText", "ai.model.id=gpt-4o", "gen_ai.request.model=gpt-4o")]
-    [InlineData(SpanType.Llm, "ai.operationId=ai.generateText.doGenerate", "gen_ai.request.model=gpt-4o")]
-    [InlineData(SpanType.Embedding, "ai.operationId=ai.embed.doEmbed", "gen_ai.request.model=text-embedding-3-small")]
-    // OpenInference and OpenLLMetry kinds win over what the span carries.
-    [InlineData(SpanType.Chain, "openinference.span.kind=CHAIN", "llm.model_name=gpt-4o")]
-    [InlineData(SpanType.Chain, "traceloop.span.kind=workflow", "gen_ai.request.model=gpt-4o")]
-    [InlineData(SpanType.Retrieval, "openinference.span.kind=RETRIEVER")]
-    [InlineData(SpanType.Embedding, "gen_ai.operation.name=embeddings", "gen_ai.request.model=text-embedding-3-small")]
-    public void Infer_ConventionsSpans(SpanType expected, params string[] attributes)
-    {
-        var keyValues = attributes.Select(a => a.Split('=', 2)).Select(p => new KeyValue { Key = p[0], Value = new AnyValue { StringValue = p[1] } }).ToList();
-
-        Assert.Equal(expected, SpanTypeRules.Infer(keyValues));
-        keyValues.Reverse();
-        Assert.Equal(expected, SpanTypeRules.Infer(keyValues));
     }
 
     [Fact]
