@@ -10,6 +10,7 @@ public sealed record GenAiFields
 {
     public static GenAiFields None { get; } = new();
 
+    /// <summary>The provider, as its semconv well-known name where it has one (<see cref="GenAiProviders"/>).</summary>
     public string? LlmSystem { get; init; }
     public string? RequestModel { get; init; }
     public string? ResponseModel { get; init; }
@@ -22,21 +23,27 @@ public sealed record GenAiFields
     /// <summary>The cost in micro-units of its currency (USD by convention): 0.0123 becomes 12,300.</summary>
     public long? CostMicros { get; init; }
 
-    /// <summary>The prompt or input messages, at most the configured number of UTF-8 bytes.</summary>
+    /// <summary>The input messages in the semconv 1.37 shape (<see cref="GenAiContent"/>), at most the configured number of UTF-8 bytes.</summary>
     public string? InputText { get; init; }
 
-    /// <summary>The completion or output messages, at most the configured number of UTF-8 bytes.</summary>
+    /// <summary>The output messages likewise.</summary>
     public string? OutputText { get; init; }
 
     /// <summary>Whether <see cref="InputText"/> or <see cref="OutputText"/> was cut to the cap.</summary>
     public bool TextTruncated { get; init; }
+
+    /// <summary>The session (conversation) the span belongs to.</summary>
+    public string? SessionId { get; init; }
+
+    /// <summary>The end user the span acted for.</summary>
+    public string? UserId { get; init; }
 }
 
 /// <summary>
 /// Promotes GenAI attributes to columns following <see cref="GenAiPrecedence.Table"/>. Pure: the same
 /// attributes always give the same fields. An attribute whose value cannot fill its field (a token
-/// count that is negative or not a whole number, an empty model name) counts as absent, so the next
-/// attribute in the table can supply the field.
+/// count that is negative or not a whole number, an empty model name, content that holds no message)
+/// counts as absent, so the next attribute in the table can supply the field.
 /// </summary>
 public static class GenAiMapper
 {
@@ -52,35 +59,63 @@ public static class GenAiMapper
         ranks.Fill(int.MaxValue);
         Span<long> numbers = stackalloc long[FieldCount];
         Span<int> winners = stackalloc int[FieldCount];
+        List<Candidate>? content = null;
         var any = false;
 
         for (var i = 0; i < attributes.Count; i++)
         {
             var attribute = attributes[i];
-            if (!GenAiPrecedence.ByAttribute.TryGetValue(attribute.Key, out var entry) || entry.Rank >= ranks[(int)entry.Field])
+            if (!GenAiPrecedence.ByAttribute.TryGetValue(attribute.Key, out var rows))
             {
+                foreach (var (row, rank) in GenAiPrecedence.Indexed)
+                {
+                    if (attribute.Key.StartsWith(row.Attribute, StringComparison.Ordinal)
+                        && !(content ??= []).Exists(c => c.Row == row))
+                    {
+                        content.Add(new Candidate(row, rank, -1));
+                    }
+                }
+
                 continue;
             }
 
-            var field = (int)entry.Field;
-            var value = attribute.Value;
-            var usable = entry.Field switch
+            foreach (var (row, rank) in rows)
             {
-                GenAiField.LlmSystem or GenAiField.RequestModel or GenAiField.ResponseModel
-                    => value is { ValueCase: AnyValue.ValueOneofCase.StringValue } && value.StringValue.Length > 0,
-                GenAiField.Cost => TryCostMicros(value, out numbers[field]),
-                GenAiField.InputText or GenAiField.OutputText => IsText(value),
-                _ => TryCount(value, out numbers[field]),
-            };
-            if (usable)
-            {
-                ranks[field] = entry.Rank;
-                winners[field] = i;
-                any = true;
+                var field = (int)row.Field;
+                var value = attribute.Value;
+                if (row.Field is GenAiField.InputText or GenAiField.OutputText)
+                {
+                    if (IsText(value))
+                    {
+                        (content ??= []).Add(new Candidate(row, rank, i));
+                    }
+
+                    continue;
+                }
+
+                if (rank >= ranks[field])
+                {
+                    continue;
+                }
+
+                var usable = row.Field switch
+                {
+                    GenAiField.LlmSystem or GenAiField.RequestModel or GenAiField.ResponseModel or GenAiField.SessionId or GenAiField.UserId
+                        => value is { ValueCase: AnyValue.ValueOneofCase.StringValue } && value.StringValue.Length > 0,
+                    GenAiField.SystemInstructions => IsText(value),
+                    GenAiField.Cost => TryCostMicros(value, out numbers[field]),
+                    _ => TryCount(value, out numbers[field]),
+                };
+                if (usable)
+                {
+                    ranks[field] = rank;
+                    winners[field] = i;
+                    any = true;
+                }
             }
         }
 
-        if (!any)
+        if (!any && content is null)
         {
             return GenAiFields.None;
         }
@@ -91,16 +126,20 @@ public static class GenAiMapper
         long? Number(GenAiField field, Span<int> ranks, Span<long> numbers)
             => ranks[(int)field] == int.MaxValue ? null : numbers[(int)field];
 
-        var inputText = ranks[(int)GenAiField.InputText] == int.MaxValue
-            ? (Text: (string?)null, Truncated: false)
-            : Cap(TextOf(attributes[winners[(int)GenAiField.InputText]].Value), maxTextBytes);
-        var outputText = ranks[(int)GenAiField.OutputText] == int.MaxValue
-            ? (Text: (string?)null, Truncated: false)
-            : Cap(TextOf(attributes[winners[(int)GenAiField.OutputText]].Value), maxTextBytes);
+        var input = Content(attributes, content, GenAiField.InputText);
+        if (ranks[(int)GenAiField.SystemInstructions] != int.MaxValue)
+        {
+            input = GenAiContent.WithSystemInstructions(input, TextOf(attributes[winners[(int)GenAiField.SystemInstructions]].Value));
+        }
+
+        var inputText = input is null ? (Text: (string?)null, Truncated: false) : Cap(input, maxTextBytes);
+        var output = Content(attributes, content, GenAiField.OutputText);
+        var outputText = output is null ? (Text: (string?)null, Truncated: false) : Cap(output, maxTextBytes);
+        var provider = String(GenAiField.LlmSystem, ranks, winners);
 
         return new GenAiFields
         {
-            LlmSystem = String(GenAiField.LlmSystem, ranks, winners),
+            LlmSystem = provider is null ? null : GenAiProviders.Normalize(provider),
             RequestModel = String(GenAiField.RequestModel, ranks, winners),
             ResponseModel = String(GenAiField.ResponseModel, ranks, winners),
             InputTokens = Number(GenAiField.InputTokens, ranks, numbers),
@@ -112,7 +151,41 @@ public static class GenAiMapper
             InputText = inputText.Text,
             OutputText = outputText.Text,
             TextTruncated = inputText.Truncated || outputText.Truncated,
+            SessionId = String(GenAiField.SessionId, ranks, winners),
+            UserId = String(GenAiField.UserId, ranks, winners),
         };
+    }
+
+    /// <summary>A content attribute (or indexed family, <see cref="Index"/> -1) that may fill its field.</summary>
+    private readonly record struct Candidate(GenAiSource Row, int Rank, int Index);
+
+    /// <summary>The normalized content of the best-ranked candidate for <paramref name="field"/> that holds any.</summary>
+    private static string? Content(IReadOnlyList<KeyValue> attributes, List<Candidate>? candidates, GenAiField field)
+    {
+        if (candidates is null)
+        {
+            return null;
+        }
+
+        var role = GenAiContent.DefaultRole(field);
+        foreach (var candidate in candidates.Where(c => c.Row.Field == field).OrderBy(c => c.Rank))
+        {
+            var text = candidate.Index < 0 ? null : TextOf(attributes[candidate.Index].Value);
+            var normalized = candidate.Row.Shape switch
+            {
+                GenAiShape.SemConvMessages => text,
+                GenAiShape.Indexed => GenAiContent.FromIndexed(attributes, candidate.Row.Attribute, role),
+                GenAiShape.EventList => GenAiContent.FromEventList(text!, field),
+                GenAiShape.Text => GenAiContent.FromText(text!, role),
+                _ => GenAiContent.FromChatJson(text!, role),
+            };
+            if (normalized is not null)
+            {
+                return normalized;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>

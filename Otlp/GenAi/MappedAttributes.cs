@@ -7,14 +7,14 @@ namespace Trulayer.Otlp.GenAi;
 /// </summary>
 public static class MappedAttributes
 {
-    private static readonly byte[][] Prefixes = ["gen_ai."u8.ToArray(), "llm."u8.ToArray()];
+    private static readonly byte[][] Prefixes =
+    [
+        "gen_ai."u8.ToArray(), "llm."u8.ToArray(), "ai."u8.ToArray(), "langfuse."u8.ToArray(), "traceloop."u8.ToArray(),
+    ];
 
     private static readonly byte[][] Keys =
     [
-        .. new[]
-        {
-            SpanTypeRules.TrulayerSpanType, SpanTypeRules.TwoSignalSpanType, "tool.name", "rpc.method", "db.system", "db.statement",
-        }.Concat(GenAiPrecedence.Table.Select(r => r.Attribute)).Distinct()
+        .. SpanTypeRules.Attributes.Concat(GenAiPrecedence.Table.Select(r => r.Attribute)).Distinct()
             .Select(k => System.Text.Encoding.UTF8.GetBytes(k))
             .Where(k => !Prefixes.Any(p => k.AsSpan().StartsWith(p))),
     ];

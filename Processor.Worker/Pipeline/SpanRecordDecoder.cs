@@ -9,6 +9,7 @@ using OpenTelemetry.Proto.Common.V1;
 using OpenTelemetry.Proto.Resource.V1;
 using Trulayer.Otlp.GenAi;
 using Trulayer.Otlp.Protobuf;
+using Trulayer.Processor.Pricing;
 using Trulayer.Processor.Storage;
 
 namespace Trulayer.Processor.Pipeline;
@@ -19,14 +20,16 @@ namespace Trulayer.Processor.Pipeline;
 /// are exactly the bytes that arrived, and reads each span's projections from its wire format too
 /// (<see cref="SpanWire"/>). Not thread-safe: one per consume loop.
 /// </summary>
-internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
+internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, ModelPriceTable? prices = null)
 {
+    private readonly ModelPriceTable _prices = prices ?? ModelPriceTable.Default;
+
     private const int SpanBatchProjectId = 1, SpanBatchTraceId = 2, SpanBatchReceivedTime = 3, SpanBatchResourceSpans = 4;
     private const int ResourceSpansResource = 1, ResourceSpansScopeSpans = 2, ResourceSpansSchemaUrl = 3;
     private const int ScopeSpansScope = 1, ScopeSpansSpans = 2, ScopeSpansSchemaUrl = 3;
 
-    private static readonly FrozenSet<string> InputKeys = GenAiPrecedence.For(GenAiField.InputText).ToFrozenSet(StringComparer.Ordinal);
-    private static readonly FrozenSet<string> OutputKeys = GenAiPrecedence.For(GenAiField.OutputText).ToFrozenSet(StringComparer.Ordinal);
+    private static readonly FrozenSet<string> InputKeys = GenAiPrecedence.VerbatimContent(GenAiField.InputText).ToFrozenSet(StringComparer.Ordinal);
+    private static readonly FrozenSet<string> OutputKeys = GenAiPrecedence.VerbatimContent(GenAiField.OutputText).ToFrozenSet(StringComparer.Ordinal);
 
     private readonly SpanAttributes _attributes = new();
 
@@ -255,9 +258,13 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
                 ResponseModel = Clean(genAi.ResponseModel),
                 InputText = Clean(genAi.InputText),
                 OutputText = Clean(genAi.OutputText),
+                SessionId = Clean(genAi.SessionId),
+                UserId = Clean(genAi.UserId),
             };
         }
 
+        var spanType = mapped.Count == 0 ? SpanType.Custom : SpanTypeRules.Infer(mapped);
+        var (cost, costSource) = Cost(genAi, (long)fields.StartTimeUnixNano);
         var stored = StoreContentOnce(otlp, genAi);
         return new SpanRow
         {
@@ -272,8 +279,10 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
             StatusCode = (short)fields.StatusCode,
             StatusMessage = fields.StatusMessage.Length > 0 ? SpanWire.String(bytes.Slice(fields.StatusMessage.Offset, fields.StatusMessage.Length)) : null,
             ServiceName = serviceName,
-            SpanType = mapped.Count == 0 ? SpanType.Custom : SpanTypeRules.Infer(mapped),
+            SpanType = spanType,
             GenAi = genAi,
+            CostMicros = cost,
+            CostSource = costSource,
             AttributeHashes = [.. _attributes.Hashes],
             ResourceId = resourceId,
             ScopeId = scopeId,
@@ -283,6 +292,34 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes)
             OutputAt = stored.OutputAt,
             ReceivedAt = receivedAt,
         };
+    }
+
+    /// <summary>
+    /// The reported cost when the span has one; else the cost of its tokens at the price in force when it
+    /// started, of the response model (the one that answered and billed) or else the request model.
+    /// </summary>
+    private (long? Micros, CostSource Source) Cost(GenAiFields genAi, long startUnixNano)
+    {
+        if (genAi.CostMicros is { } reported)
+        {
+            return (reported, CostSource.Reported);
+        }
+
+        if (genAi.InputTokens is null && genAi.OutputTokens is null)
+        {
+            return (null, CostSource.None);
+        }
+
+        foreach (var model in (ReadOnlySpan<string?>)[genAi.ResponseModel, genAi.RequestModel])
+        {
+            if (model is not null && _prices.Find(genAi.LlmSystem, model, UnixNanos.ToDateTime(startUnixNano)) is { } found
+                && found.Price.CostMicros(genAi.InputTokens, genAi.OutputTokens, genAi.CacheReadTokens, genAi.CacheCreationTokens, genAi.ReasoningTokens) is { } computed)
+            {
+                return (computed, CostSource.Computed);
+            }
+        }
+
+        return (null, CostSource.None);
     }
 
     /// <summary>

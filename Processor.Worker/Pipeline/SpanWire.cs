@@ -102,6 +102,10 @@ internal static class SpanWire
                     var (offset, length) = reader.ReadRange();
                     ReadAttribute(span.Slice(offset, length), (fieldStart, offset + length), attributes);
                     break;
+                case (11, WireType.LengthDelimited):
+                    var (eventOffset, eventLength) = reader.ReadRange();
+                    ReadEvent(span.Slice(eventOffset, eventLength), attributes);
+                    break;
                 case (15, WireType.LengthDelimited):
                     // A message field that occurs twice merges: later scalar values win.
                     var (statusOffset, statusLength) = reader.ReadRange();
@@ -169,6 +173,46 @@ internal static class SpanWire
         if (values == 1)
         {
             AddHash(keyBytes, keyValue.Slice(value.Offset, value.Length), attributes);
+        }
+    }
+
+    /// <summary>
+    /// A span event that carries content in semconv 1.26's form (<c>gen_ai.content.prompt</c> with a
+    /// <c>gen_ai.prompt</c> attribute, <c>gen_ai.content.completion</c> with <c>gen_ai.completion</c>) is
+    /// added to the mapped attributes under the event's name, as the precedence table expects it. Other
+    /// events are skipped by their name alone.
+    /// </summary>
+    private static void ReadEvent(ReadOnlySpan<byte> spanEvent, SpanAttributes attributes)
+    {
+        var reader = new ProtoWireReader(spanEvent);
+        string? name = null;
+        while (reader.TryReadTag(out var field, out var wireType))
+        {
+            if (field == 2 && wireType == WireType.LengthDelimited)
+            {
+                var (offset, length) = reader.ReadRange();
+                var bytes = spanEvent.Slice(offset, length);
+                name = bytes.SequenceEqual("gen_ai.content.prompt"u8) ? "gen_ai.content.prompt"
+                    : bytes.SequenceEqual("gen_ai.content.completion"u8) ? "gen_ai.content.completion"
+                    : null;
+            }
+            else
+            {
+                reader.Skip(wireType);
+            }
+        }
+
+        if (name is null)
+        {
+            return;
+        }
+
+        var attribute = name == "gen_ai.content.prompt" ? "gen_ai.prompt" : "gen_ai.completion";
+        var parsed = OpenTelemetry.Proto.Trace.V1.Span.Types.Event.Parser.ParseFrom(spanEvent);
+        if (parsed.Attributes.LastOrDefault(a => a.Key == attribute) is { } content)
+        {
+            attributes.Mapped.Add(new KeyValue { Key = name, Value = content.Value });
+            attributes.MappedFields.Add((0, 0));
         }
     }
 

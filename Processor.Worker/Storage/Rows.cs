@@ -19,6 +19,11 @@ internal sealed class SpanRow
     public required SpanType SpanType { get; init; }
     public required GenAiFields GenAi { get; init; }
 
+    /// <summary>The span's cost in micro-USD: <see cref="GenAiFields.CostMicros"/> as reported, else computed from its tokens; null when neither.</summary>
+    public long? CostMicros { get; init; }
+
+    public CostSource CostSource { get; init; }
+
     /// <summary>The <see cref="AttributeHash"/> of each attribute (prompt and completion content left out).</summary>
     public required int[] AttributeHashes { get; init; }
 
@@ -50,6 +55,24 @@ internal sealed class SpanRow
     public bool IsError => StatusCode == 2;
 
     public SpanKey Key => new(ProjectId, TraceId, SpanId, StartUnixNano / 1000);
+}
+
+/// <summary>Where a span's cost came from: stored as none, reported, computed.</summary>
+internal enum CostSource
+{
+    None,
+    Reported,
+    Computed,
+}
+
+internal static class CostSources
+{
+    public static string ToColumn(this CostSource source) => source switch
+    {
+        CostSource.Reported => "reported",
+        CostSource.Computed => "computed",
+        _ => "none",
+    };
 }
 
 /// <summary>The unique key of telemetry.spans (start time in microseconds, as stored).</summary>

@@ -25,30 +25,33 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
         "(EXCLUDED.name_is_root > t.name_is_root OR (EXCLUDED.name_is_root = t.name_is_root AND " +
         "(EXCLUDED.name_start_unix_nano, EXCLUDED.name_span_id) < (t.name_start_unix_nano, t.name_span_id)))";
 
-    private const string UpsertTracesSql = $$"""
-        WITH batch AS (
-            SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::text[], $5::boolean[], $6::bigint[], $7::bigint[],
-                                 $8::timestamptz[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
-                                 $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[],
-                                 $19::timestamptz[], $20::timestamptz[])
-                AS b(idx, project_id, trace_id, name, name_is_root, name_start_unix_nano, name_span_id,
-                     start_time, start_unix_nano, end_unix_nano, span_count, error_count, input_tokens,
-                     output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_micros,
-                     first_received_at, last_received_at)
-        ), service AS (
-            SELECT idx, array_agg(DISTINCT name ORDER BY name) AS services
-            FROM unnest($21::int[], $22::text[]) AS s(idx, name)
-            GROUP BY idx
-        )
+    private static readonly string UpsertTracesSql = $$"""
         INSERT INTO telemetry.traces AS t (
             project_id, trace_id, name, name_is_root, name_start_unix_nano, name_span_id, start_time,
             start_unix_nano, end_unix_nano, span_count, error_count, services, models, input_tokens, output_tokens,
-            cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_micros, first_received_at, last_received_at)
+            cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_micros, first_received_at, last_received_at,
+            session_id, session_is_root, session_start_unix_nano, session_span_id,
+            user_id, user_is_root, user_start_unix_nano, user_span_id, cost_source)
         SELECT b.project_id, b.trace_id, b.name, b.name_is_root, b.name_start_unix_nano, b.name_span_id, b.start_time,
                b.start_unix_nano, b.end_unix_nano, b.span_count, b.error_count, coalesce(service.services, '{}'), coalesce(model.models, '{}'),
                b.input_tokens, b.output_tokens, b.cache_read_tokens, b.cache_creation_tokens, b.reasoning_tokens,
-               b.cost_micros, b.first_received_at, b.last_received_at
-        FROM batch b LEFT JOIN service USING (idx)
+               b.cost_micros, b.first_received_at, b.last_received_at,
+               b.session_id, b.session_is_root, b.session_start_unix_nano, b.session_span_id,
+               b.user_id, b.user_is_root, b.user_start_unix_nano, b.user_span_id, b.cost_source
+        FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::text[], $5::boolean[], $6::bigint[], $7::bigint[],
+                    $8::timestamptz[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
+                    $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[],
+                    $19::timestamptz[], $20::timestamptz[],
+                    $25::text[], $26::boolean[], $27::bigint[], $28::bigint[],
+                    $29::text[], $30::boolean[], $31::bigint[], $32::bigint[], $33::text[])
+            AS b(idx, project_id, trace_id, name, name_is_root, name_start_unix_nano, name_span_id,
+                 start_time, start_unix_nano, end_unix_nano, span_count, error_count, input_tokens,
+                 output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_micros,
+                 first_received_at, last_received_at,
+                 session_id, session_is_root, session_start_unix_nano, session_span_id,
+                 user_id, user_is_root, user_start_unix_nano, user_span_id, cost_source)
+        LEFT JOIN (SELECT idx, array_agg(DISTINCT name ORDER BY name) AS services
+                   FROM unnest($21::int[], $22::text[]) AS s(idx, name) GROUP BY idx) service USING (idx)
         LEFT JOIN (SELECT idx, array_agg(DISTINCT name ORDER BY name) AS models
                    FROM unnest($23::int[], $24::text[]) AS m(idx, name) GROUP BY idx) model USING (idx)
         ORDER BY b.project_id, b.trace_id
@@ -60,6 +63,8 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
             name_span_id = CASE WHEN {{Better}}
                         THEN EXCLUDED.name_span_id ELSE t.name_span_id END,
             name_is_root = t.name_is_root OR EXCLUDED.name_is_root,
+            {{Ranked("session")}},
+            {{Ranked("user")}},
             start_time = least(t.start_time, EXCLUDED.start_time),
             start_unix_nano = least(t.start_unix_nano, EXCLUDED.start_unix_nano),
             end_unix_nano = greatest(t.end_unix_nano, EXCLUDED.end_unix_nano),
@@ -75,9 +80,23 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
             cache_creation_tokens = least(t.cache_creation_tokens::numeric + EXCLUDED.cache_creation_tokens, 9223372036854775807)::bigint,
             reasoning_tokens = least(t.reasoning_tokens::numeric + EXCLUDED.reasoning_tokens, 9223372036854775807)::bigint,
             cost_micros = least(t.cost_micros::numeric + EXCLUDED.cost_micros, 9223372036854775807)::bigint,
+            cost_source = CASE WHEN 'computed' IN (t.cost_source, EXCLUDED.cost_source) THEN 'computed'
+                               WHEN 'reported' IN (t.cost_source, EXCLUDED.cost_source) THEN 'reported' ELSE 'none' END,
             first_received_at = least(t.first_received_at, EXCLUDED.first_received_at),
             last_received_at = greatest(t.last_received_at, EXCLUDED.last_received_at)
         """;
+
+    /// <summary>
+    /// The SET clauses of a value chosen like the name (<see cref="RankedValue"/>), among spans that have one:
+    /// the incoming candidate wins when the stored trace has none, or when it outranks the stored one.
+    /// </summary>
+    private static string Ranked(string column)
+    {
+        var wins = $"(EXCLUDED.{column}_id IS NOT NULL AND (t.{column}_id IS NULL OR EXCLUDED.{column}_is_root > t.{column}_is_root OR " +
+                   $"(EXCLUDED.{column}_is_root = t.{column}_is_root AND (EXCLUDED.{column}_start_unix_nano, EXCLUDED.{column}_span_id) < (t.{column}_start_unix_nano, t.{column}_span_id))))";
+        return string.Join(",\n            ", new[] { "id", "is_root", "start_unix_nano", "span_id" }
+            .Select(part => $"{column}_{part} = CASE WHEN {wins} THEN EXCLUDED.{column}_{part} ELSE t.{column}_{part} END"));
+    }
 
     /// <summary>Writes the records in one transaction; throws what PostgreSQL throws, having written nothing.</summary>
     public WriteResult Write(IReadOnlyList<DecodedRecord> records)
@@ -209,6 +228,15 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
                 Array(services.Select(s => s.Name), NpgsqlDbType.Text),
                 Array(models.Select(m => m.Index), NpgsqlDbType.Integer),
                 Array(models.Select(m => m.Name), NpgsqlDbType.Text),
+                Array(traces.Select(t => t.Session.Value), NpgsqlDbType.Text),
+                Array(traces.Select(t => t.Session.IsRoot), NpgsqlDbType.Boolean),
+                Array(traces.Select(t => t.Session.StartUnixNano), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.Session.SpanId), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.User.Value), NpgsqlDbType.Text),
+                Array(traces.Select(t => t.User.IsRoot), NpgsqlDbType.Boolean),
+                Array(traces.Select(t => t.User.StartUnixNano), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.User.SpanId), NpgsqlDbType.Bigint),
+                Array(traces.Select(t => t.CostSource.ToColumn()), NpgsqlDbType.Text),
             },
         };
     }

@@ -11,7 +11,8 @@ internal static class SpanCopy
         "project_id, trace_id, span_id, parent_span_id, start_time, start_unix_nano, end_unix_nano, name, kind, " +
         "status_code, status_message, service_name, span_type, llm_system, request_model, response_model, " +
         "input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_micros, " +
-        "input_text, output_text, text_truncated, attr_hashes, resource_id, scope_id, otlp, span_size, input_at, output_at, received_at";
+        "input_text, output_text, text_truncated, attr_hashes, resource_id, scope_id, otlp, span_size, input_at, output_at, received_at, " +
+        "session_id, user_id, cost_source";
 
     /// <summary>Copies <paramref name="rows"/> into <paramref name="table"/>; returns the number of rows.</summary>
     public static ulong Copy(NpgsqlConnection connection, string table, IEnumerable<SpanRow> rows)
@@ -50,7 +51,7 @@ internal static class SpanCopy
         WriteNullable(importer, genAi.CacheReadTokens);
         WriteNullable(importer, genAi.CacheCreationTokens);
         WriteNullable(importer, genAi.ReasoningTokens);
-        WriteNullable(importer, genAi.CostMicros);
+        WriteNullable(importer, row.CostMicros);
         WriteNullable(importer, genAi.InputText);
         WriteNullable(importer, genAi.OutputText);
         importer.Write(genAi.TextTruncated, NpgsqlDbType.Boolean);
@@ -62,6 +63,9 @@ internal static class SpanCopy
         WriteNullable(importer, row.InputAt);
         WriteNullable(importer, row.OutputAt);
         importer.Write(row.ReceivedAt, NpgsqlDbType.TimestampTz);
+        WriteNullable(importer, genAi.SessionId);
+        WriteNullable(importer, genAi.UserId);
+        importer.Write(row.CostSource.ToColumn(), NpgsqlDbType.Text);
     }
 
     private static void WriteNullable(NpgsqlBinaryImporter importer, string? value)

@@ -19,7 +19,7 @@ using static Trulayer.Processor.Tests.TestSpans;
 namespace Trulayer.Processor.Tests;
 
 /// <summary>Processor.Worker consuming the dev broker into a real PostgreSQL; one running processor for the class.</summary>
-public sealed class ProcessorTests(ProcessorFixture fixture) : IClassFixture<ProcessorFixture>
+public sealed partial class ProcessorTests(ProcessorFixture fixture) : IClassFixture<ProcessorFixture>
 {
     private KafkaFixture Kafka => fixture.Kafka;
 

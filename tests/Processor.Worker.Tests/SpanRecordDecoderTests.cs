@@ -49,8 +49,8 @@ public sealed class SpanRecordDecoderTests
     {
         var prompt = "summarize: " + new string('x', 2000) + " ünïcödé 🚀";
         var span = Span(Id(16), "chat", DateTimeOffset.UtcNow, TimeSpan.FromSeconds(1), null,
-            Str("gen_ai.system", "openai"), Str("gen_ai.prompt", prompt), Int("gen_ai.usage.input_tokens", 5),
-            Str("gen_ai.completion", "done"), Str("after", "the content"));
+            Str("gen_ai.system", "openai"), Str("gen_ai.input.messages", prompt), Int("gen_ai.usage.input_tokens", 5),
+            Str("gen_ai.output.messages", "done"), Str("after", "the content"));
         span.Events.Add(new OpenTelemetry.Proto.Trace.V1.Span.Types.Event { Name = "e", TimeUnixNano = span.StartTimeUnixNano });
         var original = span.ToByteArray();
 
@@ -63,12 +63,12 @@ public sealed class SpanRecordDecoderTests
         Assert.True(row.Otlp.Length < original.Length - 2000);
         // What is stored is still a Span: the content attributes are there, without their values.
         var stored = OpenTelemetry.Proto.Trace.V1.Span.Parser.ParseFrom(row.Otlp.Span);
-        Assert.Equal(new KeyValue { Key = "gen_ai.prompt" }, stored.Attributes[1]);
-        Assert.Equal(new KeyValue { Key = "gen_ai.completion" }, stored.Attributes[3]);
+        Assert.Equal(new KeyValue { Key = "gen_ai.input.messages" }, stored.Attributes[1]);
+        Assert.Equal(new KeyValue { Key = "gen_ai.output.messages" }, stored.Attributes[3]);
         Assert.Equal(original, Restore(row));
     }
 
-    public static TheoryData<string> KeptWhole() => ["structured", "nul", "value-first", "unknown-field", "value-twice"];
+    public static TheoryData<string> KeptWhole() => ["structured", "nul", "value-first", "unknown-field", "value-twice", "normalized"];
 
     /// <summary>Content the row cannot give back exactly stays in the span's bytes (the column then holds a copy).</summary>
     [Theory]
@@ -77,7 +77,7 @@ public sealed class SpanRecordDecoderTests
     {
         var trace = Id(16);
         var span = Span(trace, "chat", DateTimeOffset.UtcNow, TimeSpan.FromSeconds(1), null, Str("gen_ai.system", "openai"));
-        var key = Encoding.UTF8.GetBytes("gen_ai.prompt");
+        var key = Encoding.UTF8.GetBytes("gen_ai.input.messages");
         var text = Encoding.UTF8.GetBytes("the prompt");
         byte[] keyValue = content switch
         {
@@ -86,7 +86,8 @@ public sealed class SpanRecordDecoderTests
                 Key = "gen_ai.input.messages",
                 Value = new AnyValue { ArrayValue = new ArrayValue { Values = { new AnyValue { StringValue = "the prompt" } } } },
             }.ToByteArray(),
-            "nul" => new KeyValue { Key = "gen_ai.prompt", Value = new AnyValue { StringValue = "the\0prompt" } }.ToByteArray(),
+            "nul" => new KeyValue { Key = "gen_ai.input.messages", Value = new AnyValue { StringValue = "the\0prompt" } }.ToByteArray(),
+            "normalized" => new KeyValue { Key = "gen_ai.prompt", Value = new AnyValue { StringValue = "the prompt" } }.ToByteArray(),
             "value-first" => [.. Field(2, Field(1, text)), .. Field(1, key)],
             "unknown-field" => [.. Field(1, key), .. Field(2, Field(1, text)), 0x18, 0x01],
             _ => [.. Field(1, key), .. Field(2, Field(1, "an earlier value"u8.ToArray())), .. Field(2, Field(1, text))],

@@ -5,44 +5,42 @@ namespace Trulayer.Otlp.Tests.GenAi;
 
 public sealed class GenAiMapperTests
 {
-    public static TheoryData<string> TableAttributes() => [.. GenAiPrecedence.Table.Select(r => r.Attribute)];
+    public static TheoryData<GenAiField, string> TableRows()
+    {
+        var rows = new TheoryData<GenAiField, string>();
+        foreach (var row in GenAiPrecedence.Table)
+        {
+            rows.Add(row.Field, row.Attribute);
+        }
+
+        return rows;
+    }
+
+    [Fact]
+    public void Table_EveryRowHasAFixtureFromItsConvention()
+        => Assert.All(GenAiPrecedence.Table, row => Assert.True(ConventionFixtures.All.ContainsKey((row.Field, row.Attribute)), $"{row.Field} {row.Attribute}"));
 
     [Theory]
-    [MemberData(nameof(TableAttributes))]
-    public void Map_EachAttributeOfTheTableAlone_FillsItsField(string attribute)
+    [MemberData(nameof(TableRows))]
+    public void Map_EachRowsFixtureAlone_FillsItsField(GenAiField field, string attribute)
     {
-        var field = GenAiPrecedence.Table.Single(r => r.Attribute == attribute).Field;
-        var value = field switch
-        {
-            GenAiField.Cost => new AnyValue { DoubleValue = 0.25 },
-            GenAiField.LlmSystem or GenAiField.RequestModel or GenAiField.ResponseModel or GenAiField.InputText or GenAiField.OutputText
-                => new AnyValue { StringValue = "value of " + attribute },
-            _ => new AnyValue { IntValue = 42 },
-        };
+        var fixture = ConventionFixtures.All[(field, attribute)];
 
-        var fields = GenAiMapper.Map([new KeyValue { Key = attribute, Value = value }]);
-
-        object? expected = field switch
-        {
-            GenAiField.Cost => 250_000L,
-            GenAiField.LlmSystem or GenAiField.RequestModel or GenAiField.ResponseModel or GenAiField.InputText or GenAiField.OutputText => "value of " + attribute,
-            _ => 42L,
-        };
-        Assert.Equal(expected, Read(fields, field));
+        Assert.Equal(fixture.Expected, ConventionFixtures.Read(GenAiMapper.Map(fixture.Attributes), field));
     }
 
     [Theory]
-    [MemberData(nameof(TableAttributes))]
-    public void Map_EveryHigherRankedAttributeBeatsThisOne_InEitherOrder(string attribute)
+    [MemberData(nameof(TableRows))]
+    public void Map_EveryHigherRankedRowBeatsThisOne_InEitherOrder(GenAiField field, string attribute)
     {
-        var row = GenAiPrecedence.Table.Single(r => r.Attribute == attribute);
-        var better = GenAiPrecedence.For(row.Field).TakeWhile(a => a != attribute).ToList();
-        foreach (var winner in better)
+        var loser = ConventionFixtures.All[(field, attribute)];
+        foreach (var better in GenAiPrecedence.For(field).TakeWhile(a => a != attribute))
         {
-            KeyValue[] attributes = [Value(row.Field, attribute, "loser"), Value(row.Field, winner, "winner")];
+            var winner = ConventionFixtures.All[(field, better)];
+            KeyValue[] attributes = [.. loser.Attributes, .. winner.Attributes];
 
-            Assert.Equal(Read(GenAiMapper.Map([Value(row.Field, winner, "winner")]), row.Field), Read(GenAiMapper.Map(attributes), row.Field));
-            Assert.Equal(Read(GenAiMapper.Map([Value(row.Field, winner, "winner")]), row.Field), Read(GenAiMapper.Map([.. attributes.Reverse()]), row.Field));
+            Assert.Equal(winner.Expected, ConventionFixtures.Read(GenAiMapper.Map(attributes), field));
+            Assert.Equal(winner.Expected, ConventionFixtures.Read(GenAiMapper.Map([.. attributes.Reverse()]), field));
         }
     }
 
@@ -103,7 +101,7 @@ public sealed class GenAiMapperTests
             Str("input.value", "question"), Str("output.value", "answer")]);
 
         Assert.Equal(
-            ("anthropic", "claude-3-5-sonnet", (string?)null, 10L, 5L, 2L, 6_600L, "question", "answer"),
+            ("anthropic", (string?)null, "claude-3-5-sonnet", 10L, 5L, 2L, 6_600L, ConventionFixtures.Messages(("user", "question")), ConventionFixtures.Messages(("assistant", "answer"))),
             (fields.LlmSystem, fields.RequestModel, fields.ResponseModel, fields.InputTokens, fields.OutputTokens, fields.ReasoningTokens, fields.CostMicros, fields.InputText, fields.OutputText));
     }
 
@@ -112,7 +110,7 @@ public sealed class GenAiMapperTests
     {
         var fields = GenAiMapper.Map([Str("llm.model_name", "oi-model"), Int("llm.token_count.prompt", 1), Str("gen_ai.request.model", "gpt-4o"), Int("gen_ai.usage.input_tokens", 9)]);
 
-        Assert.Equal(("gpt-4o", 9L), (fields.RequestModel, fields.InputTokens));
+        Assert.Equal(("gpt-4o", "oi-model", 9L), (fields.RequestModel, fields.ResponseModel, fields.InputTokens));
     }
 
     [Fact]
@@ -176,7 +174,9 @@ public sealed class GenAiMapperTests
     {
         var fields = GenAiMapper.Map([Str("gen_ai.prompt", "What is 2+2?"), Str("gen_ai.completion", "4")]);
 
-        Assert.Equal(("What is 2+2?", "4", false), (fields.InputText, fields.OutputText, fields.TextTruncated));
+        Assert.Equal(
+            (ConventionFixtures.Messages(("user", "What is 2+2?")), ConventionFixtures.Messages(("assistant", "4")), false),
+            (fields.InputText, fields.OutputText, fields.TextTruncated));
     }
 
     [Fact]
@@ -202,14 +202,14 @@ public sealed class GenAiMapperTests
         var fields = GenAiMapper.Map([Str("gen_ai.prompt", new string('a', 300 * 1024)), Str("gen_ai.completion", "short")]);
 
         Assert.Equal(256 * 1024, fields.InputText!.Length);
-        Assert.Equal("short", fields.OutputText);
+        Assert.Equal(ConventionFixtures.Messages(("assistant", "short")), fields.OutputText);
         Assert.True(fields.TextTruncated);
     }
 
     [Fact]
     public void Map_OutputOverAConfiguredCap_IsCutAndFlagged()
     {
-        var fields = GenAiMapper.Map([Str("gen_ai.completion", "0123456789")], maxTextBytes: 4);
+        var fields = GenAiMapper.Map([Str("gen_ai.output.messages", "0123456789")], maxTextBytes: 4);
 
         Assert.Equal(("0123", true), (fields.OutputText, fields.TextTruncated));
     }
@@ -227,6 +227,61 @@ public sealed class GenAiMapperTests
         Assert.True(System.Text.Encoding.UTF8.GetByteCount(capped) <= maxBytes);
     }
 
+    [Theory]
+    [InlineData("openai", "openai")]
+    [InlineData("openai.chat", "openai")]
+    [InlineData("openai.responses", "openai")]
+    [InlineData("anthropic.messages", "anthropic")]
+    [InlineData("google.vertex.chat", "gcp.vertex_ai")]
+    [InlineData("google.generative-ai", "gcp.gemini")]
+    [InlineData("amazon-bedrock", "aws.bedrock")]
+    [InlineData("azure.chat", "azure.ai.openai")]
+    [InlineData("mistral.chat", "mistral_ai")]
+    [InlineData("xai.chat", "x_ai")]
+    [InlineData("SomeNewLab", "somenewlab")]
+    public void Normalize_ProviderNames_AreTheSemconvWellKnownNames(string sent, string stored) => Assert.Equal(stored, GenAiProviders.Normalize(sent));
+
+    [Fact]
+    public void Map_SystemInstructionsAndMessages_InstructionsComeFirst()
+    {
+        var fields = GenAiMapper.Map([
+            Str("gen_ai.input.messages", """[{"role":"user","parts":[{"type":"text","content":"Hi"}]}]"""),
+            Str("gen_ai.system_instructions", """[{"type":"text","content":"Be brief"}]""")]);
+
+        Assert.Equal(ConventionFixtures.Messages(("system", "Be brief"), ("user", "Hi")), fields.InputText);
+    }
+
+    [Fact]
+    public void Map_OpenAiToolCallsAndToolResults_BecomeToolParts()
+    {
+        var fields = GenAiMapper.Map([Str("gen_ai.prompt", """
+            [{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
+             {"role":"tool","tool_call_id":"call_1","content":"rainy, 57F"}]
+            """)]);
+
+        Assert.Equal(
+            """[{"role":"assistant","parts":[{"type":"tool_call","id":"call_1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"}]},{"role":"tool","parts":[{"type":"tool_call_response","id":"call_1","response":"rainy, 57F"}]}]""",
+            fields.InputText);
+    }
+
+    [Fact]
+    public void Map_InputValueThatIsNotMessages_IsKeptAsOneTextMessage()
+        => Assert.Equal(ConventionFixtures.Messages(("user", "{\"query\":\"weather\"}")), GenAiMapper.Map([Str("input.value", """{"query":"weather"}""")]).InputText);
+
+    [Fact]
+    public void Map_OpenInferenceMessagesAndInputValue_MessagesWin()
+    {
+        var fields = GenAiMapper.Map([
+            Str("input.value", """{"model":"gpt-4o","messages":[{"role":"user","content":"raw"}]}"""),
+            Str("llm.input_messages.0.message.role", "user"), Str("llm.input_messages.0.message.content", "from messages")]);
+
+        Assert.Equal(ConventionFixtures.Messages(("user", "from messages")), fields.InputText);
+    }
+
+    [Fact]
+    public void Map_EventListWithoutGenAiEvents_FallsToTheNextRow()
+        => Assert.Equal(ConventionFixtures.Messages(("user", "q")), GenAiMapper.Map([Str("events", """[{"event.name":"other"}]"""), Str("input.value", "q")]).InputText);
+
     [Fact]
     public void Map_NoGenAiAttributes_FillsNothing()
     {
@@ -237,30 +292,7 @@ public sealed class GenAiMapperTests
 
     [Fact]
     public void Map_EmptyModelName_CountsAsAbsent()
-        => Assert.Equal("llm-model", GenAiMapper.Map([Str("gen_ai.request.model", ""), Str("llm.model_name", "llm-model")]).RequestModel);
-
-    private static object? Read(GenAiFields fields, GenAiField field) => field switch
-    {
-        GenAiField.LlmSystem => fields.LlmSystem,
-        GenAiField.RequestModel => fields.RequestModel,
-        GenAiField.ResponseModel => fields.ResponseModel,
-        GenAiField.InputTokens => fields.InputTokens,
-        GenAiField.OutputTokens => fields.OutputTokens,
-        GenAiField.CacheReadTokens => fields.CacheReadTokens,
-        GenAiField.CacheCreationTokens => fields.CacheCreationTokens,
-        GenAiField.ReasoningTokens => fields.ReasoningTokens,
-        GenAiField.Cost => fields.CostMicros,
-        GenAiField.InputText => fields.InputText,
-        GenAiField.OutputText => fields.OutputText,
-        _ => throw new ArgumentOutOfRangeException(nameof(field)),
-    };
-
-    private static KeyValue Value(GenAiField field, string key, string tag) => field switch
-    {
-        GenAiField.Cost => Dbl(key, tag == "winner" ? 1 : 2),
-        GenAiField.LlmSystem or GenAiField.RequestModel or GenAiField.ResponseModel or GenAiField.InputText or GenAiField.OutputText => Str(key, tag),
-        _ => Int(key, tag == "winner" ? 1 : 2),
-    };
+        => Assert.Equal("llm-model", GenAiMapper.Map([Str("gen_ai.request.model", ""), Str("ai.model.id", "llm-model")]).RequestModel);
 
     private static KeyValue Str(string key, string value) => new() { Key = key, Value = new AnyValue { StringValue = value } };
 
