@@ -107,8 +107,10 @@ internal sealed class RunningLoad : IAsyncDisposable
             WITH stored AS (
                 SELECT trace_id, count(*) AS spans, count(*) FILTER (WHERE status_code = 2) AS errors,
                        min(start_unix_nano) AS first_start, max(end_unix_nano) AS last_end,
-                       coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
-                       coalesce(sum(cost_micros), 0) AS cost_micros
+                       -- usage once: only model calls add theirs to the trace's totals
+                       coalesce(sum(input_tokens) FILTER (WHERE span_type IN ('LLM', 'EMBEDDING')), 0) AS input_tokens,
+                       coalesce(sum(output_tokens) FILTER (WHERE span_type IN ('LLM', 'EMBEDDING')), 0) AS output_tokens,
+                       coalesce(sum(cost_micros) FILTER (WHERE span_type IN ('LLM', 'EMBEDDING')), 0) AS cost_micros
                 FROM telemetry.spans
                 WHERE project_id = $1 AND trace_id BETWEEN $2 AND $3
                 GROUP BY trace_id)
