@@ -20,7 +20,8 @@ internal sealed class CallerAccessMiddleware(
     CallerRateLimiter rateLimiter,
     IdentityAssertionSigner signer,
     GatewayListeners listeners,
-    CrossSiteRequestCheck csrf)
+    CrossSiteRequestCheck csrf,
+    AuditRecorder audit)
 {
     /// <summary>Clerk's session cookie, which a dashboard in the browser sends instead of an Authorization header.</summary>
     public const string SessionCookie = "__session";
@@ -101,6 +102,16 @@ internal sealed class CallerAccessMiddleware(
             return;
         }
 
+        // An audited call is recorded before it goes anywhere: not recorded, not forwarded.
+        var intent = route.Audit is { } action ? AuditCall.IntentOf(context, route, caller, action) : null;
+        if (intent is not null && !await audit.RecordIntentAsync(intent))
+        {
+            await RefuseAsync(context, route, StatusCodes.Status503ServiceUnavailable,
+                "this call could not be recorded in the organization's audit log, so it was not made: nothing was forwarded; retry shortly",
+                TimeSpan.FromSeconds(1));
+            return;
+        }
+
         // The services learn who is calling from the assertion only; the secret itself goes no further.
         request.Headers.Remove(HeaderNames.Authorization);
         request.Headers.Remove(HeaderNames.Cookie);
@@ -108,11 +119,20 @@ internal sealed class CallerAccessMiddleware(
 
         await next(context);
 
-        if (context.Features.Get<IForwarderErrorFeature>() is { } failure)
+        var failure = context.Features.Get<IForwarderErrorFeature>();
+        if (failure is not null)
         {
             await AnswerForwardingFailureAsync(context, route, failure);
         }
-        else if (route.Policy == GatewayRoutes.SignedInPolicy && !HttpMethods.IsGet(request.Method) && context.Response.StatusCode is >= 200 and < 300)
+
+        if (intent is not null)
+        {
+            // After the whole answer was relayed (YARP returns once the body is copied): the status the
+            // caller got, the upstream's, or the gateway's own when the upstream could not be reached.
+            await audit.RecordOutcomeAsync(intent, context.Response.StatusCode);
+        }
+
+        if (failure is null && route.Policy == GatewayRoutes.SignedInPolicy && !HttpMethods.IsGet(request.Method) && context.Response.StatusCode is >= 200 and < 300)
         {
             // The caller just changed what they may do (joined an organization, added a project):
             // their next request must not be judged by what was true before.
