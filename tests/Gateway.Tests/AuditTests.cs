@@ -105,6 +105,9 @@ public sealed class AuditTests(GatewayStack stack)
             Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
             Assert.Equal("1", refused.Headers.RetryAfter?.ToString());
             Assert.Contains("nothing was forwarded", await GatewayStack.ErrorAsync(refused), StringComparison.Ordinal);
+            var correlationId = refused.Headers.GetValues("X-Correlation-Id").Single();
+            await GatewayStack.Eventually(() => stack.Log.Lines.Any(line => line.StartsWith("gateway", StringComparison.Ordinal)
+                && line.Contains("The audit intent of export.traces", StringComparison.Ordinal) && line.Contains(correlationId, StringComparison.Ordinal)));
         }
 
         // The same page again, now recorded and forwarded. Export.Api logs each request it starts (this stack
