@@ -11,8 +11,10 @@ namespace Trulayer.Gateway;
 /// The gateway's decision on each routed request, before YARP forwards it: the right listener, the
 /// body limit, a credential verified for the route's policy (CallerVerifier: by Auth.Api, unless it can be
 /// refused more cheaply, or the client's address failed too often), the project the request
-/// names, the caller's rate limit; then the credential is taken off the request and a freshly signed
-/// identity assertion put on instead. Refusals are answered in the route's error style.
+/// names, the caller's rate limit; for an audited route, the call's intent recorded in the audit log
+/// (AuditRecorder; else 503, nothing forwarded); then the credential is taken off the request and a
+/// freshly signed identity assertion put on instead, and after the answer the audited call's outcome is
+/// recorded. Refusals are answered in the route's error style.
 /// </summary>
 internal sealed class CallerAccessMiddleware(
     RequestDelegate next,
