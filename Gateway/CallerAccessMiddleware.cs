@@ -11,8 +11,10 @@ namespace Trulayer.Gateway;
 /// The gateway's decision on each routed request, before YARP forwards it: the right listener, the
 /// body limit, a credential verified for the route's policy (CallerVerifier: by Auth.Api, unless it can be
 /// refused more cheaply, or the client's address failed too often), the project the request
-/// names, the caller's rate limit; then the credential is taken off the request and a freshly signed
-/// identity assertion put on instead. Refusals are answered in the route's error style.
+/// names, the caller's rate limit; for an audited route, the call's intent recorded in the audit log
+/// (AuditRecorder; else 503, nothing forwarded); then the credential is taken off the request and a
+/// freshly signed identity assertion put on instead, and after the answer the audited call's outcome is
+/// recorded. Refusals are answered in the route's error style.
 /// </summary>
 internal sealed class CallerAccessMiddleware(
     RequestDelegate next,
@@ -20,7 +22,8 @@ internal sealed class CallerAccessMiddleware(
     CallerRateLimiter rateLimiter,
     IdentityAssertionSigner signer,
     GatewayListeners listeners,
-    CrossSiteRequestCheck csrf)
+    CrossSiteRequestCheck csrf,
+    AuditRecorder audit)
 {
     /// <summary>Clerk's session cookie, which a dashboard in the browser sends instead of an Authorization header.</summary>
     public const string SessionCookie = "__session";
@@ -101,6 +104,16 @@ internal sealed class CallerAccessMiddleware(
             return;
         }
 
+        // An audited call is recorded before it goes anywhere: not recorded, not forwarded.
+        var intent = route.Audit is { } action ? AuditCall.IntentOf(context, route, caller, action) : null;
+        if (intent is not null && !await audit.RecordIntentAsync(intent))
+        {
+            await RefuseAsync(context, route, StatusCodes.Status503ServiceUnavailable,
+                "this call could not be recorded in the organization's audit log, so it was not made: nothing was forwarded; retry shortly",
+                TimeSpan.FromSeconds(1));
+            return;
+        }
+
         // The services learn who is calling from the assertion only; the secret itself goes no further.
         request.Headers.Remove(HeaderNames.Authorization);
         request.Headers.Remove(HeaderNames.Cookie);
@@ -108,11 +121,20 @@ internal sealed class CallerAccessMiddleware(
 
         await next(context);
 
-        if (context.Features.Get<IForwarderErrorFeature>() is { } failure)
+        var failure = context.Features.Get<IForwarderErrorFeature>();
+        if (failure is not null)
         {
             await AnswerForwardingFailureAsync(context, route, failure);
         }
-        else if (route.Policy == GatewayRoutes.SignedInPolicy && !HttpMethods.IsGet(request.Method) && context.Response.StatusCode is >= 200 and < 300)
+
+        if (intent is not null)
+        {
+            // After the whole answer was relayed (YARP returns once the body is copied): the status the
+            // caller got, the upstream's, or the gateway's own when the upstream could not be reached.
+            await audit.RecordOutcomeAsync(intent, context.Response.StatusCode);
+        }
+
+        if (failure is null && route.Policy == GatewayRoutes.SignedInPolicy && !HttpMethods.IsGet(request.Method) && context.Response.StatusCode is >= 200 and < 300)
         {
             // The caller just changed what they may do (joined an organization, added a project):
             // their next request must not be judged by what was true before.

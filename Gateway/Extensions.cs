@@ -25,10 +25,11 @@ internal static class GatewayServiceExtensions
         builder.Services.AddHttpClient(CallerVerifier.HttpClientName, client =>
         {
             client.BaseAddress = auth;
-            // CallerVerifier bounds each call with Gateway:AuthTimeout itself.
+            // CallerVerifier and AuditRecorder bound each call with Gateway:AuthTimeout themselves.
             client.Timeout = Timeout.InfiniteTimeSpan;
         });
         builder.Services.AddSingleton<CallerVerifier>();
+        builder.Services.AddSingleton<AuditRecorder>();
         builder.Services.AddSingleton<CallerRateLimiter>();
         builder.Services.AddSingleton<CrossSiteRequestCheck>();
         builder.Services.AddSingleton<GatewayListeners>();

@@ -20,8 +20,28 @@ public enum ErrorStyle
 /// <summary>
 /// One public route: where it goes, which of Auth.Api's access policies it asks for, how it answers
 /// errors. <paramref name="Grpc"/> routes are served on the gRPC port only, the others on the HTTP port only.
+/// <paramref name="Audit"/>, when set, is the action each call is recorded under in the organization's
+/// audit log (README, "Audit log"): an intent before it is forwarded (not recorded: 503, nothing forwarded)
+/// and the outcome with its status after (AuditRecorder). Set it on bulk reads of span content and on
+/// changes other services serve; never on ingest.
 /// </summary>
-public sealed record GatewayRoute(string Id, string Methods, string Path, string Cluster, string Policy, ErrorStyle Errors, bool Grpc = false);
+public sealed record GatewayRoute(string Id, string Methods, string Path, string Cluster, string Policy, ErrorStyle Errors, bool Grpc = false, string? Audit = null)
+{
+    /// <summary>The route's one path parameter ("id" of /v1/dlq/{id}/replay), whose value is the audit entry's target; null when it has none.</summary>
+    public string? TargetParameter { get; } = OnlyParameter(Path);
+
+    private static string? OnlyParameter(string path)
+    {
+        var open = path.IndexOf('{', StringComparison.Ordinal);
+        var close = open < 0 ? -1 : path.IndexOf('}', open);
+        if (close < 0 || path.IndexOf('{', close) >= 0 || path[open + 1] == '*')
+        {
+            return null;
+        }
+
+        return path[(open + 1)..close];
+    }
+}
 
 /// <summary>
 /// The gateway's routes (DESIGN.md, "HTTP surface") and the clusters they go to, found through the
@@ -54,8 +74,9 @@ public static class GatewayRoutes
         new("otlp-metrics", "POST", "/v1/otlp/metrics", "ingest", IngestPolicy, ErrorStyle.Otlp),
         new("otlp-collector-metrics", "POST", "/v1/otlp/v1/metrics", "ingest", IngestPolicy, ErrorStyle.Otlp),
         new("otlp-grpc-metrics", "POST", GrpcMetricsExportPath, "ingest-grpc", IngestPolicy, ErrorStyle.Grpc, Grpc: true),
-        new("otlp-export", "GET", "/v1/otlp/export", "export", ExportPolicy, ErrorStyle.Json),
-        new("otlp-export-logs", "GET", "/v1/otlp/export/logs", "export", ExportPolicy, ErrorStyle.Json),
+        // Bulk reads of span content: each page request is audited (an intent, then the outcome).
+        new("otlp-export", "GET", "/v1/otlp/export", "export", ExportPolicy, ErrorStyle.Json, Audit: "export.traces"),
+        new("otlp-export-logs", "GET", "/v1/otlp/export/logs", "export", ExportPolicy, ErrorStyle.Json, Audit: "export.logs"),
         new("traces", "GET", "/v1/traces", "export", ExportPolicy, ErrorStyle.Json),
         new("trace", "GET", "/v1/traces/{traceId}", "export", ExportPolicy, ErrorStyle.Json),
         new("trace-logs", "GET", "/v1/traces/{traceId}/logs", "export", ExportPolicy, ErrorStyle.Json),

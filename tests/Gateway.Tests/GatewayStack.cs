@@ -17,7 +17,7 @@ namespace Trulayer.Gateway.Tests;
 /// classes. The gateway keeps verdicts for 2 s instead of 30 and allows an API key 20 requests at once,
 /// so revocation and rate limits show quickly. It trusts 127.0.0.1 as a proxy (X-Forwarded-For), and a
 /// client address may fail to authenticate <see cref="FailedAuthenticationBurst"/> times at once, then once
-/// every 10 s.
+/// every 10 s. Auth.Api's audit appends wait 1 s for their chain, and Export.Api logs every request it starts.
 /// </summary>
 public sealed class GatewayStack : StackFixture
 {
@@ -50,6 +50,11 @@ public sealed class GatewayStack : StackFixture
         gateway.WithEnvironment("Gateway__TrustedProxies__0", IPAddress.Loopback.ToString());
         gateway.WithEnvironment("Gateway__RateLimit__FailedAuthentication__PermitsPerMinute", "6");
         gateway.WithEnvironment("Gateway__RateLimit__FailedAuthentication__Burst", FailedAuthenticationBurst.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        // An audit intent waits at most 1 s for its organization's chain (AuditTests holds it), and Export.Api
+        // logs each request it starts, so a test can tell whether a call reached it.
+        model.Get<ProjectResource>("auth").WithEnvironment("Auth__Audit__LockTimeout", "00:00:01");
+        model.Get<ProjectResource>("export").WithEnvironment("Logging__LogLevel__Microsoft.AspNetCore.Hosting.Diagnostics", "Information");
 
         // The dev key in the format keys had before checksums (what an existing deployment still holds),
         // so the legacy path is tested against the real Auth.Api; keys the tests create are checksummed.
