@@ -31,11 +31,8 @@ public sealed class AuditTests(GatewayStack stack)
             // From 127.0.0.1, a trusted proxy in this stack: the client is the address it names.
             request.Headers.Add("X-Forwarded-For", "203.0.113.7");
         });
-        // The logs export is Export.Api's (issue 14's read side, built beside this): 200, or while it does not
-        // serve it yet, its own bare 404 (RoleMatrixTests.ReachedTheService); either way the call was made.
         var body = await page.Content.ReadAsStringAsync();
-        Assert.True(page.StatusCode == HttpStatusCode.OK || (action == "export.logs" && page.StatusCode == HttpStatusCode.NotFound && body.Length == 0),
-            $"{(int)page.StatusCode} {body}");
+        Assert.True(page.StatusCode == HttpStatusCode.OK, $"{(int)page.StatusCode} {body}");
 
         var entries = await EventuallyEntriesAsync(tenant, action, count: 2);
         var (outcome, intent) = (entries[0], entries[1]);
