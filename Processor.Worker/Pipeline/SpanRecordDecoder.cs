@@ -333,7 +333,8 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
     {
         var span = otlp.Span;
         var input = FindContent(span, genAi.InputSource);
-        var output = FindContent(span, genAi.OutputSource);
+        // One attribute can fill both (pydantic-ai's events): it is cut out once, for the input.
+        var output = genAi.OutputSource?.Index == genAi.InputSource?.Index && input is not null ? null : FindContent(span, genAi.OutputSource);
         if (input is null && output is null)
         {
             return (otlp, null, null);
