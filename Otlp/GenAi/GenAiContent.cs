@@ -18,6 +18,36 @@ public static class GenAiContent
     /// <summary>The role a message without one gets: the user's for input, the assistant's for output.</summary>
     public static string DefaultRole(GenAiField field) => field == GenAiField.OutputText ? "assistant" : "user";
 
+    /// <summary>
+    /// The stored form (semconv 1.37 messages) of <paramref name="field"/>'s content given as the string value
+    /// <paramref name="text"/> of the one attribute <paramref name="form"/>, normalized as that attribute's row
+    /// of <see cref="GenAiPrecedence.Table"/> says; with <paramref name="form"/> null, <paramref name="text"/>
+    /// is in the stored form already and comes back as it is. The mapper normalizes such content with it, so
+    /// a reader of input_text (output_text) with input_form (output_form) gets byte for byte what the column
+    /// would hold normalized (README.md, "Storage"). Null when the value holds no content.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="form"/> is not an attribute whose value alone fills <paramref name="field"/>.</exception>
+    public static string? Normalize(GenAiField field, string? form, string text)
+    {
+        if (form is null)
+        {
+            return text;
+        }
+
+        var row = GenAiPrecedence.SingleAttribute(field, form)
+                  ?? throw new ArgumentException($"'{form}' is not an attribute whose value alone fills {field}", nameof(form));
+        return Normalize(row, text);
+    }
+
+    /// <summary>The content of one plain attribute of <paramref name="row"/> (any shape but <see cref="GenAiShape.Indexed"/>) in the stored form.</summary>
+    internal static string? Normalize(GenAiSource row, string text) => row.Shape switch
+    {
+        GenAiShape.SemConvMessages => text,
+        GenAiShape.EventList => FromEventList(text, row.Field),
+        GenAiShape.Text => FromText(text, DefaultRole(row.Field)),
+        _ => FromChatJson(text, DefaultRole(row.Field)),
+    };
+
     /// <summary>One message of <paramref name="role"/> with <paramref name="text"/> as its only part.</summary>
     public static string FromText(string text, string role)
         => Write(w => WriteMessage(w, role, [new Part.Text(text)], null));

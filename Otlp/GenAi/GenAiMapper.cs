@@ -37,7 +37,22 @@ public sealed record GenAiFields
 
     /// <summary>The end user the span acted for.</summary>
     public string? UserId { get; init; }
+
+    /// <summary>The one attribute <see cref="InputText"/> is normalized from, when it is one string attribute alone; else null.</summary>
+    public GenAiContentSource? InputSource { get; init; }
+
+    /// <summary>The same for <see cref="OutputText"/>.</summary>
+    public GenAiContentSource? OutputSource { get; init; }
 }
+
+/// <summary>
+/// The attribute a span's input or output text comes from, alone and whole: <paramref name="Index"/> in the
+/// attributes <see cref="GenAiMapper.Map"/> was given (a string value, at most the text cap in UTF-8 bytes,
+/// with no system instructions put before it and nothing cut); the text is
+/// <c><see cref="GenAiContent.Normalize(GenAiField, string?, string)"/>(field, <paramref name="Form"/>, value)</c>.
+/// <paramref name="Form"/> is the attribute's key, or null when the value is in the stored form already.
+/// </summary>
+public readonly record struct GenAiContentSource(int Index, string? Form);
 
 /// <summary>
 /// Promotes GenAI attributes to columns following <see cref="GenAiPrecedence.Table"/>. Pure: the same
@@ -126,14 +141,15 @@ public static class GenAiMapper
         long? Number(GenAiField field, Span<int> ranks, Span<long> numbers)
             => ranks[(int)field] == int.MaxValue ? null : numbers[(int)field];
 
-        var input = Content(attributes, content, GenAiField.InputText);
+        var (input, inputFrom) = Content(attributes, content, GenAiField.InputText);
         if (ranks[(int)GenAiField.SystemInstructions] != int.MaxValue)
         {
             input = GenAiContent.WithSystemInstructions(input, TextOf(attributes[winners[(int)GenAiField.SystemInstructions]].Value));
+            inputFrom = null;
         }
 
         var inputText = input is null ? (Text: (string?)null, Truncated: false) : Cap(input, maxTextBytes);
-        var output = Content(attributes, content, GenAiField.OutputText);
+        var (output, outputFrom) = Content(attributes, content, GenAiField.OutputText);
         var outputText = output is null ? (Text: (string?)null, Truncated: false) : Cap(output, maxTextBytes);
         var provider = String(GenAiField.LlmSystem, ranks, winners);
 
@@ -153,39 +169,51 @@ public static class GenAiMapper
             TextTruncated = inputText.Truncated || outputText.Truncated,
             SessionId = String(GenAiField.SessionId, ranks, winners),
             UserId = String(GenAiField.UserId, ranks, winners),
+            InputSource = inputText.Truncated ? null : Source(attributes, inputFrom, maxTextBytes),
+            OutputSource = outputText.Truncated ? null : Source(attributes, outputFrom, maxTextBytes),
         };
+    }
+
+    /// <summary>The source of content normalized from the one candidate <paramref name="from"/>, when it is a plain string attribute within the cap.</summary>
+    private static GenAiContentSource? Source(IReadOnlyList<KeyValue> attributes, Candidate? from, int maxTextBytes)
+    {
+        if (from is not { Index: >= 0 } candidate || candidate.Row.Shape == GenAiShape.SpanEvent)
+        {
+            return null;
+        }
+
+        var attribute = attributes[candidate.Index];
+        if (attribute.Value is not { ValueCase: AnyValue.ValueOneofCase.StringValue } value || Cap(value.StringValue, maxTextBytes).Truncated)
+        {
+            return null;
+        }
+
+        return new GenAiContentSource(candidate.Index, candidate.Row.Shape == GenAiShape.SemConvMessages ? null : attribute.Key);
     }
 
     /// <summary>A content attribute (or indexed family, <see cref="Index"/> -1) that may fill its field.</summary>
     private readonly record struct Candidate(GenAiSource Row, int Rank, int Index);
 
-    /// <summary>The normalized content of the best-ranked candidate for <paramref name="field"/> that holds any.</summary>
-    private static string? Content(IReadOnlyList<KeyValue> attributes, List<Candidate>? candidates, GenAiField field)
+    /// <summary>The normalized content of the best-ranked candidate for <paramref name="field"/> that holds any, and that candidate.</summary>
+    private static (string? Text, Candidate? From) Content(IReadOnlyList<KeyValue> attributes, List<Candidate>? candidates, GenAiField field)
     {
         if (candidates is null)
         {
-            return null;
+            return (null, null);
         }
 
-        var role = GenAiContent.DefaultRole(field);
         foreach (var candidate in candidates.Where(c => c.Row.Field == field).OrderBy(c => c.Rank))
         {
-            var text = candidate.Index < 0 ? null : TextOf(attributes[candidate.Index].Value);
-            var normalized = candidate.Row.Shape switch
-            {
-                GenAiShape.SemConvMessages => text,
-                GenAiShape.Indexed => GenAiContent.FromIndexed(attributes, candidate.Row.Attribute, role),
-                GenAiShape.EventList => GenAiContent.FromEventList(text!, field),
-                GenAiShape.Text => GenAiContent.FromText(text!, role),
-                _ => GenAiContent.FromChatJson(text!, role),
-            };
+            var normalized = candidate.Row.Shape == GenAiShape.Indexed
+                ? GenAiContent.FromIndexed(attributes, candidate.Row.Attribute, GenAiContent.DefaultRole(field))
+                : GenAiContent.Normalize(candidate.Row, TextOf(attributes[candidate.Index].Value));
             if (normalized is not null)
             {
-                return normalized;
+                return (normalized, candidate);
             }
         }
 
-        return null;
+        return (null, null);
     }
 
     /// <summary>

@@ -197,9 +197,26 @@ public static class GenAiPrecedence
     /// <summary>The attributes, in precedence order, that fill <paramref name="field"/>.</summary>
     public static IReadOnlyList<string> For(GenAiField field) => [.. Table.Where(r => r.Field == field).Select(r => r.Attribute)];
 
-    /// <summary>The plain attributes (not indexed prefixes, not event names) whose string value can be the stored text of <paramref name="field"/> verbatim.</summary>
-    public static IReadOnlyList<string> VerbatimContent(GenAiField field)
-        => [.. Table.Where(r => r.Field == field && r.Shape == GenAiShape.SemConvMessages).Select(r => r.Attribute)];
+    /// <summary>
+    /// The row by which <paramref name="attribute"/>'s value alone fills <paramref name="field"/>: a plain
+    /// attribute (not an indexed prefix, not a span event's name) whose normalized form is a function of its
+    /// text (<see cref="GenAiContent.Normalize"/>); null when there is none.
+    /// </summary>
+    public static GenAiSource? SingleAttribute(GenAiField field, string attribute)
+    {
+        if (ByAttribute.TryGetValue(attribute, out var rows))
+        {
+            foreach (var (row, _) in rows)
+            {
+                if (row.Field == field && row.Shape is GenAiShape.SemConvMessages or GenAiShape.ChatJson or GenAiShape.Text or GenAiShape.EventList)
+                {
+                    return row;
+                }
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>Whether <paramref name="attribute"/> carries prompt or completion content (InputText/OutputText/SystemInstructions).</summary>
     public static bool IsContent(string attribute)

@@ -12,9 +12,16 @@ ALTER TABLE telemetry.spans ADD CONSTRAINT spans_span_type_check CHECK (span_typ
 -- session_id and user_id from session.id, gen_ai.conversation.id, user.id, enduser.id and each library's own
 -- names (Otlp/GenAi/GenAiPrecedence.cs). cost_micros is the reported cost, or else the one computed from the
 -- tokens and the model price in force at the span's start; cost_source says which (none: neither).
+-- input_form (output_form): the attribute whose value input_text (output_text) holds verbatim, when that value is
+-- not the normalized form (semconv 1.37 messages): gen_ai.prompt, input.value, ai.prompt.messages, ... Such a
+-- value is cut out of otlp (input_at is set) and so stored once; GenAiContent.Normalize(field, input_form,
+-- input_text) gives the normalized form on read, byte for byte what the processor would have stored. Null when
+-- input_text is the normalized form (README.md, "Storage").
 ALTER TABLE telemetry.spans ADD COLUMN session_id text,
                             ADD COLUMN user_id text,
-                            ADD COLUMN cost_source text CHECK (cost_source IN ('none', 'reported', 'computed'));
+                            ADD COLUMN cost_source text CHECK (cost_source IN ('none', 'reported', 'computed')),
+                            ADD COLUMN input_form text,
+                            ADD COLUMN output_form text;
 
 -- A trace's session and user are chosen like its name, among its spans that have one: the root's, else the
 -- earliest span's, then the lowest span id (the *_is_root, *_start_unix_nano, *_span_id columns rank the

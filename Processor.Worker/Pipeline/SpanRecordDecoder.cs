@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Collections.Frozen;
 using System.Security.Cryptography;
 using System.Text;
 using Confluent.Kafka;
@@ -27,9 +26,6 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
     private const int SpanBatchProjectId = 1, SpanBatchTraceId = 2, SpanBatchReceivedTime = 3, SpanBatchResourceSpans = 4;
     private const int ResourceSpansResource = 1, ResourceSpansScopeSpans = 2, ResourceSpansSchemaUrl = 3;
     private const int ScopeSpansScope = 1, ScopeSpansSpans = 2, ScopeSpansSchemaUrl = 3;
-
-    private static readonly FrozenSet<string> InputKeys = GenAiPrecedence.VerbatimContent(GenAiField.InputText).ToFrozenSet(StringComparer.Ordinal);
-    private static readonly FrozenSet<string> OutputKeys = GenAiPrecedence.VerbatimContent(GenAiField.OutputText).ToFrozenSet(StringComparer.Ordinal);
 
     private readonly SpanAttributes _attributes = new();
 
@@ -280,16 +276,20 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
             StatusMessage = fields.StatusMessage.Length > 0 ? SpanWire.String(bytes.Slice(fields.StatusMessage.Offset, fields.StatusMessage.Length)) : null,
             ServiceName = serviceName,
             SpanType = spanType,
-            GenAi = genAi,
+            GenAi = stored.Input is not null || stored.Output is not null
+                ? genAi with { InputText = stored.Input?.Text ?? genAi.InputText, OutputText = stored.Output?.Text ?? genAi.OutputText }
+                : genAi,
+            InputForm = stored.Input?.Form,
+            OutputForm = stored.Output?.Form,
             CostMicros = cost,
             CostSource = costSource,
             AttributeHashes = [.. _attributes.Hashes],
             ResourceId = resourceId,
             ScopeId = scopeId,
             Otlp = stored.Otlp,
-            SpanSize = stored.InputAt is null && stored.OutputAt is null ? null : otlp.Length,
-            InputAt = stored.InputAt,
-            OutputAt = stored.OutputAt,
+            SpanSize = stored.Input is null && stored.Output is null ? null : otlp.Length,
+            InputAt = stored.Input?.At,
+            OutputAt = stored.Output?.At,
             ReceivedAt = receivedAt,
         };
     }
@@ -323,15 +323,18 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
     }
 
     /// <summary>
-    /// The span's bytes to store: as they arrived, or, when the input or output text is exactly the string
-    /// value of one of its content attributes, with that attribute's value cut out (<see cref="ContentSplice"/>),
-    /// since the row holds it in input_text or output_text; with where each placeholder sits.
+    /// The span's bytes to store: as they arrived, or, when the input or output text is normalized from one
+    /// string attribute alone (<see cref="GenAiContentSource"/>) whose field is exact (<see cref="ContentSplice.IsExact"/>),
+    /// with that attribute's value cut out (<see cref="ContentSplice"/>), since the row then holds the value,
+    /// verbatim, in input_text or output_text, and the attribute's key in input_form or output_form when the
+    /// value is not the normalized form itself; with where each placeholder sits.
     /// </summary>
-    private (ReadOnlyMemory<byte> Otlp, int? InputAt, int? OutputAt) StoreContentOnce(ReadOnlyMemory<byte> otlp, GenAiFields genAi)
+    private (ReadOnlyMemory<byte> Otlp, StoredContent? Input, StoredContent? Output) StoreContentOnce(ReadOnlyMemory<byte> otlp, GenAiFields genAi)
     {
         var span = otlp.Span;
-        var input = FindContent(span, InputKeys, genAi.InputText);
-        var output = FindContent(span, OutputKeys, genAi.OutputText);
+        var input = FindContent(span, genAi.InputSource);
+        // One attribute can fill both (pydantic-ai's events): it is cut out once, for the input.
+        var output = genAi.OutputSource?.Index == genAi.InputSource?.Index && input is not null ? null : FindContent(span, genAi.OutputSource);
         if (input is null && output is null)
         {
             return (otlp, null, null);
@@ -347,7 +350,7 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
 
         var stored = new byte[size];
         int written = 0, position = 0;
-        int? inputAt = null, outputAt = null;
+        StoredContent? storedInput = null, storedOutput = null;
         foreach (var cut in (ReadOnlySpan<Cut?>)[first, second])
         {
             if (cut is not { } c)
@@ -359,11 +362,11 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
             written += c.Start - position;
             if (c.Start == input?.Start)
             {
-                inputAt = written;
+                storedInput = new StoredContent(written, c.Text, c.Form);
             }
             else
             {
-                outputAt = written;
+                storedOutput = new StoredContent(written, c.Text, c.Form);
             }
 
             written += ContentSplice.WritePlaceholder(stored.AsSpan(written), span.Slice(c.Key.Offset, c.Key.Length));
@@ -371,37 +374,35 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
         }
 
         span[position..].CopyTo(stored.AsSpan(written));
-        return (stored, inputAt, outputAt);
+        return (stored, storedInput, storedOutput);
     }
 
-    /// <summary>The attribute field among the mapped ones whose key is among <paramref name="keys"/> and that is exactly <paramref name="text"/> as a string value.</summary>
-    private Cut? FindContent(ReadOnlySpan<byte> span, FrozenSet<string> keys, string? text)
+    /// <summary>
+    /// The attribute field <paramref name="source"/> names when it can be cut out exactly: written as
+    /// <see cref="ContentSplice.WriteField"/> writes it, and its text storable as it is (PostgreSQL text holds no NUL).
+    /// </summary>
+    private Cut? FindContent(ReadOnlySpan<byte> span, GenAiContentSource? source)
     {
-        if (text is null)
+        if (source is not { } s)
         {
             return null;
         }
 
-        for (var i = 0; i < _attributes.Mapped.Count; i++)
+        var text = _attributes.Mapped[s.Index].Value.StringValue;
+        var (start, end) = _attributes.MappedFields[s.Index];
+        if (text.Contains('\0', StringComparison.Ordinal) || end == 0 || !ContentSplice.IsExact(span[start..end], out var key, out _))
         {
-            var attribute = _attributes.Mapped[i];
-            if (keys.Contains(attribute.Key)
-                && attribute.Value is { ValueCase: AnyValue.ValueOneofCase.StringValue } value
-                && string.Equals(value.StringValue, text, StringComparison.Ordinal))
-            {
-                var (start, end) = _attributes.MappedFields[i];
-                if (ContentSplice.IsExact(span[start..end], out var key, out _))
-                {
-                    return new Cut(start, end, (start + key.Offset, key.Length));
-                }
-            }
+            return null;
         }
 
-        return null;
+        return new Cut(start, end, (start + key.Offset, key.Length), text, s.Form);
     }
 
-    /// <summary>A content attribute to cut out: its field in the span, and its key's place in the span.</summary>
-    private readonly record struct Cut(int Start, int End, (int Offset, int Length) Key);
+    /// <summary>A content attribute to cut out: its field in the span, its key's place in the span, its text and form.</summary>
+    private readonly record struct Cut(int Start, int End, (int Offset, int Length) Key, string Text, string? Form);
+
+    /// <summary>Content cut out of the stored span: its placeholder's place, the text that goes back there, its form (null: normalized).</summary>
+    private readonly record struct StoredContent(int At, string Text, string? Form);
 
     /// <summary>
     /// A resource's or scope's id: the first 16 bytes of SHA-256 over the message bytes (length-prefixed)

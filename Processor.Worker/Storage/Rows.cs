@@ -17,7 +17,18 @@ internal sealed class SpanRow
     public required string? StatusMessage { get; init; }
     public required string? ServiceName { get; init; }
     public required SpanType SpanType { get; init; }
+    /// <summary>
+    /// The promoted GenAI columns. <see cref="GenAiFields.InputText"/> is the normalized form, or, where
+    /// <see cref="InputForm"/> is set, the value of that attribute as it arrived (cut out of <see cref="Otlp"/>):
+    /// <see cref="GenAiContent.Normalize(GenAiField, string?, string)"/> gives the normalized form. Likewise the output.
+    /// </summary>
     public required GenAiFields GenAi { get; init; }
+
+    /// <summary>The attribute <see cref="GenAiFields.InputText"/> holds the value of, when that value is not the normalized form; else null.</summary>
+    public string? InputForm { get; init; }
+
+    /// <summary>The same for <see cref="GenAiFields.OutputText"/>.</summary>
+    public string? OutputForm { get; init; }
 
     /// <summary>The span's cost in micro-USD: <see cref="GenAiFields.CostMicros"/> as reported, else computed from its tokens; null when neither.</summary>
     public long? CostMicros { get; init; }

@@ -13,6 +13,7 @@ using Trulayer.AppHost;
 using Trulayer.Export.Http;
 using Trulayer.Export.Output;
 using Trulayer.Export.Storage;
+using Trulayer.Otlp.GenAi;
 using Trulayer.Otlp.Json;
 using Trulayer.Otlp.Protobuf;
 using Trulayer.ServiceDefaults.Postgres;
@@ -52,20 +53,33 @@ public sealed class StoredOnceTests(ExportStack stack)
         // OTLP/JSON has no place for unknown fields: the attributes are what must come back.
         Assert.Equal(spans.Select(Span.Parser.ParseFrom).OrderBy(s => s.Name).Select(s => s.Attributes), fromJson.OrderBy(s => s.Name).Select(s => s.Attributes));
 
-        // What was cut: both texts of the first span, the completion of the second, nothing of the third.
+        // What was cut: both texts of the first, fourth and fifth spans, the completion of the second, nothing of the third.
         await using var command = stack.Database.CreateCommand(
-            "SELECT name, input_at IS NOT NULL, output_at IS NOT NULL, octet_length(otlp) < span_size FROM telemetry.spans WHERE project_id = $1 ORDER BY name");
+            "SELECT name, input_at IS NOT NULL, output_at IS NOT NULL, octet_length(otlp) < span_size, input_form, output_form, input_text, output_text " +
+            "FROM telemetry.spans WHERE project_id = $1 ORDER BY name");
         command.Parameters.Add(new NpgsqlParameter { Value = tenant.Project });
-        var cut = new List<(string, bool, bool, bool?)>();
+        var cut = new List<(string, bool, bool, bool?, string?, string?)>();
+        var normalized = new List<(string?, string?)>();
         await using (var reader = await command.ExecuteReaderAsync())
         {
             while (await reader.ReadAsync())
             {
-                cut.Add((reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.IsDBNull(3) ? null : reader.GetBoolean(3)));
+                string? Text(int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
+                cut.Add((reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.IsDBNull(3) ? null : reader.GetBoolean(3), Text(4), Text(5)));
+                normalized.Add((
+                    Text(6) is { } input ? GenAiContent.Normalize(GenAiField.InputText, Text(4), input) : null,
+                    Text(7) is { } output ? GenAiContent.Normalize(GenAiField.OutputText, Text(5), output) : null));
             }
         }
 
-        Assert.Equal([("1 prompt and completion", true, true, true), ("2 structured input", false, true, true), ("3 reordered prompt", false, false, null)], cut);
+        Assert.Equal(
+        [
+            ("1 prompt and completion", true, true, true, null, null), ("2 structured input", false, true, true, null, null), ("3 reordered prompt", false, false, null, null, null),
+            ("4 legacy prompt and completion", true, true, true, "gen_ai.prompt", "gen_ai.completion"), ("5 openinference values", true, true, true, "input.value", "output.value"),
+        ], cut);
+        // Normalized on read, each is what the mapper makes of the span's attributes.
+        Assert.Equal(spans.Select(Span.Parser.ParseFrom).OrderBy(s => s.Name, StringComparer.Ordinal).Select(s => GenAiMapper.Map(s.Attributes)).Select(f => (f.InputText, f.OutputText)), normalized);
+        Assert.Equal("[{\"role\":\"assistant\",\"parts\":[{\"type\":\"text\",\"content\":\"It grew.\"}]}]", normalized[3].Item2);
     }
 
     [Fact]
@@ -136,8 +150,7 @@ public sealed class StoredOnceTests(ExportStack stack)
         return
         [
             [
-                // Content already in the stored form (semconv 1.37 messages as strings) is what can be cut out;
-                // older forms (gen_ai.prompt) are stored normalized, so their attribute stays in the span.
+                // Content already in the stored form (semconv 1.37 messages as strings) is cut out with no form.
                 .. Span("1 prompt and completion", 1, Text("gen_ai.input.messages", prompt), Text("gen_ai.request.model", "gpt-4o"), Text("gen_ai.output.messages", "It grew.")),
                 0xA0, 0x06, 0x2A, // field 100, varint 42: unknown to OTLP
             ],
@@ -145,6 +158,11 @@ public sealed class StoredOnceTests(ExportStack stack)
                 new KeyValue { Key = "gen_ai.input.messages", Value = new AnyValue { ArrayValue = new ArrayValue { Values = { new AnyValue { StringValue = prompt } } } } }.ToByteArray(),
                 Text("gen_ai.output.messages", "[{\"role\":\"assistant\",\"parts\":[{\"type\":\"text\",\"content\":\"It grew.\"}]}]")),
             Span("3 reordered prompt", 3, [.. Field(2, Field(1, Encoding.UTF8.GetBytes(prompt))), .. Field(1, "gen_ai.prompt"u8.ToArray())]),
+            // Other forms of one attribute are cut out too: the column holds the value, its form the attribute.
+            Span("4 legacy prompt and completion", 4, Text("gen_ai.prompt", prompt), Text("gen_ai.completion", "It grew.")),
+            Span("5 openinference values", 5,
+                Text("input.value", "{\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}"), Text("input.mime_type", "application/json"),
+                Text("output.value", "It grew.")),
         ];
     }
 

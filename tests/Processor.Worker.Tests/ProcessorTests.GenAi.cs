@@ -107,4 +107,22 @@ public sealed partial class ProcessorTests
               AND output_text = '[{"role":"assistant","parts":[{"type":"text","content":"Hello"}]}]'
             """));
     }
+
+    [Fact]
+    public async Task PromptAndCompletionAttributes_AreStoredVerbatimWithTheirForm_AndCutOut()
+    {
+        var project = Guid.NewGuid();
+        var trace = Id(16);
+        var span = Span(trace, "chat", DateTimeOffset.UtcNow, TimeSpan.FromSeconds(1), null,
+            Str("gen_ai.system", "openai"), Str("gen_ai.prompt", "Hi"), Str("gen_ai.completion", "Hello"));
+
+        await Deliver(Record(project, trace, "app", span));
+
+        Assert.Equal(1, await Count($$"""
+            SELECT count(*) FROM telemetry.spans WHERE project_id = '{{project}}'
+              AND input_text = 'Hi' AND input_form = 'gen_ai.prompt' AND input_at IS NOT NULL
+              AND output_text = 'Hello' AND output_form = 'gen_ai.completion' AND output_at IS NOT NULL
+              AND octet_length(otlp) < span_size
+            """));
+    }
 }

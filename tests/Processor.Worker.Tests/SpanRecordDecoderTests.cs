@@ -68,7 +68,92 @@ public sealed class SpanRecordDecoderTests
         Assert.Equal(original, Restore(row));
     }
 
-    public static TheoryData<string> KeptWhole() => ["structured", "nul", "value-first", "unknown-field", "value-twice", "normalized"];
+    public static TheoryData<string, string, string, string> Forms() => new()
+    {
+        { "gen_ai.prompt", "summarize: " + new string('x', 2000) + " ünïcödé 🚀", "gen_ai.completion", "done" },
+        { "input.value", """{"model":"gpt-4o","messages":[{"role":"user","content":"Hi"}]}""", "output.value", """{"choices":[{"message":{"role":"assistant","content":"Hello"},"finish_reason":"stop"}]}""" },
+        { "ai.prompt.messages", """[{"role":"user","content":[{"type":"text","text":"Hi"}]}]""", "ai.response.text", "Hello" },
+        { "langfuse.observation.input", "question", "langfuse.observation.output", "answer" },
+        { "all_messages_events", """[{"event.name":"gen_ai.user.message","content":"Hi"}]""", "final_result", "Rome" },
+    };
+
+    /// <summary>
+    /// Content from one string attribute in another form than semconv 1.37 messages is stored once too: its
+    /// text verbatim in the column with the attribute as its form, normalized on read to what the mapper makes of it.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Forms))]
+    public void Decode_ContentInAnotherForm_IsStoredOnceWithItsForm_AndNormalizesToTheMappedText(string inputKey, string input, string outputKey, string output)
+    {
+        var span = Span(Id(16), "chat", DateTimeOffset.UtcNow, TimeSpan.FromSeconds(1), null,
+            Str("gen_ai.system", "openai"), Str(inputKey, input), Int("gen_ai.usage.input_tokens", 5), Str(outputKey, output), Str("after", "the content"));
+        var original = span.ToByteArray();
+        var mapped = GenAiMapper.Map(span.Attributes);
+
+        var row = new SpanRecordDecoder(new DimensionCache(), GenAiMapper.DefaultMaxTextBytes).Decode(Consumed(Message(span))).Record!.Spans.Single();
+
+        Assert.Equal((input, inputKey, output, outputKey), (row.GenAi.InputText, row.InputForm, row.GenAi.OutputText, row.OutputForm));
+        Assert.NotNull(row.InputAt);
+        Assert.NotNull(row.OutputAt);
+        Assert.Equal(original.Length, row.SpanSize);
+        var stored = OpenTelemetry.Proto.Trace.V1.Span.Parser.ParseFrom(row.Otlp.Span);
+        Assert.Equal(new KeyValue { Key = inputKey }, stored.Attributes[1]);
+        Assert.Equal(new KeyValue { Key = outputKey }, stored.Attributes[3]);
+        Assert.Equal(original, Restore(row));
+        Assert.Equal(mapped.InputText, GenAiContent.Normalize(GenAiField.InputText, row.InputForm, row.GenAi.InputText!));
+        Assert.Equal(mapped.OutputText, GenAiContent.Normalize(GenAiField.OutputText, row.OutputForm, row.GenAi.OutputText!));
+        Assert.StartsWith("[{\"role\":", mapped.InputText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Decode_SemconvMessagesAsStrings_AreStoredOnceWithNoForm()
+    {
+        var span = Span(Id(16), "chat", DateTimeOffset.UtcNow, TimeSpan.FromSeconds(1), null,
+            Str("gen_ai.input.messages", """[{"role":"user","parts":[{"type":"text","content":"Hi"}]}]"""), Str("gen_ai.output.messages", "[]"));
+
+        var row = new SpanRecordDecoder(new DimensionCache(), GenAiMapper.DefaultMaxTextBytes).Decode(Consumed(Message(span))).Record!.Spans.Single();
+
+        Assert.Equal((true, null, true, null), (row.InputAt is not null, row.InputForm, row.OutputAt is not null, row.OutputForm));
+        Assert.Equal(span.ToByteArray(), Restore(row));
+    }
+
+    /// <summary>pydantic-ai's events fill both input and output from one attribute: cut out once, for the input; the output normalized.</summary>
+    [Fact]
+    public void Decode_OneAttributeForInputAndOutput_IsCutOnceForTheInput()
+    {
+        const string events = """[{"event.name":"gen_ai.user.message","content":"Hi"},{"event.name":"gen_ai.choice","message":{"role":"assistant","content":"Hello"}}]""";
+        var span = Span(Id(16), "chat", DateTimeOffset.UtcNow, TimeSpan.FromSeconds(1), null, Str("gen_ai.system", "openai"), Str("events", events));
+        var mapped = GenAiMapper.Map(span.Attributes);
+
+        var row = new SpanRecordDecoder(new DimensionCache(), GenAiMapper.DefaultMaxTextBytes).Decode(Consumed(Message(span))).Record!.Spans.Single();
+
+        Assert.Equal((events, "events", true), (row.GenAi.InputText, row.InputForm, row.InputAt is not null));
+        Assert.Equal((mapped.OutputText, null, null), (row.GenAi.OutputText, row.OutputForm, row.OutputAt));
+        Assert.Equal(mapped.InputText, GenAiContent.Normalize(GenAiField.InputText, row.InputForm, row.GenAi.InputText!));
+        Assert.Equal(span.ToByteArray(), Restore(row));
+    }
+
+    public static TheoryData<string> ManyAttributes() => ["gen_ai.prompt.", "llm.input_messages."];
+
+    /// <summary>Content from several attributes has no one value to keep: the column holds the normalized form, the span stays whole.</summary>
+    [Theory]
+    [MemberData(nameof(ManyAttributes))]
+    public void Decode_ContentFromSeveralAttributes_KeepsTheNormalizedFormWithNoForm(string prefix)
+    {
+        var message = prefix == "gen_ai.prompt." ? "" : "message.";
+        var span = Span(Id(16), "chat", DateTimeOffset.UtcNow, TimeSpan.FromSeconds(1), null, Str("gen_ai.system", "openai"),
+            Str($"{prefix}0.{message}role", "system"), Str($"{prefix}0.{message}content", "Be brief"),
+            Str($"{prefix}1.{message}role", "user"), Str($"{prefix}1.{message}content", "Hi"));
+        var original = span.ToByteArray();
+
+        var row = new SpanRecordDecoder(new DimensionCache(), GenAiMapper.DefaultMaxTextBytes).Decode(Consumed(Message(span))).Record!.Spans.Single();
+
+        Assert.Equal("""[{"role":"system","parts":[{"type":"text","content":"Be brief"}]},{"role":"user","parts":[{"type":"text","content":"Hi"}]}]""", row.GenAi.InputText);
+        Assert.Equal((null, null, null), (row.InputForm, row.InputAt, row.SpanSize));
+        Assert.Equal(original, row.Otlp.ToArray());
+    }
+
+    public static TheoryData<string> KeptWhole() => ["structured", "nul", "value-first", "unknown-field", "value-twice", "prompt-nul"];
 
     /// <summary>Content the row cannot give back exactly stays in the span's bytes (the column then holds a copy).</summary>
     [Theory]
@@ -87,7 +172,7 @@ public sealed class SpanRecordDecoderTests
                 Value = new AnyValue { ArrayValue = new ArrayValue { Values = { new AnyValue { StringValue = "the prompt" } } } },
             }.ToByteArray(),
             "nul" => new KeyValue { Key = "gen_ai.input.messages", Value = new AnyValue { StringValue = "the\0prompt" } }.ToByteArray(),
-            "normalized" => new KeyValue { Key = "gen_ai.prompt", Value = new AnyValue { StringValue = "the prompt" } }.ToByteArray(),
+            "prompt-nul" => new KeyValue { Key = "gen_ai.prompt", Value = new AnyValue { StringValue = "the\0prompt" } }.ToByteArray(),
             "value-first" => [.. Field(2, Field(1, text)), .. Field(1, key)],
             "unknown-field" => [.. Field(1, key), .. Field(2, Field(1, text)), 0x18, 0x01],
             _ => [.. Field(1, key), .. Field(2, Field(1, "an earlier value"u8.ToArray())), .. Field(2, Field(1, text))],
@@ -97,7 +182,7 @@ public sealed class SpanRecordDecoderTests
         var row = new SpanRecordDecoder(new DimensionCache(), GenAiMapper.DefaultMaxTextBytes).Decode(Consumed(RawMessage(trace, original))).Record!.Spans.Single();
 
         Assert.NotNull(row.GenAi.InputText);
-        Assert.Equal((null, null, null), (row.SpanSize, row.InputAt, row.OutputAt));
+        Assert.Equal((null, null, null, null), (row.SpanSize, row.InputAt, row.OutputAt, row.InputForm));
         Assert.Equal(original, row.Otlp.ToArray());
     }
 

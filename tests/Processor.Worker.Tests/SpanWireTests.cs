@@ -25,7 +25,12 @@ public sealed class SpanWireTests
             var fields = SpanWire.Read(bytes, attributes);
 
             Assert.Equal(expected, attributes.Hashes);
-            Assert.Equal(GenAiMapper.Map(parsed.Attributes), GenAiMapper.Map(attributes.Mapped));
+            // The same fields, and the same content source, by its place in each list.
+            var fromParsed = GenAiMapper.Map(parsed.Attributes);
+            var fromMapped = GenAiMapper.Map(attributes.Mapped);
+            Assert.Equal(fromParsed with { InputSource = null, OutputSource = null }, fromMapped with { InputSource = null, OutputSource = null });
+            Assert.Equal(Source(parsed.Attributes, fromParsed.InputSource), Source(attributes.Mapped, fromMapped.InputSource));
+            Assert.Equal(Source(parsed.Attributes, fromParsed.OutputSource), Source(attributes.Mapped, fromMapped.OutputSource));
             Assert.Equal(SpanTypeRules.Infer(parsed.Attributes), SpanTypeRules.Infer(attributes.Mapped));
             Assert.Equal(attributes.Mapped.Count, attributes.MappedFields.Count);
             for (var i = 0; i < attributes.Mapped.Count; i++)
@@ -123,4 +128,7 @@ public sealed class SpanWireTests
         Attribute([0x0A, (byte)tokens.Length, .. tokens, 0x12, 0x02, 0x18, 0x07, 0x12, 0x02, 0x18, 0x09]);
         return [.. bytes];
     }
+
+    private static (KeyValue? Attribute, string? Form) Source(IReadOnlyList<KeyValue> attributes, GenAiContentSource? source)
+        => source is { } s ? (attributes[s.Index], s.Form) : (null, null);
 }
