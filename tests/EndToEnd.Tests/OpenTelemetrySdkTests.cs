@@ -4,6 +4,7 @@ using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using Trulayer.Otlp.GenAi;
 
 namespace Trulayer.EndToEnd.Tests;
 
@@ -62,8 +63,12 @@ public sealed class OpenTelemetrySdkTests(EndToEndStack stack) : IAsyncLifetime
             Assert.Equal("gpt-4o", chat.RequestModel);
             Assert.Equal("gpt-4o-2024-08-06", chat.ResponseModel);
             Assert.Equal(120_000, chat.CostMicros);
-            // Stored in the semconv 1.37 message shape whatever the attribute (README.md, "GenAI mapping").
-            Assert.StartsWith("""[{"role":"user","parts":[{"type":"text","content":"summarize step """, chat.InputText, StringComparison.Ordinal);
+            // Stored once: gen_ai.prompt's text as sent, its form named; normalized on read to the semconv 1.37
+            // message shape (README.md, "GenAI mapping", "Storage").
+            Assert.Equal("gen_ai.prompt", chat.InputForm);
+            Assert.StartsWith("summarize step ", chat.InputText, StringComparison.Ordinal);
+            Assert.StartsWith("""[{"role":"user","parts":[{"type":"text","content":"summarize step """,
+                GenAiContent.Normalize(GenAiField.InputText, chat.InputForm, chat.InputText!), StringComparison.Ordinal);
         });
         Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long?)(100 * i)), chats.Select(c => c.InputTokens).Order());
         Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long?)(10 * i)), chats.Select(c => c.OutputTokens).Order());
@@ -92,7 +97,7 @@ public sealed class OpenTelemetrySdkTests(EndToEndStack stack) : IAsyncLifetime
 
     private sealed record StoredSpan(
         string Name, string SpanType, string? ServiceName, string? LlmSystem, string? RequestModel, string? ResponseModel,
-        long? InputTokens, long? OutputTokens, long? CostMicros, string? InputText);
+        long? InputTokens, long? OutputTokens, long? CostMicros, string? InputText, string? InputForm);
 
     /// <summary>The trace's rows once all <paramref name="expected"/> are stored (the processor writes within a second or so).</summary>
     private async Task<List<StoredSpan>> StoredSpansAsync(ActivityTraceId traceId, int expected)
@@ -108,7 +113,7 @@ public sealed class OpenTelemetrySdkTests(EndToEndStack stack) : IAsyncLifetime
             await using (var command = dataSource.CreateCommand(
                              """
                              SELECT name, span_type, service_name, llm_system, request_model, response_model,
-                                    input_tokens, output_tokens, cost_micros, input_text
+                                    input_tokens, output_tokens, cost_micros, input_text, input_form
                              FROM telemetry.spans WHERE project_id = $1 AND trace_id = $2
                              """))
             {
@@ -119,7 +124,7 @@ public sealed class OpenTelemetrySdkTests(EndToEndStack stack) : IAsyncLifetime
                 {
                     rows.Add(new StoredSpan(
                         reader.GetString(0), reader.GetString(1), Text(reader, 2), Text(reader, 3), Text(reader, 4), Text(reader, 5),
-                        Number(reader, 6), Number(reader, 7), Number(reader, 8), Text(reader, 9)));
+                        Number(reader, 6), Number(reader, 7), Number(reader, 8), Text(reader, 9), Text(reader, 10)));
                 }
             }
 
