@@ -37,19 +37,22 @@ public sealed class LogsFaultTests(EndToEndStack stack, ITestOutputHelper output
         await using var load = RunningLoad.Start(stack, RecordsPerSecond, apiKey: apiKey, signal: LoadSignal.Logs);
         await load.WaitForAcknowledgedAsync(2000);
 
+        var failedWrites = FailedLogWrites();
         await stack.App.StopResourceAsync("postgres");
         var before = load.Progress;
         LoadSnapshot during;
         long backlog = 0;
         try
         {
-            // Down until ingest has acknowledged several batches the processor cannot store (they wait on the logs topic).
+            // Down until the processor has failed to store a batch of log records (and retries it), and ingest has
+            // acknowledged several batches meanwhile, which wait on the logs topic.
             using var lag = stack.CreateLagReader(EndToEndStack.LogsTopic);
-            while (load.Progress.AcknowledgedSpans < before.AcknowledgedSpans + 5000 || backlog == 0)
+            while (FailedLogWrites() == failedWrites || load.Progress.AcknowledgedSpans < before.AcknowledgedSpans + 5000 || backlog == 0)
             {
                 Assert.True(verdictAge.Elapsed < EndToEndStack.CredentialCacheTtl - BeforeTheVerdictExpires,
-                    $"ingest did not acknowledge 5,000 log records with PostgreSQL down (a backlog of {backlog} records) within " +
-                    $"{verdictAge.Elapsed.TotalSeconds:0} s of the load's start, before the key's verdict would expire: {load.Describe()}");
+                    $"within {verdictAge.Elapsed.TotalSeconds:0} s of the load's start, before the key's verdict would expire, the processor did not " +
+                    $"fail a logs write ({FailedLogWrites() - failedWrites} failures) or ingest did not acknowledge 5,000 log records with PostgreSQL down " +
+                    $"(a backlog of {backlog} records): {load.Describe()}\n{stack.LogTail(20, "processor")}");
                 backlog = (await lag.ReadAsync(TimeSpan.FromSeconds(3)))?.TotalRecords ?? 0;
                 await Task.Delay(250);
             }
@@ -62,7 +65,7 @@ public sealed class LogsFaultTests(EndToEndStack stack, ITestOutputHelper output
         }
 
         output.WriteLine($"PostgreSQL was down until {verdictAge.Elapsed.TotalSeconds:0.0} s into the load; {during.AcknowledgedSpans - before.AcknowledgedSpans} " +
-                         $"records acknowledged meanwhile, a backlog of {backlog} Kafka records");
+                         $"records acknowledged meanwhile, a backlog of {backlog} Kafka records, {FailedLogWrites() - failedWrites} failed logs writes");
         await load.WaitForAcknowledgedAsync(2000, TimeSpan.FromSeconds(90));
         var count = await load.StopDrainAndCountAsync();
         output.WriteLine($"{count}; {load.Describe()}");
@@ -70,6 +73,10 @@ public sealed class LogsFaultTests(EndToEndStack stack, ITestOutputHelper output
         Assert.True(during.AcknowledgedSpans > before.AcknowledgedSpans, $"ingest acknowledged no log records while PostgreSQL was down: {load.Describe()}");
         load.AssertExactlyOnce(count);
     }
+
+    /// <summary>The processor's "Could not write logs (attempt n): ...; retrying" lines so far.</summary>
+    private int FailedLogWrites()
+        => stack.Log.Lines.Count(l => l.StartsWith("processor", StringComparison.Ordinal) && l.Contains("Could not write logs (attempt", StringComparison.Ordinal));
 
     [Fact]
     public async Task KafkaStoppedWhileLogsAreSent_IngestAnswers503ThenEveryAcknowledgedRecordStoredOnce()
