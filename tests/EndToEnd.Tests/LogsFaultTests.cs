@@ -16,9 +16,6 @@ namespace Trulayer.EndToEnd.Tests;
 [Collection(EndToEndCollection.Name)]
 public sealed class LogsFaultTests(EndToEndStack stack, ITestOutputHelper output) : IAsyncLifetime
 {
-    /// <summary>How long before the load's key's verdict expires the outage must end, for PostgreSQL's start and a margin.</summary>
-    private static readonly TimeSpan BeforeTheVerdictExpires = TimeSpan.FromSeconds(5);
-
     /// <summary>Log records a second: enough for a backlog within seconds, little enough for the shared machine.</summary>
     private const double RecordsPerSecond = 2000;
 
@@ -49,7 +46,7 @@ public sealed class LogsFaultTests(EndToEndStack stack, ITestOutputHelper output
             using var lag = stack.CreateLagReader(EndToEndStack.LogsTopic);
             while (FailedLogWrites() == failedWrites || load.Progress.AcknowledgedSpans < before.AcknowledgedSpans + 5000 || backlog == 0)
             {
-                Assert.True(verdictAge.Elapsed < EndToEndStack.CredentialCacheTtl - BeforeTheVerdictExpires,
+                Assert.True(verdictAge.Elapsed < EndToEndStack.CredentialCacheTtl - DatabaseOutageTests.BeforeTheVerdictExpires,
                     $"within {verdictAge.Elapsed.TotalSeconds:0} s of the load's start, before the key's verdict would expire, the processor did not " +
                     $"fail a logs write ({FailedLogWrites() - failedWrites} failures) or ingest did not acknowledge 5,000 log records with PostgreSQL down " +
                     $"(a backlog of {backlog} records): {load.Describe()}\n{stack.LogTail(20, "processor")}");
