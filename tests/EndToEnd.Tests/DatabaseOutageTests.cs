@@ -13,7 +13,7 @@ namespace Trulayer.EndToEnd.Tests;
 public sealed class DatabaseOutageTests(EndToEndStack stack, ITestOutputHelper output) : IAsyncLifetime
 {
     /// <summary>How long before the load's key's verdict expires the outage must end, for PostgreSQL's start and a margin.</summary>
-    private static readonly TimeSpan BeforeTheVerdictExpires = TimeSpan.FromSeconds(5);
+    internal static readonly TimeSpan BeforeTheVerdictExpires = TimeSpan.FromSeconds(5);
 
     public Task InitializeAsync() => stack.WaitForBaselineAsync();
 

@@ -36,6 +36,7 @@ public class EndToEndStack : StackFixture
 {
     public const string SpansTopic = "otlp.spans.e2e";
     public const int SpansPartitions = 8;
+    public const string LogsTopic = Trulayer.ServiceDefaults.Kafka.KafkaTopics.Logs;
     public const string ConsumerGroup = "trulayer-processor";
     public static readonly TimeSpan ProduceTimeout = TimeSpan.FromSeconds(3);
     public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(2);
@@ -118,7 +119,8 @@ public class EndToEndStack : StackFixture
     public string LogTail(int lines = 40, params string[] resources)
         => string.Join('\n', Log.Lines.Where(l => resources.Any(r => l.StartsWith(r, StringComparison.Ordinal))).TakeLast(lines));
 
-    public PipelineLag CreateLagReader() => new(Kafka, SpansTopic, ConsumerGroup);
+    /// <summary>The processor group's backlog on <paramref name="topic"/> (the spans topic, or <see cref="LogsTopic"/>).</summary>
+    public PipelineLag CreateLagReader(string topic = SpansTopic) => new(Kafka, topic, ConsumerGroup);
 
     /// <summary>A new API key of the dev project, made through the gateway by the dev owner.</summary>
     public async Task<string> CreateApiKeyAsync()
@@ -149,7 +151,7 @@ public class EndToEndStack : StackFixture
 
     /// <summary>
     /// Waits until the stack is as every test class expects to find it, whatever the class before did to it:
-    /// the processor has stored everything Kafka holds (lag 0), ingest admits spans (/health Healthy, not
+    /// the processor has stored everything Kafka holds (lag 0 on the spans and the logs topic), ingest admits spans (/health Healthy, not
     /// Degraded), and auth, ingest and export each answer a request through the gateway whose credential
     /// Auth.Api verifies. The last takes a few tries after PostgreSQL restarted: Npgsql keeps the dead
     /// connections in its pools, and each fails one request before it is dropped. Fails naming what was not reached.
@@ -197,13 +199,16 @@ public class EndToEndStack : StackFixture
     private async Task WaitDrainedAsync()
     {
         var cap = TimeSpan.FromMinutes(3);
-        using var lag = CreateLagReader();
-        var last = "the lag could not be read";
-        var drained = await lag.WaitDrainedAsync(cap, reading => last = reading is null
-            ? "the lag could not be read"
-            : $"{reading.TotalRecords} records on {reading.Partitions.Count(p => p.Records > 0)} partitions not yet stored");
-        Assert.True(drained, $"baseline not reached: the pipeline did not drain (lag 0) within {cap.TotalSeconds:0} s; last seen: {last}\n" +
-                             LogTail(40, "processor", "ingest"));
+        foreach (var topic in new[] { SpansTopic, LogsTopic })
+        {
+            using var lag = CreateLagReader(topic);
+            var last = "the lag could not be read";
+            var drained = await lag.WaitDrainedAsync(cap, reading => last = reading is null
+                ? "the lag could not be read"
+                : $"{reading.TotalRecords} records on {reading.Partitions.Count(p => p.Records > 0)} partitions not yet stored");
+            Assert.True(drained, $"baseline not reached: the pipeline did not drain {topic} (lag 0) within {cap.TotalSeconds:0} s; last seen: {last}\n" +
+                                 LogTail(40, "processor", "ingest"));
+        }
     }
 
     /// <summary>Polls <paramref name="probe"/> until it reports <paramref name="goal"/> reached; fails after <paramref name="cap"/> with the last thing it saw.</summary>

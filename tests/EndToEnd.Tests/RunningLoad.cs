@@ -26,10 +26,15 @@ internal sealed class RunningLoad : IAsyncDisposable
 
     public LoadSnapshot Progress => Driver.Progress.Snapshot();
 
-    /// <summary>Starts sending GenAI batches of 1,000 spans at <paramref name="spansPerSecond"/>.</summary>
-    public static RunningLoad Start(EndToEndStack stack, double spansPerSecond, int senders = 4, string? apiKey = null, LoadTransport transport = LoadTransport.HttpProtobuf)
+    /// <summary>
+    /// Starts sending GenAI batches of 1,000 spans at <paramref name="spansPerSecond"/> (with
+    /// <see cref="LoadSignal.Logs"/>: the standard logs batches of 1,000 records, at that many records a second).
+    /// </summary>
+    public static RunningLoad Start(
+        EndToEndStack stack, double spansPerSecond, int senders = 4, string? apiKey = null, LoadTransport transport = LoadTransport.HttpProtobuf, LoadSignal signal = LoadSignal.Traces)
         => new(stack, new LoadDriver(stack.Target(apiKey), new LoadSettings
         {
+            Signal = signal,
             Transport = transport,
             Senders = senders,
             SpansPerSecond = spansPerSecond,
@@ -66,16 +71,22 @@ internal sealed class RunningLoad : IAsyncDisposable
     private static async Task<long> CommittedAsync(PipelineLag lag)
         => (await lag.ReadAsync(TimeSpan.FromSeconds(5)))?.Partitions.Sum(p => Math.Max(0, p.Committed)) ?? 0;
 
-    /// <summary>Stops sending, lets the requests in flight settle, waits for the processor to store everything, and counts.</summary>
+    /// <summary>
+    /// Stops sending, lets the requests in flight settle, waits for the processor to store everything, and
+    /// counts (a logs load: its log records that name a trace, <see cref="DeliveryCount.CountLogsAsync"/>).
+    /// </summary>
     public async Task<DeliveryCount> StopDrainAndCountAsync(TimeSpan? drainTimeout = null)
     {
         await _stop.CancelAsync();
         await _running.WaitAsync(TimeSpan.FromMinutes(3));
-        using var lag = _stack.CreateLagReader();
+        var logs = Driver.Settings.Signal == LoadSignal.Logs;
+        using var lag = _stack.CreateLagReader(logs ? EndToEndStack.LogsTopic : EndToEndStack.SpansTopic);
         ConsumerLagText last = new(null);
         var drained = await lag.WaitDrainedAsync(drainTimeout ?? TimeSpan.FromSeconds(90), reading => last = new(reading));
         Assert.True(drained, $"the pipeline did not drain: {last}; {Describe()}\n{_stack.LogTail(40, "processor")}");
-        return await DeliveryCount.CountAsync(_stack.Postgres, _stack.ProjectId, Driver.Ids, Driver.Template, Driver.Ledger);
+        return logs
+            ? await DeliveryCount.CountLogsAsync(_stack.Postgres, _stack.ProjectId, Driver.Ids, Driver.Template, Driver.Ledger)
+            : await DeliveryCount.CountAsync(_stack.Postgres, _stack.ProjectId, Driver.Ids, Driver.Template, Driver.Ledger);
     }
 
     /// <summary>Every acknowledged span stored, exactly once, and nothing foreign in the run's id range.</summary>
