@@ -18,10 +18,11 @@ public readonly record struct AdmissionDecision(bool Admitted, string? Reason = 
 /// </summary>
 public interface IIngestAdmission
 {
-    ValueTask<AdmissionDecision> AdmitAsync(Guid projectId, CancellationToken cancellationToken);
+    /// <summary>Whether a request of <paramref name="signal"/> (spans or log records, each on a topic of its own) is admitted now.</summary>
+    ValueTask<AdmissionDecision> AdmitAsync(Guid projectId, OtlpSignal signal, CancellationToken cancellationToken);
 
     /// <summary>Told about the records of every request Kafka acknowledged, so an admission can learn what the backlog weighs.</summary>
-    void Produced(IReadOnlyList<SpanRecord> records)
+    void Produced(OtlpSignal signal, IReadOnlyList<SpanRecord> records)
     {
     }
 }

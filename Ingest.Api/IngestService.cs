@@ -121,7 +121,7 @@ public sealed partial class IngestService(
             // Admission decides only about requests that would otherwise be accepted: a malformed or
             // oversized one is answered 400/413 even while load is shed, since a client never retries
             // those and must learn the truth at once.
-            var admitted = await admission.AdmitAsync(request.ProjectId, cancellationToken);
+            var admitted = await admission.AdmitAsync(request.ProjectId, request.Signal, cancellationToken);
             if (!admitted.Admitted)
             {
                 return IngestResult.Error(IngestStatus.Unavailable, admitted.Reason ?? "ingest is not accepting telemetry right now; retry later", admitted.RetryAfter);
@@ -141,12 +141,8 @@ public sealed partial class IngestService(
                     _options.RetryAfter);
             }
 
-            // Admission weighs the spans topic's backlog (the processor's lag on it); log records, on
-            // their own topic, would skew what it learns a spans record weighs.
-            if (request.Signal == OtlpSignal.Traces)
-            {
-                admission.Produced(records);
-            }
+            // Admission weighs each topic's backlog (the processor's lag on it) with what a record of that topic weighs.
+            admission.Produced(request.Signal, records);
         }
 
         metrics.SpansAccepted(tally.Accepted, tally.Rejected, tally.Truncated);

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Trulayer.Ingest;
 using Trulayer.Ingest.Admission;
+using Trulayer.ServiceDefaults.Kafka;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -19,6 +20,15 @@ internal static class AdmissionServiceExtensions
         builder.Services.AddSingleton<IValidateOptions<AdmissionOptions>, AdmissionOptionsValidator>();
         builder.Services.AddSingleton<BacklogMonitor>();
         builder.Services.AddHostedService(services => services.GetRequiredService<BacklogMonitor>());
+        // Log records have a topic, and so a backlog and a bound, of their own.
+        builder.Services.AddKeyedSingleton(BacklogMonitor.LogsKey, (services, _) => new BacklogMonitor(
+            services.GetRequiredService<KafkaClientFactory>(),
+            services.GetRequiredService<IOptions<AdmissionOptions>>(),
+            services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<ILogger<BacklogMonitor>>(),
+            services.GetRequiredService<KafkaClientFactory>().Options.LogsTopic));
+        // Not AddHostedService: it adds one hosted service per implementation type, and this is a second BacklogMonitor.
+        builder.Services.AddSingleton<IHostedService>(services => services.GetRequiredKeyedService<BacklogMonitor>(BacklogMonitor.LogsKey));
         builder.Services.AddSingleton<AdmissionMetrics>();
         builder.Services.TryAddSingleton<IIngestAdmission, LagAwareAdmission>();
         builder.Services.AddHealthChecks().AddCheck<AdmissionHealthCheck>("admission");

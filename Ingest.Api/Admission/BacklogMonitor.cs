@@ -50,8 +50,12 @@ public sealed partial class BacklogMonitor(
     KafkaClientFactory kafka,
     IOptions<AdmissionOptions> options,
     TimeProvider time,
-    ILogger<BacklogMonitor> logger) : BackgroundService
+    ILogger<BacklogMonitor> logger,
+    string? topic = null) : BackgroundService
 {
+    /// <summary>The key of the monitor of the logs topic (<see cref="KafkaOptions.LogsTopic"/>); the unkeyed one reads the spans topic.</summary>
+    public const string LogsKey = "logs";
+
     /// <summary>A record batch's header (61 bytes) and a record's own framing, counted for every record.</summary>
     public const int LogOverheadBytesPerRecord = 80;
 
@@ -68,6 +72,9 @@ public sealed partial class BacklogMonitor(
     private bool? _readable;
 
     public AdmissionOptions Options => _options;
+
+    /// <summary>The topic whose backlog this monitor reads.</summary>
+    public string Topic { get; } = topic ?? kafka.Options.SpansTopic;
 
     /// <summary>The backlog as admission should see it now: a reading older than StaleAfter does not count.</summary>
     public BacklogState Current
@@ -118,7 +125,7 @@ public sealed partial class BacklogMonitor(
             UpdateRecordWeight();
             try
             {
-                reader ??= new ConsumerLagReader(kafka);
+                reader ??= new ConsumerLagReader(kafka, Topic);
                 Publish(reader.Read(ReadTimeout));
             }
             catch (Exception ex) when (ex is KafkaException or InvalidOperationException)
@@ -169,18 +176,18 @@ public sealed partial class BacklogMonitor(
 
         if (_readable == false)
         {
-            Log.LagReadable(logger);
+            Log.LagReadable(logger, Topic);
         }
 
         _readable = true;
 
         if (refusing && !wasRefusing)
         {
-            Log.Refusing(logger, fullest.Partition, records, bytes, _options.EffectiveMaxPartitionRecords, _options.EffectiveMaxPartitionBytes);
+            Log.Refusing(logger, Topic, fullest.Partition, records, bytes, _options.EffectiveMaxPartitionRecords, _options.EffectiveMaxPartitionBytes);
         }
         else if (!refusing && wasRefusing)
         {
-            Log.Admitting(logger, fullest.Partition, records, bytes);
+            Log.Admitting(logger, Topic, fullest.Partition, records, bytes);
         }
     }
 
@@ -189,7 +196,7 @@ public sealed partial class BacklogMonitor(
         _state = new BacklogState(null, $"the processor's lag cannot be read: {problem}");
         if (_readable != false)
         {
-            Log.LagUnreadable(logger, problem);
+            Log.LagUnreadable(logger, Topic, problem);
         }
 
         _readable = false;
@@ -197,16 +204,16 @@ public sealed partial class BacklogMonitor(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 320, Level = LogLevel.Warning, Message = "Backlog over its bound: partition {Partition} holds {Records} records (about {Bytes} bytes) not yet stored (bound {MaxRecords} records or {MaxBytes} bytes per partition); new spans are refused with 503 until it shrinks")]
-        public static partial void Refusing(ILogger logger, int partition, long records, long bytes, long maxRecords, long maxBytes);
+        [LoggerMessage(EventId = 320, Level = LogLevel.Warning, Message = "Backlog of {Topic} over its bound: partition {Partition} holds {Records} records (about {Bytes} bytes) not yet stored (bound {MaxRecords} records or {MaxBytes} bytes per partition); new requests for that topic are refused with 503 until it shrinks")]
+        public static partial void Refusing(ILogger logger, string topic, int partition, long records, long bytes, long maxRecords, long maxBytes);
 
-        [LoggerMessage(EventId = 321, Level = LogLevel.Information, Message = "Backlog back under its bound (fullest: partition {Partition}, {Records} records, about {Bytes} bytes); admitting spans again")]
-        public static partial void Admitting(ILogger logger, int partition, long records, long bytes);
+        [LoggerMessage(EventId = 321, Level = LogLevel.Information, Message = "Backlog of {Topic} back under its bound (fullest: partition {Partition}, {Records} records, about {Bytes} bytes); admitting again")]
+        public static partial void Admitting(ILogger logger, string topic, int partition, long records, long bytes);
 
-        [LoggerMessage(EventId = 322, Level = LogLevel.Warning, Message = "The processor's lag cannot be read ({Problem}); admitting spans: Kafka's acknowledgements still decide what is accepted")]
-        public static partial void LagUnreadable(ILogger logger, string problem);
+        [LoggerMessage(EventId = 322, Level = LogLevel.Warning, Message = "The processor's lag on {Topic} cannot be read ({Problem}); admitting: Kafka's acknowledgements still decide what is accepted")]
+        public static partial void LagUnreadable(ILogger logger, string topic, string problem);
 
-        [LoggerMessage(EventId = 323, Level = LogLevel.Information, Message = "The processor's lag can be read again")]
-        public static partial void LagReadable(ILogger logger);
+        [LoggerMessage(EventId = 323, Level = LogLevel.Information, Message = "The processor's lag on {Topic} can be read again")]
+        public static partial void LagReadable(ILogger logger, string topic);
     }
 }

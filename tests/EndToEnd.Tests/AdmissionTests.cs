@@ -66,6 +66,28 @@ public sealed class AdmissionTests(KafkaFixture kafka) : IClassFixture<KafkaFixt
     }
 
     [Fact]
+    public async Task LogsBacklog_OverItsBound_RefusesLogRecords_WhileSpansAreStillAdmitted()
+    {
+        // Log records have a topic of their own, so a backlog and a bound of their own: a processor that
+        // falls behind on logs must not let ingest acknowledge more than the broker keeps.
+        using var ingest = new IngestApp(kafka, new() { ["Ingest:Admission:MaxPartitionRecords"] = "3" });
+        using var http = ingest.CreateClient();
+        var logs = StandardLogs.Application(records: 100, traces: 10).ToByteArray();
+
+        var refused = await SendUntilAsync(http, logs, HttpStatusCode.ServiceUnavailable, "/v1/otlp/logs");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        var status = Google.Rpc.Status.Parser.ParseFrom(await refused.Content.ReadAsByteArrayAsync());
+        Assert.Contains($"backlog is over its bound (topic {ingest.LogsTopic},", status.Message, StringComparison.Ordinal);
+        using var spans = await SendAsync(http, StandardBatch.Lean(spans: 10, traces: 1).ToByteArray());
+        Assert.Equal(HttpStatusCode.OK, spans.StatusCode);
+
+        CommitEverything(ingest.LogsTopic, ingest.Group);
+        var admitted = await SendUntilAsync(http, StandardLogs.Application(records: 10, traces: 1).ToByteArray(), HttpStatusCode.OK, "/v1/otlp/logs");
+        Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
+    }
+
+    [Fact]
     public async Task Backlog_OverTheByteBound_IsEstimatedFromTheRecordsIngestProduced()
     {
         // GenAI traces of 100 spans make records of about 160 KB: three in one partition pass 400 KB,
@@ -160,12 +182,12 @@ public sealed class AdmissionTests(KafkaFixture kafka) : IClassFixture<KafkaFixt
         => await SendUntilAsync(http, body, HttpStatusCode.ServiceUnavailable);
 
     /// <summary>Sends the same spans (as a new request each time) until ingest answers <paramref name="expected"/>, for at most 20 s.</summary>
-    private static async Task<HttpResponseMessage> SendUntilAsync(HttpClient http, byte[] body, HttpStatusCode expected)
+    private static async Task<HttpResponseMessage> SendUntilAsync(HttpClient http, byte[] body, HttpStatusCode expected, string path = "/v1/otlp/traces")
     {
         var waited = Stopwatch.StartNew();
         while (true)
         {
-            var response = await SendAsync(http, body);
+            var response = await SendAsync(http, body, path);
             if (response.StatusCode == expected || waited.Elapsed > TimeSpan.FromSeconds(20))
             {
                 return response;
@@ -177,11 +199,11 @@ public sealed class AdmissionTests(KafkaFixture kafka) : IClassFixture<KafkaFixt
         }
     }
 
-    private static async Task<HttpResponseMessage> SendAsync(HttpClient http, byte[] body)
+    private static async Task<HttpResponseMessage> SendAsync(HttpClient http, byte[] body, string path = "/v1/otlp/traces")
     {
         var content = new ByteArrayContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/x-protobuf");
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/otlp/traces") { Content = content };
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
         request.Headers.Add(IdentityAssertion.HeaderName, TestIdentity.Sign(TestIdentity.ApiKey(Project)));
         return await http.SendAsync(request);
     }
@@ -229,11 +251,13 @@ public sealed class AdmissionTests(KafkaFixture kafka) : IClassFixture<KafkaFixt
         public IngestApp(KafkaFixture kafka, Dictionary<string, string?> settings)
         {
             Topic = kafka.CreateTopic("admission");
+            LogsTopic = kafka.CreateTopic("admission-logs");
             Group = "admission-" + Guid.NewGuid().ToString("N");
             _settings = new Dictionary<string, string?>
             {
                 ["ConnectionStrings:kafka"] = kafka.BootstrapServers,
                 ["Kafka:SpansTopic"] = Topic,
+                ["Kafka:LogsTopic"] = LogsTopic,
                 ["Kafka:ConsumerGroup"] = Group,
                 [TestIdentity.Configuration.Key] = TestIdentity.Configuration.Value,
                 ["Ingest:Admission:RefreshInterval"] = "00:00:00.200",
@@ -248,6 +272,8 @@ public sealed class AdmissionTests(KafkaFixture kafka) : IClassFixture<KafkaFixt
         }
 
         public string Topic { get; }
+
+        public string LogsTopic { get; }
 
         public string Group { get; }
 

@@ -172,7 +172,7 @@ public sealed class AdmissionTests : IDisposable
 
     private sealed class RefusingAdmission : IIngestAdmission
     {
-        public ValueTask<AdmissionDecision> AdmitAsync(Guid projectId, CancellationToken cancellationToken)
+        public ValueTask<AdmissionDecision> AdmitAsync(Guid projectId, OtlpSignal signal, CancellationToken cancellationToken)
             => ValueTask.FromResult(AdmissionDecision.Refuse("the processor is 2000000 records behind", TimeSpan.FromSeconds(30)));
     }
 }
