@@ -20,7 +20,6 @@ namespace Trulayer.Processor.Pipeline;
 internal sealed class LogRecordDecoder(DimensionCache cache)
 {
     // LogBatch, ResourceLogs, ScopeLogs: the field numbers of SpanBatch, ResourceSpans, ScopeSpans.
-    private const int BatchProjectId = 1, BatchTraceId = 2, BatchReceivedTime = 3, BatchResourceLogs = 4;
     private const int ResourceField = 1, ScopeLogsField = 2, SchemaUrlField = 3;
     private const int ScopeField = 1, LogRecordsField = 2;
 
@@ -70,59 +69,16 @@ internal sealed class LogRecordDecoder(DimensionCache cache)
 
     private DecodedLogRecord DecodeCore(ConsumeResult<byte[]?, byte[]?> source)
     {
-        var value = source.Message.Value;
-        if (value is null || value.Length == 0)
-        {
-            throw new RecordRejectedException("the record has no value (a LogBatch was expected)");
-        }
-
-        string? projectText = null;
-        (int Offset, int Length) batchTrace = default;
-        ulong receivedNanos = 0;
-        var resourceLogs = new List<(int Offset, int Length)>();
-        var reader = new ProtoWireReader(value);
-        while (reader.TryReadTag(out var field, out var wireType))
-        {
-            switch (field)
-            {
-                case BatchProjectId when wireType == WireType.LengthDelimited:
-                    var (o, l) = reader.ReadRange();
-                    projectText = Encoding.UTF8.GetString(value, o, l);
-                    break;
-                case BatchTraceId when wireType == WireType.LengthDelimited:
-                    batchTrace = reader.ReadRange();
-                    break;
-                case BatchReceivedTime when wireType == WireType.Fixed64:
-                    receivedNanos = reader.ReadFixed64();
-                    break;
-                case BatchResourceLogs when wireType == WireType.LengthDelimited:
-                    resourceLogs.Add(reader.ReadRange());
-                    break;
-                default:
-                    reader.Skip(wireType);
-                    break;
-            }
-        }
-
-        if (!Guid.TryParseExact(projectText, "D", out var projectId))
-        {
-            throw new RecordRejectedException($"project_id '{Truncate(projectText ?? "")}' is not a UUID in canonical form");
-        }
-
-        var traceIdBytes = value.AsSpan(batchTrace.Offset, batchTrace.Length);
+        var batch = BatchEnvelope.Read(source.Message.Value, "LogBatch");
+        var (value, projectId, resourceLogs, receivedUnixNano) = (batch.Value, batch.ProjectId, batch.Resources, batch.ReceivedUnixNano);
+        var traceIdBytes = batch.TraceId;
         if (traceIdBytes.Length != 0 && traceIdBytes.Length != 16)
         {
             throw new RecordRejectedException($"trace_id has {traceIdBytes.Length} bytes ({Convert.ToHexStringLower(traceIdBytes)}): a trace id is 16 bytes, or empty for records of no trace");
         }
 
-        var expectedKey = projectText + ":" + Convert.ToHexStringLower(traceIdBytes);
-        var key = source.Message.Key is { } keyBytes ? Encoding.UTF8.GetString(keyBytes) : null;
-        if (!string.Equals(key, expectedKey, StringComparison.OrdinalIgnoreCase))
-        {
-            throw new RecordRejectedException($"the key '{Truncate(key ?? "(none)")}' does not match the record's project and trace '{expectedKey}'");
-        }
+        batch.CheckKey(source);
 
-        var receivedUnixNano = receivedNanos > long.MaxValue ? long.MaxValue : (long)receivedNanos;
         var receivedAt = UnixNanos.ToDateTime(receivedUnixNano);
         var rows = new List<LogRow>();
         var resources = new List<ResourceRow>();
@@ -341,8 +297,4 @@ internal sealed class LogRecordDecoder(DimensionCache cache)
 
     private static string? Clean(string? text) => text is null ? null : AttributeJson.Clean(text);
 
-    private static string Truncate(string text) => text.Length <= 80 ? text : text[..80] + "...";
-
-    /// <summary>A record that breaks the LogBatch contract; its message is the dead letter's reason.</summary>
-    private sealed class RecordRejectedException(string reason) : Exception(reason);
 }

@@ -23,7 +23,6 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
 {
     private readonly ModelPriceTable _prices = prices ?? ModelPriceTable.Default;
 
-    private const int SpanBatchProjectId = 1, SpanBatchTraceId = 2, SpanBatchReceivedTime = 3, SpanBatchResourceSpans = 4;
     private const int ResourceSpansResource = 1, ResourceSpansScopeSpans = 2, ResourceSpansSchemaUrl = 3;
     private const int ScopeSpansScope = 1, ScopeSpansSpans = 2, ScopeSpansSchemaUrl = 3;
 
@@ -51,61 +50,18 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
 
     private DecodedRecord DecodeCore(ConsumeResult<byte[]?, byte[]?> source)
     {
-        var value = source.Message.Value;
-        if (value is null || value.Length == 0)
-        {
-            throw new RecordRejectedException("the record has no value (a SpanBatch was expected)");
-        }
-
-        string? projectText = null;
-        ReadOnlySpan<byte> traceIdBytes = default;
-        ulong receivedNanos = 0;
-        var resourceSpans = new List<(int Offset, int Length)>();
-        var reader = new ProtoWireReader(value);
-        while (reader.TryReadTag(out var field, out var wireType))
-        {
-            switch (field)
-            {
-                case SpanBatchProjectId when wireType == WireType.LengthDelimited:
-                    var (o, l) = reader.ReadRange();
-                    projectText = Encoding.UTF8.GetString(value, o, l);
-                    break;
-                case SpanBatchTraceId when wireType == WireType.LengthDelimited:
-                    var (to, tl) = reader.ReadRange();
-                    traceIdBytes = value.AsSpan(to, tl);
-                    break;
-                case SpanBatchReceivedTime when wireType == WireType.Fixed64:
-                    receivedNanos = reader.ReadFixed64();
-                    break;
-                case SpanBatchResourceSpans when wireType == WireType.LengthDelimited:
-                    resourceSpans.Add(reader.ReadRange());
-                    break;
-                default:
-                    reader.Skip(wireType);
-                    break;
-            }
-        }
-
-        if (!Guid.TryParseExact(projectText, "D", out var projectId))
-        {
-            throw new RecordRejectedException($"project_id '{Truncate(projectText ?? "")}' is not a UUID in canonical form");
-        }
-
+        var batch = BatchEnvelope.Read(source.Message.Value, "SpanBatch");
+        var (value, projectId, resourceSpans) = (batch.Value, batch.ProjectId, batch.Resources);
+        var traceIdBytes = batch.TraceId;
         if (!IsValidId(traceIdBytes, 16))
         {
             throw new RecordRejectedException($"trace_id has {traceIdBytes.Length} bytes ({Convert.ToHexStringLower(traceIdBytes)}): a trace id is 16 bytes, not all zero");
         }
 
-        var traceHex = Convert.ToHexStringLower(traceIdBytes);
-        var expectedKey = projectText + ":" + traceHex;
-        var key = source.Message.Key is { } keyBytes ? Encoding.UTF8.GetString(keyBytes) : null;
-        if (!string.Equals(key, expectedKey, StringComparison.OrdinalIgnoreCase))
-        {
-            throw new RecordRejectedException($"the key '{Truncate(key ?? "(none)")}' does not match the record's project and trace '{expectedKey}'");
-        }
+        batch.CheckKey(source);
 
         var traceId = new Guid(traceIdBytes, bigEndian: true);
-        var receivedAt = UnixNanos.ToDateTime(receivedNanos > long.MaxValue ? long.MaxValue : (long)receivedNanos);
+        var receivedAt = UnixNanos.ToDateTime(batch.ReceivedUnixNano);
         var rows = new List<SpanRow>();
         var resources = new List<ResourceRow>();
         var scopes = new List<ScopeRow>();
@@ -442,8 +398,4 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
 
     private static string? Clean(string? text) => text is null ? null : AttributeJson.Clean(text);
 
-    private static string Truncate(string text) => text.Length <= 80 ? text : text[..80] + "...";
-
-    /// <summary>A record that breaks the SpanBatch contract; its message is the dead letter's reason.</summary>
-    private sealed class RecordRejectedException(string reason) : Exception(reason);
 }
