@@ -4,12 +4,16 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Trulayer.Ingest.Admission;
 
 /// <summary>
-/// "admission" in /health: Degraded (still 200) while ingest refuses spans because the backlog is over
-/// its bound, Healthy otherwise. Never Unhealthy: shedding load is ingest working as designed, and an
-/// unreadable lag is Kafka's health check's business.
+/// "admission" (the spans topic) and "admission.logs" (the logs topic) in /health: Degraded (still 200)
+/// while ingest refuses that signal because its topic's backlog is over its bound, Healthy otherwise.
+/// Never Unhealthy: shedding load is ingest working as designed, and an unreadable lag is Kafka's health
+/// check's business.
 /// </summary>
-internal sealed class AdmissionHealthCheck(BacklogMonitor monitor) : IHealthCheck
+internal sealed class AdmissionHealthCheck(BacklogMonitor monitor, string records) : IHealthCheck
 {
+    public const string SpansName = "admission";
+    public const string LogsName = "admission.logs";
+
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var state = monitor.Current;
@@ -21,6 +25,7 @@ internal sealed class AdmissionHealthCheck(BacklogMonitor monitor) : IHealthChec
 
         var data = new Dictionary<string, object>
         {
+            ["topic"] = monitor.Topic,
             ["backlogRecords"] = reading.TotalRecords,
             ["fullestPartition"] = reading.FullestPartition,
             ["fullestPartitionRecords"] = reading.FullestPartitionRecords,
@@ -31,10 +36,10 @@ internal sealed class AdmissionHealthCheck(BacklogMonitor monitor) : IHealthChec
             ["fill"] = Math.Round(reading.Fill, 3),
         };
         var description = string.Create(CultureInfo.InvariantCulture,
-            $"backlog {reading.TotalRecords:N0} records; fullest partition {reading.FullestPartition}: {reading.FullestPartitionRecords:N0} records, " +
+            $"{monitor.Topic}: backlog {reading.TotalRecords:N0} records; fullest partition {reading.FullestPartition}: {reading.FullestPartitionRecords:N0} records, " +
             $"about {reading.FullestPartitionBytes / 1048576.0:0.0} MiB ({reading.Fill:P0} of the bound)");
         return Task.FromResult(reading.Refusing
-            ? HealthCheckResult.Degraded($"refusing new spans (503) until the backlog shrinks: {description}", data: data)
+            ? HealthCheckResult.Degraded($"refusing new {records} (503) until the backlog shrinks: {description}", data: data)
             : HealthCheckResult.Healthy($"admitting; {description}", data));
     }
 }

@@ -2,30 +2,48 @@ using System.Diagnostics.Metrics;
 
 namespace Trulayer.Ingest.Admission;
 
-/// <summary>The backlog and the admission state, on ingest's "Trulayer.Ingest" meter.</summary>
+/// <summary>
+/// The backlog and the admission state, on ingest's "Trulayer.Ingest" meter: one series per topic (the
+/// spans topic and the logs topic each have a backlog and a bound of their own), tagged
+/// <c>messaging.destination.name</c>.
+/// </summary>
 public sealed class AdmissionMetrics
 {
+    public const string TopicTag = "messaging.destination.name";
+
     private readonly Counter<long> _refused;
 
-    public AdmissionMetrics(IMeterFactory meterFactory, BacklogMonitor monitor)
+    public AdmissionMetrics(IMeterFactory meterFactory, BacklogMonitor spansMonitor, [FromKeyedServices(BacklogMonitor.LogsKey)] BacklogMonitor logsMonitor)
     {
+        BacklogMonitor[] monitors = [spansMonitor, logsMonitor];
         var meter = meterFactory.Create(IngestMetrics.MeterName);
-        _refused = meter.CreateCounter<long>("trulayer.ingest.admission.refused", "{request}", "Requests refused (503) because the backlog was over its bound");
-        meter.CreateObservableGauge("trulayer.ingest.admission.admitting", () => monitor.Current.Refusing ? 0 : 1, "{state}",
-            "1 while ingest admits spans, 0 while it refuses them because the backlog is over its bound");
-        meter.CreateObservableGauge("trulayer.ingest.backlog.records", () => Observe(monitor, r => r.TotalRecords), "{record}",
-            "Records on the spans topic the processor has not yet stored and committed, over all partitions");
-        meter.CreateObservableGauge("trulayer.ingest.backlog.partition.records", () => Observe(monitor, r => r.FullestPartitionRecords), "{record}",
-            "Records not yet stored in the fullest partition");
-        meter.CreateObservableGauge("trulayer.ingest.backlog.partition.size", () => Observe(monitor, r => r.FullestPartitionBytes), "By",
-            "Estimated bytes not yet stored in the fullest partition");
-        meter.CreateObservableGauge("trulayer.ingest.backlog.fill", () => monitor.Current.Reading is { } r ? [new Measurement<double>(r.Fill)] : Array.Empty<Measurement<double>>(), "1",
-            "The fullest partition's backlog as a share of the bound (1: at the bound)");
+        _refused = meter.CreateCounter<long>("trulayer.ingest.admission.refused", "{request}", "Requests refused (503) because their topic's backlog was over its bound");
+        meter.CreateObservableGauge("trulayer.ingest.admission.admitting", () => monitors.Select(m => Tagged(m, m.Current.Refusing ? 0 : 1)), "{state}",
+            "1 while ingest admits requests for the topic, 0 while it refuses them because the topic's backlog is over its bound");
+        meter.CreateObservableGauge("trulayer.ingest.backlog.records", () => Observe(monitors, r => r.TotalRecords), "{record}",
+            "Records on the topic the processor has not yet stored and committed, over all partitions");
+        meter.CreateObservableGauge("trulayer.ingest.backlog.partition.records", () => Observe(monitors, r => r.FullestPartitionRecords), "{record}",
+            "Records not yet stored in the topic's fullest partition");
+        meter.CreateObservableGauge("trulayer.ingest.backlog.partition.size", () => Observe(monitors, r => r.FullestPartitionBytes), "By",
+            "Estimated bytes not yet stored in the topic's fullest partition");
+        meter.CreateObservableGauge("trulayer.ingest.backlog.fill", () => Observe(monitors, r => r.Fill), "1",
+            "The topic's fullest partition's backlog as a share of the bound (1: at the bound)");
     }
 
-    public void Refused() => _refused.Add(1);
+    public void Refused(BacklogMonitor monitor) => _refused.Add(1, new KeyValuePair<string, object?>(TopicTag, monitor.Topic));
 
-    /// <summary>No measurement while the lag is unknown: a gauge of 0 would say the backlog is empty.</summary>
-    private static IEnumerable<Measurement<long>> Observe(BacklogMonitor monitor, Func<BacklogReading, long> value)
-        => monitor.Current.Reading is { } reading ? [new Measurement<long>(value(reading))] : [];
+    private static Measurement<T> Tagged<T>(BacklogMonitor monitor, T value) where T : struct
+        => new(value, new KeyValuePair<string, object?>(TopicTag, monitor.Topic));
+
+    /// <summary>No measurement for a topic whose lag is unknown: a gauge of 0 would say its backlog is empty.</summary>
+    private static IEnumerable<Measurement<T>> Observe<T>(BacklogMonitor[] monitors, Func<BacklogReading, T> value) where T : struct
+    {
+        foreach (var monitor in monitors)
+        {
+            if (monitor.Current.Reading is { } reading)
+            {
+                yield return Tagged(monitor, value(reading));
+            }
+        }
+    }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Trulayer.Ingest;
 using Trulayer.Ingest.Admission;
@@ -31,7 +32,11 @@ internal static class AdmissionServiceExtensions
         builder.Services.AddSingleton<IHostedService>(services => services.GetRequiredKeyedService<BacklogMonitor>(BacklogMonitor.LogsKey));
         builder.Services.AddSingleton<AdmissionMetrics>();
         builder.Services.TryAddSingleton<IIngestAdmission, LagAwareAdmission>();
-        builder.Services.AddHealthChecks().AddCheck<AdmissionHealthCheck>("admission");
+        builder.Services.AddHealthChecks()
+            .Add(new HealthCheckRegistration(AdmissionHealthCheck.SpansName,
+                services => new AdmissionHealthCheck(services.GetRequiredService<BacklogMonitor>(), "spans"), failureStatus: null, tags: null))
+            .Add(new HealthCheckRegistration(AdmissionHealthCheck.LogsName,
+                services => new AdmissionHealthCheck(services.GetRequiredKeyedService<BacklogMonitor>(BacklogMonitor.LogsKey), "log records"), failureStatus: null, tags: null));
         return builder;
     }
 }

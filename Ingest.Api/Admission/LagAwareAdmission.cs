@@ -5,8 +5,8 @@ using Trulayer.Ingest.Pipeline;
 namespace Trulayer.Ingest.Admission;
 
 /// <summary>
-/// Ingest's admission: refuses new spans (503 + Retry-After, gRPC UNAVAILABLE with pushback) while the
-/// processor's backlog is over its bound, before it can grow into what the broker drops. When the lag
+/// Ingest's admission: refuses new spans or log records (503 + Retry-After, gRPC UNAVAILABLE with
+/// pushback) while the processor's backlog on their topic is over its bound, before it can grow into what the broker drops. When the lag
 /// cannot be read (Kafka down), it admits: the produce timeout answers 503 then anyway, and blocking on
 /// an unknown would turn a lag-reader hiccup into an outage.
 /// </summary>
@@ -26,7 +26,7 @@ public sealed class LagAwareAdmission(
             return ValueTask.FromResult(AdmissionDecision.Admit);
         }
 
-        metrics.Refused();
+        metrics.Refused(monitor);
         var options = monitor.Options;
         return ValueTask.FromResult(AdmissionDecision.Refuse(
             string.Create(CultureInfo.InvariantCulture,

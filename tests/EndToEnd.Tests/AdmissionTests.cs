@@ -12,6 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Trulayer.AppHost.Run;
 using Trulayer.Ingest;
+using Trulayer.Ingest.Admission;
 using Trulayer.ServiceDefaults.Identity;
 using Trulayer.Workload;
 
@@ -50,8 +51,8 @@ public sealed class AdmissionTests(KafkaFixture kafka) : IClassFixture<KafkaFixt
         Assert.Equal(HttpStatusCode.OK, healthCode);
         Assert.Equal("Degraded", health.GetProperty("status").GetString());
         Assert.Equal("Degraded", health.GetProperty("checks").GetProperty("admission").GetProperty("status").GetString());
-        Assert.Equal(0, gauges.Read("trulayer.ingest.admission.admitting"));
-        Assert.True(gauges.Read("trulayer.ingest.backlog.partition.records") > 3);
+        Assert.Equal(0, gauges.Read("trulayer.ingest.admission.admitting", ingest.Topic));
+        Assert.True(gauges.Read("trulayer.ingest.backlog.partition.records", ingest.Topic) > 3);
 
         CommitEverything(ingest.Topic, ingest.Group);
 
@@ -62,7 +63,7 @@ public sealed class AdmissionTests(KafkaFixture kafka) : IClassFixture<KafkaFixt
         Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
         (_, health) = await HealthAsync(http);
         Assert.Equal("Healthy", health.GetProperty("checks").GetProperty("admission").GetProperty("status").GetString());
-        Assert.Equal(1, gauges.Read("trulayer.ingest.admission.admitting"));
+        Assert.Equal(1, gauges.Read("trulayer.ingest.admission.admitting", ingest.Topic));
     }
 
     [Fact]
@@ -72,6 +73,7 @@ public sealed class AdmissionTests(KafkaFixture kafka) : IClassFixture<KafkaFixt
         // falls behind on logs must not let ingest acknowledge more than the broker keeps.
         using var ingest = new IngestApp(kafka, new() { ["Ingest:Admission:MaxPartitionRecords"] = "3" });
         using var http = ingest.CreateClient();
+        using var gauges = new GaugeReader(ingest.Services.GetRequiredService<IMeterFactory>());
         var logs = StandardLogs.Application(records: 100, traces: 10).ToByteArray();
 
         var refused = await SendUntilAsync(http, logs, HttpStatusCode.ServiceUnavailable, "/v1/otlp/logs");
@@ -81,10 +83,22 @@ public sealed class AdmissionTests(KafkaFixture kafka) : IClassFixture<KafkaFixt
         Assert.Contains($"backlog is over its bound (topic {ingest.LogsTopic},", status.Message, StringComparison.Ordinal);
         using var spans = await SendAsync(http, StandardBatch.Lean(spans: 10, traces: 1).ToByteArray());
         Assert.Equal(HttpStatusCode.OK, spans.StatusCode);
+        // Health and metrics say which topic is refused: the logs one, not the spans one.
+        var (_, health) = await HealthAsync(http);
+        var logsCheck = health.GetProperty("checks").GetProperty("admission.logs");
+        Assert.Equal("Degraded", logsCheck.GetProperty("status").GetString());
+        Assert.Contains("refusing new log records", logsCheck.GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.Equal(ingest.LogsTopic, logsCheck.GetProperty("data").GetProperty("topic").GetString());
+        Assert.Equal("Healthy", health.GetProperty("checks").GetProperty("admission").GetProperty("status").GetString());
+        Assert.Equal(0, gauges.Read("trulayer.ingest.admission.admitting", ingest.LogsTopic));
+        Assert.Equal(1, gauges.Read("trulayer.ingest.admission.admitting", ingest.Topic));
+        Assert.True(gauges.Read("trulayer.ingest.backlog.partition.records", ingest.LogsTopic) > 3);
 
         CommitEverything(ingest.LogsTopic, ingest.Group);
         var admitted = await SendUntilAsync(http, StandardLogs.Application(records: 10, traces: 1).ToByteArray(), HttpStatusCode.OK, "/v1/otlp/logs");
         Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
+        (_, health) = await HealthAsync(http);
+        Assert.Equal("Healthy", health.GetProperty("checks").GetProperty("admission.logs").GetProperty("status").GetString());
     }
 
     [Fact]
@@ -286,11 +300,11 @@ public sealed class AdmissionTests(KafkaFixture kafka) : IClassFixture<KafkaFixt
         }
     }
 
-    /// <summary>Reads the observable gauges of one host's "Trulayer.Ingest" meter.</summary>
+    /// <summary>Reads the observable gauges of one host's "Trulayer.Ingest" meter, per topic.</summary>
     private sealed class GaugeReader : IDisposable
     {
         private readonly MeterListener _listener = new();
-        private readonly Dictionary<string, double> _values = [];
+        private readonly Dictionary<(string Instrument, string? Topic), double> _values = [];
 
         public GaugeReader(IMeterFactory scope)
         {
@@ -301,19 +315,32 @@ public sealed class AdmissionTests(KafkaFixture kafka) : IClassFixture<KafkaFixt
                     listener.EnableMeasurementEvents(instrument);
                 }
             };
-            _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => _values[instrument.Name] = value);
-            _listener.SetMeasurementEventCallback<int>((instrument, value, _, _) => _values[instrument.Name] = value);
-            _listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => _values[instrument.Name] = value);
+            _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => _values[(instrument.Name, Topic(tags))] = value);
+            _listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) => _values[(instrument.Name, Topic(tags))] = value);
+            _listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => _values[(instrument.Name, Topic(tags))] = value);
             _listener.Start();
         }
 
-        public double Read(string instrument)
+        public double Read(string instrument, string topic)
         {
-            _values.Remove(instrument);
+            _values.Clear();
             _listener.RecordObservableInstruments();
-            return _values.TryGetValue(instrument, out var value)
+            return _values.TryGetValue((instrument, topic), out var value)
                 ? value
-                : throw new InvalidOperationException($"{instrument} reported nothing");
+                : throw new InvalidOperationException($"{instrument} reported nothing for {topic}");
+        }
+
+        private static string? Topic(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == AdmissionMetrics.TopicTag)
+                {
+                    return tag.Value as string;
+                }
+            }
+
+            return null;
         }
 
         public void Dispose() => _listener.Dispose();
