@@ -94,7 +94,8 @@ internal sealed partial class CallerVerifier : IDisposable
         string? Role,
         string? Subject,
         Guid? ApiKeyId,
-        DateTimeOffset? ExpiresAt);
+        DateTimeOffset? ExpiresAt,
+        Dictionary<Guid, ContentPolicy>? ContentPolicies);
 
     /// <summary>The verdict on <paramref name="credential"/> for <paramref name="policy"/>, sent from <paramref name="client"/>.</summary>
     public async Task<Verdict> VerifyAsync(string credential, string policy, IPAddress? client, string correlationId, CancellationToken cancellationToken)
@@ -275,7 +276,8 @@ internal sealed partial class CallerVerifier : IDisposable
                         body.ProjectIds,
                         body.Role,
                         body.Subject,
-                        body.ApiKeyId);
+                        body.ApiKeyId,
+                        body.ContentPolicies);
                     return new Verdict(StatusCodes.Status200OK, caller, "", body.ExpiresAt);
                 case StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden:
                     var refusal = await response.Content.ReadFromJsonAsync<ErrorResponse>(Json, timeout.Token);

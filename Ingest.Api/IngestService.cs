@@ -4,6 +4,7 @@ using Trulayer.Ingest.Kafka;
 using Trulayer.Ingest.Pipeline;
 using Trulayer.Otlp.Json;
 using Trulayer.Otlp.Protobuf;
+using Trulayer.ServiceDefaults.Identity;
 
 namespace Trulayer.Ingest;
 
@@ -23,8 +24,9 @@ public enum OtlpSignal
 
 /// <summary>
 /// One export request as the transports hand it over: the decompressed payload (owned by the caller,
-/// unchanged until <see cref="IngestService.IngestAsync"/> completes), the project it writes to and the
-/// organization that owns it (stamped into every record; Guid.Empty for none).
+/// unchanged until <see cref="IngestService.IngestAsync"/> completes), the project it writes to, the
+/// organization that owns it (stamped into every record; Guid.Empty for none) and the project's content
+/// policy (null: store content as sent).
 /// </summary>
 public readonly record struct IngestRequest(
     ReadOnlyMemory<byte> Payload,
@@ -32,7 +34,8 @@ public readonly record struct IngestRequest(
     Guid ProjectId,
     string Transport,
     OtlpSignal Signal = OtlpSignal.Traces,
-    Guid OrganizationId = default);
+    Guid OrganizationId = default,
+    ContentPolicy? ContentPolicy = null);
 
 public enum IngestStatus
 {
@@ -82,6 +85,7 @@ public sealed partial class IngestService(
     private readonly IngestOptions _options = options.Value;
     private readonly ExportRequestScanner _scanner = new(options.Value);
     private readonly LogsRequestScanner _logsScanner = new(options.Value);
+    private readonly ContentPolicyFilter _contentFilter = new();
 
     public IngestOptions Options => _options;
 
@@ -173,6 +177,12 @@ public sealed partial class IngestService(
     {
         OtlpRequestScanner scanner = request.Signal == OtlpSignal.Logs ? _logsScanner : _scanner;
         var scan = scanner.Scan(protobuf, receivedUnixNano);
+        if (request.ContentPolicy is { Mode: not ContentMode.Store } policy)
+        {
+            // Before composing: content the project does not keep never reaches Kafka.
+            _contentFilter.Apply(scan, policy, request.Signal);
+        }
+
         var records = SpanBatchComposer.Compose(scan, request.ProjectId, receivedUnixNano, _options.MaxRecordBytes, request.OrganizationId);
         return (records, scan.Tally);
     }

@@ -58,7 +58,7 @@ public static class AccessTable
     /// <summary>Projects and API keys.</summary>
     public static readonly AccessPolicy OrganizationWrite = new("organization-write", AllowsApiKeys: false, [Roles.Owner, Roles.Member]);
 
-    /// <summary>Member management: adding people, changing roles, removing people; verifying the audit log.</summary>
+    /// <summary>Member management: adding people, changing roles, removing people; a project's content policy; verifying the audit log.</summary>
     public static readonly AccessPolicy OrganizationAdmin = new("organization-admin", AllowsApiKeys: false, [Roles.Owner]);
 
     public static readonly IReadOnlyList<AccessPolicy> Policies =
@@ -77,13 +77,16 @@ public static class AccessTable
     public static readonly RouteAccess ChangeMemberRole = new("PATCH", "/v1/members/{userId}", OrganizationAdmin);
     public static readonly RouteAccess RemoveMember = new("DELETE", "/v1/members/{userId}", OrganizationAdmin);
 
+    public static readonly RouteAccess GetContentPolicy = new("GET", "/v1/projects/{projectId}/content-policy", OrganizationRead);
+    public static readonly RouteAccess SetContentPolicy = new("PUT", "/v1/projects/{projectId}/content-policy", OrganizationAdmin);
+
     public static readonly RouteAccess ReadAuditLog = new("GET", "/v1/audit-log", OrganizationRead);
     public static readonly RouteAccess VerifyAuditLog = new("GET", "/v1/audit-log/verify", OrganizationAdmin);
 
     public static readonly IReadOnlyList<RouteAccess> Routes =
     [
         GetSession, ListOrganizations, CreateOrganization,
-        ListProjects, CreateProject,
+        ListProjects, CreateProject, GetContentPolicy, SetContentPolicy,
         ListApiKeys, CreateApiKey, RevokeApiKey,
         ListMembers, AddMember, ChangeMemberRole, RemoveMember,
         ReadAuditLog, VerifyAuditLog,

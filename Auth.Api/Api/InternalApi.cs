@@ -20,7 +20,8 @@ public sealed record VerifyResponse(
     string? Role,
     string? Subject,
     Guid? ApiKeyId,
-    DateTimeOffset? ExpiresAt);
+    DateTimeOffset? ExpiresAt,
+    IReadOnlyDictionary<Guid, ContentPolicy>? ContentPolicies = null);
 
 public sealed record DevSessionsResponse(Guid OrganizationId, Guid ProjectId, DateTimeOffset ExpiresAt, IReadOnlyDictionary<string, string> Sessions);
 
@@ -103,7 +104,8 @@ internal static partial class InternalApi
             caller.Role,
             caller.Subject,
             caller.ApiKeyId,
-            verification.ExpiresAt));
+            verification.ExpiresAt,
+            caller.ContentPolicies));
     }
 
     private static Ok<DevSessionsResponse> MintSeededSessions(DevSeeder seeder, DevSessionIssuer issuer)

@@ -30,6 +30,8 @@ public sealed record AddMemberRequest(string? UserId, string? Role);
 
 public sealed record ChangeRoleRequest(string? Role);
 
+public sealed record ContentPolicyRequest(string? Mode, IReadOnlyList<string?>? Patterns);
+
 /// <summary>
 /// Organizations, projects, members and API keys, for the dashboard (through the gateway, which
 /// forwards the caller as an identity assertion). Each route is guarded by its row of <see cref="AccessTable"/>.
@@ -47,6 +49,8 @@ internal static partial class ManagementApi
         Map(app, AccessTable.CreateOrganization, CreateOrganization);
         Map(app, AccessTable.ListProjects, ListProjects);
         Map(app, AccessTable.CreateProject, CreateProject);
+        Map(app, AccessTable.GetContentPolicy, GetContentPolicy);
+        Map(app, AccessTable.SetContentPolicy, SetContentPolicy);
         Map(app, AccessTable.ListApiKeys, ListApiKeys);
         Map(app, AccessTable.CreateApiKey, CreateApiKey);
         Map(app, AccessTable.RevokeApiKey, RevokeApiKey);
@@ -114,6 +118,56 @@ internal static partial class ManagementApi
 
         Log.ProjectCreated(logger, project.Id, caller.OrganizationId, caller.Subject!, request.HttpContext.TraceIdentifier);
         return TypedResults.Created($"/v1/projects/{project.Id}", project);
+    }
+
+    private static async Task<Results<Ok<ProjectContentPolicy>, JsonHttpResult<ErrorResponse>>> GetContentPolicy(
+        string projectId, CallerIdentity caller, OrganizationStore organizations, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(projectId, out var id))
+        {
+            return BadRequest($"'{projectId}' is not a project id (a UUID; the id field of GET /v1/projects)");
+        }
+
+        return await organizations.GetContentPolicyAsync(caller.OrganizationId, id, cancellationToken) is { } policy
+            ? TypedResults.Ok(policy)
+            : ProjectNotFound(id);
+    }
+
+    private static async Task<Results<Ok<ProjectContentPolicy>, JsonHttpResult<ErrorResponse>>> SetContentPolicy(
+        string projectId, CallerIdentity caller, HttpRequest request, OrganizationStore organizations, ILogger<OrganizationStore> logger)
+    {
+        const string Example = """{"mode": "redact", "patterns": ["ACME-[0-9]{6}"]}""";
+        if (!Guid.TryParse(projectId, out var id))
+        {
+            return BadRequest($"'{projectId}' is not a project id (a UUID; the id field of GET /v1/projects)");
+        }
+
+        var (body, error) = await JsonBody.ReadAsync<ContentPolicyRequest>(request, Example);
+        if (body is null)
+        {
+            return BadRequest(error!);
+        }
+
+        if (ContentPolicy.ParseMode(body.Mode) is not { } mode)
+        {
+            return BadRequest($"mode {(body.Mode is null ? "is required" : $"'{body.Mode}' is not known")}: it is one of store, drop, redact; send e.g. {Example}");
+        }
+
+        if (ContentPolicy.PatternsError(body.Patterns, mode) is { } patternsError)
+        {
+            return BadRequest(patternsError);
+        }
+
+        var policy = new ContentPolicy(mode, [.. (body.Patterns ?? []).Select(p => p!)]);
+        var stored = await organizations.SetContentPolicyAsync(
+            caller.OrganizationId, id, policy, caller.Subject!, Audited(request, caller, AuditActions.SetContentPolicy, StatusCodes.Status200OK), request.HttpContext.RequestAborted);
+        if (stored is null)
+        {
+            return ProjectNotFound(id);
+        }
+
+        Log.ContentPolicySet(logger, id, stored.Mode, stored.Patterns.Count, caller.Subject!, request.HttpContext.TraceIdentifier);
+        return TypedResults.Ok(stored);
     }
 
     private static async Task<Results<Ok<IReadOnlyList<ApiKeyInfo>>, JsonHttpResult<ErrorResponse>>> ListApiKeys(
@@ -284,5 +338,8 @@ internal static partial class ManagementApi
 
         [LoggerMessage(EventId = 1334, Level = LogLevel.Information, Message = "Member {MemberId} of {OrganizationId} is now {Role}, by {UserId} ({CorrelationId})")]
         public static partial void MemberChanged(ILogger logger, Guid organizationId, string memberId, string role, string userId, string correlationId);
+
+        [LoggerMessage(EventId = 1335, Level = LogLevel.Information, Message = "Content policy of project {ProjectId} set to {Mode} ({Patterns} own patterns) by {UserId}; ingest applies it once the gateway's cached verdicts expire ({CorrelationId})")]
+        public static partial void ContentPolicySet(ILogger logger, Guid projectId, string mode, int patterns, string userId, string correlationId);
     }
 }

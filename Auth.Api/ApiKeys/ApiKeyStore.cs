@@ -3,6 +3,7 @@ using Npgsql;
 using NpgsqlTypes;
 using Trulayer.Auth.Audit;
 using Trulayer.Auth.Organizations;
+using Trulayer.ServiceDefaults.Identity;
 
 namespace Trulayer.Auth.ApiKeys;
 
@@ -18,7 +19,7 @@ public sealed record ApiKeyInfo(
     DateTimeOffset? RevokedAt);
 
 /// <summary>A key found by its secret, for verification.</summary>
-internal sealed record StoredApiKey(Guid Id, Guid ProjectId, Guid OrganizationId, DateTimeOffset? RevokedAt);
+internal sealed record StoredApiKey(Guid Id, Guid ProjectId, Guid OrganizationId, DateTimeOffset? RevokedAt, ContentPolicy ContentPolicy);
 
 /// <summary>
 /// The auth.api_keys table. Every query is scoped to the caller's organization; creating and revoking
@@ -153,7 +154,7 @@ internal sealed class ApiKeyStore(NpgsqlDataSource dataSource, AuditLog auditLog
         var hash = ApiKeySecret.Hash(secret);
         await using var command = dataSource.CreateCommand(
             """
-            SELECT k.id, k.project_id, p.organization_id, k.revoked_at, k.secret_hash
+            SELECT k.id, k.project_id, p.organization_id, k.revoked_at, k.secret_hash, p.content_mode, p.content_patterns
             FROM auth.api_keys k JOIN auth.projects p ON p.id = k.project_id
             WHERE k.lookup_prefix = $1
             """);
@@ -167,7 +168,8 @@ internal sealed class ApiKeyStore(NpgsqlDataSource dataSource, AuditLog auditLog
                     reader.GetGuid(0),
                     reader.GetGuid(1),
                     reader.GetGuid(2),
-                    reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3));
+                    reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3),
+                    new ContentPolicy(ContentPolicy.ParseMode(reader.GetString(5)) ?? ContentMode.Store, reader.GetFieldValue<string[]>(6)));
             }
         }
 

@@ -23,6 +23,7 @@ public static class AuditActions
     public const string AddMember = "member.add";
     public const string ChangeMemberRole = "member.change_role";
     public const string RemoveMember = "member.remove";
+    public const string SetContentPolicy = "project.content_policy";
 }
 
 /// <summary>

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
 using Trulayer.Auth.Audit;
+using Trulayer.ServiceDefaults.Identity;
 
 namespace Trulayer.Auth.Organizations;
 
@@ -11,8 +12,14 @@ public sealed record ProjectInfo(Guid Id, string Name, DateTimeOffset CreatedAt)
 
 public sealed record MemberInfo(string UserId, string Role, DateTimeOffset CreatedAt);
 
-/// <summary>A person's role in the organization a session acts in, and that organization's projects.</summary>
-internal sealed record Membership(Guid OrganizationId, string Role, IReadOnlyList<Guid> ProjectIds);
+/// <summary>
+/// A person's role in the organization a session acts in, that organization's projects, and the content
+/// policies of those that do not store content as sent.
+/// </summary>
+internal sealed record Membership(Guid OrganizationId, string Role, IReadOnlyList<Guid> ProjectIds, IReadOnlyDictionary<Guid, ContentPolicy> ContentPolicies);
+
+/// <summary>A project's content policy as the API shows it (README, "Content policy").</summary>
+public sealed record ProjectContentPolicy(Guid ProjectId, string Mode, IReadOnlyList<string> Patterns, IReadOnlyList<string> BuiltInPatterns, DateTimeOffset? UpdatedAt, string? UpdatedBy);
 
 internal enum MemberChange
 {
@@ -37,7 +44,10 @@ internal sealed class OrganizationStore(NpgsqlDataSource dataSource, AuditLog au
         await using var command = dataSource.CreateCommand(
             """
             SELECT m.organization_id, m.role,
-                   coalesce((SELECT array_agg(p.id ORDER BY p.created_at, p.id) FROM auth.projects p WHERE p.organization_id = m.organization_id), '{}')
+                   coalesce((SELECT array_agg(p.id ORDER BY p.created_at, p.id) FROM auth.projects p WHERE p.organization_id = m.organization_id), '{}'),
+                   coalesce((SELECT array_agg(p.id) FROM auth.projects p WHERE p.organization_id = m.organization_id AND p.content_mode <> 'store'), '{}'),
+                   coalesce((SELECT array_agg(p.content_mode) FROM auth.projects p WHERE p.organization_id = m.organization_id AND p.content_mode <> 'store'), '{}'),
+                   coalesce((SELECT array_agg(array_to_json(p.content_patterns)::text) FROM auth.projects p WHERE p.organization_id = m.organization_id AND p.content_mode <> 'store'), '{}')
             FROM auth.members m
             WHERE m.user_id = $1
             ORDER BY (m.organization_id = $2) DESC NULLS LAST, m.created_at, m.organization_id
@@ -46,10 +56,78 @@ internal sealed class OrganizationStore(NpgsqlDataSource dataSource, AuditLog au
         command.Parameters.Add(new() { Value = userId });
         command.Parameters.Add(new() { Value = (object?)preferred ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
-            ? new Membership(reader.GetGuid(0), reader.GetString(1), reader.GetFieldValue<Guid[]>(2))
-            : null;
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        var policyProjects = reader.GetFieldValue<Guid[]>(3);
+        var modes = reader.GetFieldValue<string[]>(4);
+        var patterns = reader.GetFieldValue<string[]>(5);
+        var policies = new Dictionary<Guid, ContentPolicy>(policyProjects.Length);
+        for (var i = 0; i < policyProjects.Length; i++)
+        {
+            policies[policyProjects[i]] = new ContentPolicy(ContentPolicy.ParseMode(modes[i]) ?? ContentMode.Store, JsonSerializer.Deserialize<string[]>(patterns[i]) ?? []);
+        }
+
+        return new Membership(reader.GetGuid(0), reader.GetString(1), reader.GetFieldValue<Guid[]>(2), policies);
     }
+
+    /// <summary>A project's content policy; null when the organization has no such project.</summary>
+    public async Task<ProjectContentPolicy?> GetContentPolicyAsync(Guid organizationId, Guid projectId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT content_mode, content_patterns, content_policy_updated_at, content_policy_updated_by FROM auth.projects WHERE organization_id = $1 AND id = $2");
+        command.Parameters.Add(new() { Value = organizationId });
+        command.Parameters.Add(new() { Value = projectId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadContentPolicy(reader, projectId) : null;
+    }
+
+    /// <summary>Sets a project's content policy, with its audit entry in the same transaction; null when the organization has no such project.</summary>
+    public async Task<ProjectContentPolicy?> SetContentPolicyAsync(Guid organizationId, Guid projectId, ContentPolicy policy, string userId, AuditEntry audit, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        ProjectContentPolicy stored;
+        await using (var command = new NpgsqlCommand(
+            """
+            UPDATE auth.projects SET content_mode = $3, content_patterns = $4, content_policy_updated_at = now(), content_policy_updated_by = $5
+            WHERE organization_id = $1 AND id = $2
+            RETURNING content_mode, content_patterns, content_policy_updated_at, content_policy_updated_by
+            """,
+            connection,
+            transaction))
+        {
+            command.Parameters.Add(new() { Value = organizationId });
+            command.Parameters.Add(new() { Value = projectId });
+            command.Parameters.Add(new() { Value = ContentPolicy.ModeName(policy.Mode) });
+            command.Parameters.Add(new() { Value = policy.Patterns.ToArray() });
+            command.Parameters.Add(new() { Value = userId });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return null;
+            }
+
+            stored = ReadContentPolicy(reader, projectId);
+        }
+
+        await auditLog.AppendAsync(
+            connection, transaction, organizationId,
+            audit with { TargetId = projectId.ToString(), ProjectId = projectId, Detail = Detail(new { mode = stored.Mode, patterns = stored.Patterns.Count }) },
+            cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return stored;
+    }
+
+    private static ProjectContentPolicy ReadContentPolicy(NpgsqlDataReader reader, Guid projectId) => new(
+        projectId,
+        reader.GetString(0),
+        reader.GetFieldValue<string[]>(1),
+        reader.GetString(0) == "redact" ? ContentPolicy.BuiltInPatterns : [],
+        reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2),
+        reader.IsDBNull(3) ? null : reader.GetString(3));
 
     public async Task<OrganizationInfo> CreateOrganizationAsync(string name, string ownerUserId, AuditEntry audit, CancellationToken cancellationToken)
     {

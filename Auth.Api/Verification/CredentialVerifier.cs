@@ -59,7 +59,9 @@ internal sealed class CredentialVerifier(
         }
 
         usage.Record(stored.Id, time.GetUtcNow());
-        var caller = new CallerIdentity(CallerKind.ApiKey, stored.OrganizationId, [stored.ProjectId], ApiKeyId: stored.Id);
+        var caller = new CallerIdentity(
+            CallerKind.ApiKey, stored.OrganizationId, [stored.ProjectId], ApiKeyId: stored.Id,
+            ContentPolicies: stored.ContentPolicy.Mode == ContentMode.Store ? null : new Dictionary<Guid, ContentPolicy> { [stored.ProjectId] = stored.ContentPolicy });
         return new CallerVerification(StatusCodes.Status200OK, caller, null);
     }
 
@@ -79,7 +81,9 @@ internal sealed class CredentialVerifier(
         var membership = await organizations.FindMembershipAsync(session.Subject, session.Organization, cancellationToken);
         var caller = membership is null
             ? new CallerIdentity(CallerKind.Session, Guid.Empty, [], Subject: session.Subject)
-            : new CallerIdentity(CallerKind.Session, membership.OrganizationId, membership.ProjectIds, membership.Role, session.Subject);
+            : new CallerIdentity(
+                CallerKind.Session, membership.OrganizationId, membership.ProjectIds, membership.Role, session.Subject,
+                ContentPolicies: membership.ContentPolicies.Count == 0 ? null : membership.ContentPolicies);
         return new CallerVerification(StatusCodes.Status200OK, caller, null, session.ExpiresAt);
     }
 }

@@ -97,7 +97,7 @@ public static class OtlpGrpcApi
 
         using (message)
         {
-            var result = await ingest.IngestAsync(new IngestRequest(message.Memory, OtlpEncoding.Protobuf, project.ProjectId, "grpc", signal, caller.OrganizationId), context.RequestAborted);
+            var result = await ingest.IngestAsync(new IngestRequest(message.Memory, OtlpEncoding.Protobuf, project.ProjectId, "grpc", signal, caller.OrganizationId, caller.ContentPolicyFor(project.ProjectId)), context.RequestAborted);
             return result.Status switch
             {
                 IngestStatus.Accepted => GrpcResult.Ok(signal, result),

@@ -98,7 +98,7 @@ public static class IngestHttpApi
 
         using (body)
         {
-            var result = await ingest.IngestAsync(new IngestRequest(body.Memory, encoding, project.ProjectId, "http", signal, caller.OrganizationId), context.RequestAborted);
+            var result = await ingest.IngestAsync(new IngestRequest(body.Memory, encoding, project.ProjectId, "http", signal, caller.OrganizationId, caller.ContentPolicyFor(project.ProjectId)), context.RequestAborted);
             return result.Status switch
             {
                 IngestStatus.Accepted => OtlpHttpResult.Success(signal, result, encoding),

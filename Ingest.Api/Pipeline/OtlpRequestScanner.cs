@@ -585,6 +585,9 @@ public sealed class ScannedExport
 
     internal ReadOnlySpan<SpanEntry> Spans => CollectionsMarshal.AsSpan(_spans);
 
+    /// <summary>The accepted items, to be rewritten in place (<see cref="ContentPolicyFilter"/>) before they are composed.</summary>
+    internal Span<SpanEntry> RewritableSpans => CollectionsMarshal.AsSpan(_spans);
+
     internal ReadOnlySpan<TraceGroup> Groups => CollectionsMarshal.AsSpan(_groups);
 
     internal int BeginHeader() => _headerStart = _segments.Count;

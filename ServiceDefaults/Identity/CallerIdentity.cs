@@ -27,7 +27,8 @@ public static class Roles
 
 /// <summary>
 /// The verified caller, as the gateway asserts it to the services: one organization, the projects the
-/// caller may reach (an API key: exactly its own), the role of a session, the id of an API key.
+/// caller may reach (an API key: exactly its own), the role of a session, the id of an API key, and the
+/// content policies of those projects that do not store content as sent (absent: <see cref="ContentMode.Store"/>).
 /// </summary>
 public sealed record CallerIdentity(
     CallerKind Kind,
@@ -35,8 +36,13 @@ public sealed record CallerIdentity(
     IReadOnlyList<Guid> ProjectIds,
     string? Role = null,
     string? Subject = null,
-    Guid? ApiKeyId = null)
+    Guid? ApiKeyId = null,
+    IReadOnlyDictionary<Guid, ContentPolicy>? ContentPolicies = null)
 {
+    /// <summary>What <paramref name="projectId"/> keeps of prompt and completion content.</summary>
+    public ContentPolicy ContentPolicyFor(Guid projectId)
+        => ContentPolicies is not null && ContentPolicies.TryGetValue(projectId, out var policy) ? policy : ContentPolicy.Store;
+
     /// <summary>Whether every query of this caller may touch <paramref name="projectId"/>.</summary>
     public bool CanAccess(Guid projectId) => ProjectIds.Contains(projectId);
 

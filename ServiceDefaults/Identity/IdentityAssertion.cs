@@ -33,7 +33,8 @@ public static class IdentityAssertion
         [property: JsonPropertyName("sub")] string? Subject,
         [property: JsonPropertyName("key")] Guid? ApiKeyId,
         [property: JsonPropertyName("iat")] long IssuedAt,
-        [property: JsonPropertyName("exp")] long ExpiresAt);
+        [property: JsonPropertyName("exp")] long ExpiresAt,
+        [property: JsonPropertyName("content")] IReadOnlyDictionary<Guid, ContentPolicy>? Content = null);
 
     internal static string KindName(CallerKind kind) => kind switch
     {
@@ -68,7 +69,8 @@ public sealed class IdentityAssertionSigner(IOptions<IdentityOptions> options, T
             caller.Subject,
             caller.ApiKeyId,
             now,
-            now + (long)options.Value.AssertionLifetime.TotalSeconds);
+            now + (long)options.Value.AssertionLifetime.TotalSeconds,
+            caller.ContentPolicies is { Count: > 0 } policies ? policies : null);
         var payload = Base64Url.EncodeToString(JsonSerializer.SerializeToUtf8Bytes(claims, IdentityAssertion.JsonOptions));
         var signedPart = $"{IdentityAssertion.Version}.{payload}";
         return $"{signedPart}.{Base64Url.EncodeToString(IdentityAssertion.Mac(_key, signedPart))}";
@@ -142,6 +144,6 @@ public sealed class IdentityAssertionVerifier(IOptions<IdentityOptions> options,
         }
 
         error = "";
-        return new CallerIdentity(kind.Value, claims.Organization, claims.Projects, claims.Role, claims.Subject, claims.ApiKeyId);
+        return new CallerIdentity(kind.Value, claims.Organization, claims.Projects, claims.Role, claims.Subject, claims.ApiKeyId, claims.Content);
     }
 }

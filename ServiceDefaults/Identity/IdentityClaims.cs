@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Claims;
+using System.Text.Json;
 
 namespace Trulayer.ServiceDefaults.Identity;
 
@@ -10,6 +11,7 @@ internal static class IdentityClaims
     public const string Organization = "trulayer:org";
     public const string Project = "trulayer:project";
     public const string ApiKey = "trulayer:key";
+    public const string ContentPolicies = "trulayer:content";
 
     public static ClaimsPrincipal ToPrincipal(CallerIdentity caller, string scheme)
     {
@@ -34,6 +36,11 @@ internal static class IdentityClaims
             claims.Add(new Claim(ApiKey, keyId.ToString()));
         }
 
+        if (caller.ContentPolicies is { Count: > 0 } policies)
+        {
+            claims.Add(new Claim(ContentPolicies, JsonSerializer.Serialize(policies, IdentityAssertion.JsonOptions)));
+        }
+
         return new ClaimsPrincipal(new ClaimsIdentity(claims, scheme, ClaimTypes.NameIdentifier, ClaimTypes.Role));
     }
 
@@ -53,6 +60,9 @@ internal static class IdentityClaims
             projects,
             principal.FindFirst(ClaimTypes.Role)?.Value,
             principal.FindFirst(ClaimTypes.NameIdentifier)?.Value,
-            keyId);
+            keyId,
+            principal.FindFirst(ContentPolicies)?.Value is { } policies
+                ? JsonSerializer.Deserialize<Dictionary<Guid, ContentPolicy>>(policies, IdentityAssertion.JsonOptions)
+                : null);
     }
 }

@@ -20,6 +20,8 @@ public sealed class AccessTableTests(AuthApp app) : IClassFixture<AuthApp>
         { "POST /v1/organizations", ["owner", "member", "viewer", "none"] },
         { "GET /v1/projects", ["owner", "member", "viewer"] },
         { "POST /v1/projects", ["owner", "member"] },
+        { "GET /v1/projects/{projectId}/content-policy", ["owner", "member", "viewer"] },
+        { "PUT /v1/projects/{projectId}/content-policy", ["owner"] },
         { "GET /v1/api-keys", ["owner", "member", "viewer"] },
         { "POST /v1/api-keys", ["owner", "member"] },
         { "DELETE /v1/api-keys/{keyId}", ["owner", "member"] },
@@ -96,6 +98,12 @@ public sealed class AccessTableTests(AuthApp app) : IClassFixture<AuthApp>
                 break;
             case "POST /v1/projects":
                 response = await client.PostAsJsonAsync("/v1/projects", new { name = "p" + unique });
+                break;
+            case "GET /v1/projects/{projectId}/content-policy":
+                response = await client.GetAsync($"/v1/projects/{project}/content-policy");
+                break;
+            case "PUT /v1/projects/{projectId}/content-policy":
+                response = await client.PutAsJsonAsync($"/v1/projects/{project}/content-policy", new { mode = "redact" });
                 break;
             case "POST /v1/api-keys":
                 response = await client.PostAsJsonAsync("/v1/api-keys", new { name = "k", projectId = project.ToString() });

@@ -48,6 +48,8 @@ public sealed class RoleMatrixTests(GatewayStack stack)
         ["POST /v1/organizations"] = ("organizations", [A, A, A, F, U]),
         ["GET /v1/projects"] = ("projects", [A, A, A, F, U]),
         ["POST /v1/projects"] = ("projects", [A, A, F, F, U]),
+        ["GET /v1/projects/{projectId}/content-policy"] = ("projects", [A, A, A, F, U]),
+        ["PUT /v1/projects/{projectId}/content-policy"] = ("projects", [A, F, F, F, U]),
         ["GET /v1/api-keys"] = ("api-keys", [A, A, A, F, U]),
         ["POST /v1/api-keys"] = ("api-keys", [A, A, F, F, U]),
         ["DELETE /v1/api-keys/{keyId}"] = ("api-keys", [A, A, F, F, U]),
@@ -161,6 +163,14 @@ public sealed class RoleMatrixTests(GatewayStack stack)
                 break;
             case "POST /v1/projects":
                 response = await stack.SendAsync(HttpMethod.Post, "/v1/projects", credential, JsonContent.Create(new { name = "project " + unique }));
+                break;
+            case "GET /v1/projects/{projectId}/content-policy":
+                response = await stack.SendAsync(HttpMethod.Get, $"/v1/projects/{stack.DevProject}/content-policy", credential);
+                break;
+            case "PUT /v1/projects/{projectId}/content-policy":
+                // A project of its own: the policy it sets must not change what other tests' spans keep.
+                var created = await stack.SendJsonAsync(HttpMethod.Post, "/v1/projects", stack.Owner, new { name = "policy " + unique }, HttpStatusCode.Created);
+                response = await stack.SendAsync(HttpMethod.Put, $"/v1/projects/{created.GetProperty("id").GetString()}/content-policy", credential, JsonContent.Create(new { mode = "drop" }));
                 break;
             case "POST /v1/api-keys":
                 response = await stack.SendAsync(HttpMethod.Post, "/v1/api-keys", credential, JsonContent.Create(new { name = "k", projectId = stack.DevProject.ToString() }));
