@@ -48,6 +48,27 @@ public sealed class IdentityAssertionTests
     }
 
     [Fact]
+    public void Verify_ContentPolicies_TravelWithTheCaller()
+    {
+        var redacted = Guid.NewGuid();
+        var dropped = Guid.NewGuid();
+        var stored = Guid.NewGuid();
+        var caller = new CallerIdentity(CallerKind.Session, Guid.NewGuid(), [redacted, dropped, stored], Roles.Member, "user_1", ContentPolicies: new Dictionary<Guid, ContentPolicy>
+        {
+            [redacted] = new(ContentMode.Redact, ["ACME-[0-9]{6}"]),
+            [dropped] = new(ContentMode.Drop, []),
+        });
+
+        // Through the request principal too: ContentPolicyEndToEndTests (ingest reads the caller from it).
+        var read = Verifier().Verify(Signer().Sign(caller), out _)!;
+
+        Assert.Equal(ContentMode.Redact, read.ContentPolicyFor(redacted).Mode);
+        Assert.Equal(["ACME-[0-9]{6}"], read.ContentPolicyFor(redacted).Patterns);
+        Assert.Equal(ContentMode.Drop, read.ContentPolicyFor(dropped).Mode);
+        Assert.Equal(ContentMode.Store, read.ContentPolicyFor(stored).Mode);
+    }
+
+    [Fact]
     public void Verify_PayloadChanged_IsRejected()
     {
         var assertion = Signer().Sign(new CallerIdentity(CallerKind.Session, Guid.NewGuid(), [Guid.NewGuid()], Roles.Viewer));
