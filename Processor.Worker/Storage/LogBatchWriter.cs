@@ -1,4 +1,5 @@
 using Npgsql;
+using Microsoft.Extensions.Options;
 using NpgsqlTypes;
 using Trulayer.Processor.Pipeline;
 
@@ -11,8 +12,10 @@ namespace Trulayer.Processor.Storage;
 /// when that hits a stored key, the transaction again through a staging table and
 /// <c>INSERT ... ON CONFLICT DO NOTHING</c>. Synchronous: it runs on the pipeline's writer thread.
 /// </summary>
-internal sealed class LogBatchWriter(NpgsqlDataSource dataSource, SpanStorage storage, DimensionCache cache)
+internal sealed class LogBatchWriter(NpgsqlDataSource dataSource, SpanStorage storage, DimensionCache cache, IOptions<ProcessorOptions> options)
 {
+    private readonly int _maxTextBytes = options.Value.MaxTextBytes;
+
     public const string Columns =
         "project_id, time, time_unix_nano, observed_unix_nano, record_id, severity_number, severity_text, severity_range, " +
         "body_text, event_name, trace_id, span_id, service_name, attr_hashes, resource_id, scope_id, otlp, received_at";
@@ -53,6 +56,8 @@ internal sealed class LogBatchWriter(NpgsqlDataSource dataSource, SpanStorage st
                 }
             }
 
+            // The spans of the GenAI events stored here take their content (refilled from all their events).
+            EventContent.FillFromEvents(connection, transaction, rows, _maxTextBytes);
             transaction.Commit();
             dimensions.MarkStored(cache);
 

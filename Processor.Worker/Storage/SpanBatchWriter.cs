@@ -1,4 +1,5 @@
 using Npgsql;
+using Microsoft.Extensions.Options;
 using NpgsqlTypes;
 using Trulayer.Processor.Pipeline;
 
@@ -15,8 +16,10 @@ internal readonly record struct WriteResult(int Rows, int Duplicates, int Traces
 /// <c>INSERT ... ON CONFLICT DO NOTHING</c>, so the common case pays for one write, not two.
 /// Synchronous: it runs on the pipeline's writer thread.
 /// </summary>
-internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage storage, DimensionCache cache)
+internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage storage, DimensionCache cache, IOptions<ProcessorOptions> options)
 {
+    private readonly int _maxTextBytes = options.Value.MaxTextBytes;
+
     private const string StagingTable = "span_staging";
 
     // Whether the incoming name candidate outranks the stored one: a root beats a non-root, then the
@@ -139,6 +142,8 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
                 }
             }
 
+            // Model calls stored without content take it from their GenAI log events, if those came first.
+            EventContent.FillNewSpans(connection, transaction, inserted, _maxTextBytes);
             transaction.Commit();
             dimensions.MarkStored(cache);
 
