@@ -95,8 +95,8 @@ public static class GatewayRoutes
         new("dlq-replay", "POST", "/v1/dlq/{id}/replay", "processor", ExportPolicy, ErrorStyle.Json, Audit: "dlq.replay"),
         new("dlq-discard", "POST", "/v1/dlq/{id}/discard", "processor", ExportPolicy, ErrorStyle.Json, Audit: "dlq.discard"),
         new("model-prices", "GET", "/v1/model-prices", "processor", ExportPolicy, ErrorStyle.Json),
-        new("model-price-put", "PUT", "/v1/model-prices/{model}", "processor", ExportPolicy, ErrorStyle.Json, Audit: "model-prices.put"),
-        new("model-price-delete", "DELETE", "/v1/model-prices/{model}", "processor", ExportPolicy, ErrorStyle.Json, Audit: "model-prices.delete"),
+        new("model-price-put", "PUT", "/v1/model-prices/{model}", "processor", ExportPolicy, ErrorStyle.Json, Audit: "model_prices.put"),
+        new("model-price-delete", "DELETE", "/v1/model-prices/{model}", "processor", ExportPolicy, ErrorStyle.Json, Audit: "model_prices.delete"),
     ];
 
     /// <summary>The policies this gateway asks Auth.Api for; a credential's cached verdicts are one per policy.</summary>
