@@ -136,11 +136,8 @@ internal sealed class DeadLetterStore(NpgsqlDataSource dataSource)
     /// <summary>One dead letter of the caller's scope with its bytes, or null.</summary>
     public async Task<DeadLetterEntry?> FindAsync(DeadLetterScope scope, Guid id, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"SELECT {Columns}, record_key, value FROM telemetry.dead_letters WHERE id = @id AND {InScope}");
-        command.Parameters.AddWithValue("id", id);
-        AddScope(command, scope);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? ReadEntry(reader, withValue: true) : null;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await SelectAsync(connection, null, scope, id, cancellationToken);
     }
 
     /// <summary>
@@ -151,7 +148,7 @@ internal sealed class DeadLetterStore(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var entry = await LockAsync(connection, transaction, scope, id, cancellationToken);
+        var entry = await SelectAsync(connection, transaction, scope, id, cancellationToken);
         if (entry is null || entry.Status != Open)
         {
             return (entry, false);
@@ -180,7 +177,7 @@ internal sealed class DeadLetterStore(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var entry = await LockAsync(connection, transaction, scope, id, cancellationToken);
+        var entry = await SelectAsync(connection, transaction, scope, id, cancellationToken);
         if (entry is null || entry.Status != Open)
         {
             return (entry, false);
@@ -208,10 +205,11 @@ internal sealed class DeadLetterStore(NpgsqlDataSource dataSource)
         return (updated, true);
     }
 
-    private static async Task<DeadLetterEntry?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DeadLetterScope scope, Guid id, CancellationToken cancellationToken)
+    /// <summary>The entry with its bytes; in a transaction, locked until it ends.</summary>
+    private static async Task<DeadLetterEntry?> SelectAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, DeadLetterScope scope, Guid id, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
-            $"SELECT {Columns}, record_key, value FROM telemetry.dead_letters WHERE id = @id AND {InScope} FOR UPDATE", connection, transaction);
+            $"SELECT {Columns}, record_key, value FROM telemetry.dead_letters WHERE id = @id AND {InScope}{(transaction is null ? "" : " FOR UPDATE")}", connection, transaction);
         command.Parameters.AddWithValue("id", id);
         AddScope(command, scope);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

@@ -79,6 +79,36 @@ public sealed class ProcessorApiTests(ProcessorFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task DeadLetter_OfLogs_ListedDecodedReplayedAfterTheFixStoredOnce()
+    {
+        var (organization, project) = (Guid.NewGuid(), Guid.NewGuid());
+        var run = Guid.NewGuid().ToString("N")[..12];
+        await Execute($"ALTER TABLE telemetry.logs ADD CONSTRAINT test_refuse_{run} CHECK (body_text <> 'refused-{run}')");
+        var trace = Id(16);
+        var now = DateTimeOffset.UtcNow;
+        var record = LogRecords.Record(project, trace, "api-tests", [LogRecords.Log(now, $"refused-{run}", trace), LogRecords.Log(now, "kept", trace)]);
+        var batch = LogBatch.Parser.ParseFrom(record.Value);
+        batch.OrganizationId = organization.ToString();
+        record = LogRecords.ToMessage(batch);
+        await SpanRecords.ProduceAsync(fixture.Kafka, [record], fixture.LogsTopic);
+        await ProcessorHost.WaitUntilDrainedAsync(fixture.Kafka, fixture.LogsTopic);
+
+        var owner = Caller("owner", organization, project);
+        var entry = Assert.Single((await GetJson("/v1/dlq", Caller("viewer", organization, project))).GetProperty("deadLetters").EnumerateArray());
+        Assert.Equal(("logs", "database", 2, fixture.LogsTopic), (entry.GetProperty("signal").GetString(), entry.GetProperty("stage").GetString(), entry.GetProperty("count").GetInt32(), entry.GetProperty("topic").GetString()));
+        var id = entry.GetProperty("id").GetString();
+        var records = (await GetJson($"/v1/dlq/{id}", owner)).GetProperty("decoded").GetProperty("resourceLogs")[0].GetProperty("scopeLogs")[0].GetProperty("logRecords");
+        Assert.Equal([$"refused-{run}", "kept"], records.EnumerateArray().Select(r => r.GetProperty("body").GetProperty("stringValue").GetString()));
+        Assert.Equal(0, await Count($"SELECT count(*) FROM telemetry.logs WHERE project_id = '{project}'"));
+
+        await Execute($"ALTER TABLE telemetry.logs DROP CONSTRAINT test_refuse_{run}");
+        var replayed = await Send(HttpMethod.Post, $"/v1/dlq/{id}/replay", owner);
+
+        Assert.Equal("stored: 2 logs new, 0 already stored", replayed.Body.GetProperty("lastReplayOutcome").GetString());
+        Assert.Equal(2, await Count($"SELECT count(*) FROM telemetry.logs WHERE project_id = '{project}'"));
+    }
+
+    [Fact]
     public async Task DeadLetter_Discarded_ResolvedNotStoredNotDeleted()
     {
         var (organization, project) = (Guid.NewGuid(), Guid.NewGuid());
