@@ -119,6 +119,8 @@ public static class TrulayerModel
             .WithHttpEndpoint()
             .WithReference(postgres)
             .WithReference(kafka)
+            // It serves the dead-letter and model-price routes behind the gateway, and trusts only its assertion.
+            .WithEnvironment("Identity__AssertionKey", assertionKey)
             // A crashed processor's partitions wait this long for their new owner (librdkafka's default: 45 s).
             .WithEnvironment("Kafka__Consumer__session.timeout.ms", "10000")
             // Locally, fetch ahead 16 MiB of records (librdkafka's default: 64 MiB), two batches of GenAI spans.
@@ -161,6 +163,7 @@ public static class TrulayerModel
             .WithReference(auth)
             .WithReference(ingest)
             .WithReference(export)
+            .WithReference(processor)
             .WithEnvironment("Identity__AssertionKey", assertionKey)
             .WithEnvironment("Auth__InternalKey", authInternalKey)
             .WaitFor(ingest, export);

@@ -88,6 +88,15 @@ public static class GatewayRoutes
         new("api-keys", AnyMethod, "/v1/api-keys/{**rest}", "auth", SignedInPolicy, ErrorStyle.Json),
         new("members", AnyMethod, "/v1/members/{**rest}", "auth", SignedInPolicy, ErrorStyle.Json),
         new("audit-log", AnyMethod, "/v1/audit-log/{**rest}", "auth", SignedInPolicy, ErrorStyle.Json),
+        // The processor's routes (it owns the dead letters and the model prices): any session role passes the
+        // gateway, and the processor keeps each route to its roles (replay and discard: owner; price changes: owner, member).
+        new("dlq", "GET", "/v1/dlq", "processor", ExportPolicy, ErrorStyle.Json),
+        new("dlq-entry", "GET", "/v1/dlq/{id}", "processor", ExportPolicy, ErrorStyle.Json),
+        new("dlq-replay", "POST", "/v1/dlq/{id}/replay", "processor", ExportPolicy, ErrorStyle.Json, Audit: "dlq.replay"),
+        new("dlq-discard", "POST", "/v1/dlq/{id}/discard", "processor", ExportPolicy, ErrorStyle.Json, Audit: "dlq.discard"),
+        new("model-prices", "GET", "/v1/model-prices", "processor", ExportPolicy, ErrorStyle.Json),
+        new("model-price-put", "PUT", "/v1/model-prices/{model}", "processor", ExportPolicy, ErrorStyle.Json, Audit: "model_prices.put"),
+        new("model-price-delete", "DELETE", "/v1/model-prices/{model}", "processor", ExportPolicy, ErrorStyle.Json, Audit: "model_prices.delete"),
     ];
 
     /// <summary>The policies this gateway asks Auth.Api for; a credential's cached verdicts are one per policy.</summary>
@@ -106,6 +115,7 @@ public static class GatewayRoutes
         ("auth", "services:auth:http", false),
         ("ingest", "services:ingest:http", false),
         ("export", "services:export:http", false),
+        ("processor", "services:processor:http", false),
         ("ingest-grpc", "services:ingest:grpc", true),
     ];
 

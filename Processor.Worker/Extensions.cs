@@ -1,8 +1,12 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Trulayer.ServiceDefaults.Identity;
 using Trulayer.ServiceDefaults.Postgres;
 using Trulayer.Processor;
+using Trulayer.Processor.Api;
+using Trulayer.Processor.DeadLetters;
 using Trulayer.Processor.Pipeline;
+using Trulayer.Processor.Pricing;
 using Trulayer.Processor.Storage;
 
 namespace Microsoft.Extensions.Hosting;
@@ -30,6 +34,8 @@ internal static class ProcessorServiceExtensions
         builder.Services.AddSingleton<SpanBatchWriter>();
         builder.Services.AddSingleton<LogBatchWriter>();
         builder.Services.AddSingleton<DeadLetterPublisher>();
+        builder.Services.AddSingleton<DeadLetterStore>();
+        builder.Services.AddSingleton<PriceOverrides>();
         builder.Services.AddSingleton<SpanSignal>();
         builder.Services.AddSingleton<IRecordSignal<DecodedRecord>>(services => services.GetRequiredService<SpanSignal>());
         builder.Services.AddSingleton<LogSignal>();
@@ -38,11 +44,27 @@ internal static class ProcessorServiceExtensions
         builder.Services.AddTransient<SpanPipeline>();
         builder.Services.AddTransient<LogPipeline>();
 
-        // After the migration (registered above), which hosted services start in order of.
+        // After the migration (registered above), which hosted services start in order of; the price
+        // overrides are read before the consume loops start, so no span is priced without them.
+        builder.Services.AddHostedService<PriceOverridesRefresher>();
         builder.Services.AddHostedService<SpanConsumerWorker>();
         builder.Services.AddHostedService<LogConsumerWorker>();
         builder.Services.AddHostedService<RetentionWorker>();
         builder.Services.AddHealthChecks().AddCheck<WorkerHealthCheck>("worker");
+        return builder;
+    }
+
+    /// <summary>
+    /// The HTTP routes (dead letters, model prices) behind the gateway: the caller is the gateway's identity
+    /// assertion (Identity:AssertionKey), and only dashboard sessions pass; roles are checked per route.
+    /// </summary>
+    public static IHostApplicationBuilder AddProcessorApi(this IHostApplicationBuilder builder)
+    {
+        builder.AddIdentityAssertionAuthentication();
+        builder.Services.AddAuthorizationBuilder().AddPolicy(ProcessorApi.SessionPolicy, policy => policy
+            .RequireAuthenticatedUser()
+            .RequireAssertion(context => CallerIdentity.FromPrincipal(context.User) is { } caller && ProcessorApi.IsSession(caller)));
+        builder.Services.AddSingleton<DeadLetterCursor>();
         return builder;
     }
 }

@@ -34,6 +34,9 @@ public sealed class ProcessorOptions
     /// <summary>/health reports the worker loop unhealthy when it has not moved for this long.</summary>
     public TimeSpan LivenessTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>How often the organizations' model price overrides are read again (a change through another replica applies within this time).</summary>
+    public TimeSpan PriceOverridesRefresh { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>At shutdown, how long the batch being written may take to finish before it is abandoned.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }
@@ -90,6 +93,11 @@ internal sealed class ProcessorOptionsValidator : IValidateOptions<ProcessorOpti
         if (options.LivenessTimeout < TimeSpan.FromSeconds(1))
         {
             failures.Add($"Processor:LivenessTimeout must be at least 00:00:01 (got {options.LivenessTimeout}).");
+        }
+
+        if (options.PriceOverridesRefresh < TimeSpan.FromMilliseconds(100) || options.PriceOverridesRefresh > TimeSpan.FromMinutes(10))
+        {
+            failures.Add($"Processor:PriceOverridesRefresh must be between 00:00:00.1 and 00:10:00 (got {options.PriceOverridesRefresh}).");
         }
 
         if (options.ShutdownTimeout < TimeSpan.Zero)

@@ -6,8 +6,8 @@ namespace Trulayer.Processor.Pipeline;
 
 /// <summary>
 /// What a record of either pipeline topic carries the same way: <c>trulayer.pipeline.v1.SpanBatch</c> and
-/// <c>LogBatch</c> share project_id (1), trace_id (2), received_time_unix_nano (3) and their resources (4:
-/// ResourceSpans or ResourceLogs), and the record's key is <c>&lt;project_id&gt;:&lt;trace_id hex&gt;</c>. Each
+/// <c>LogBatch</c> share project_id (1), trace_id (2), received_time_unix_nano (3), their resources (4:
+/// ResourceSpans or ResourceLogs) and organization_id (5, empty in records written before it), and the record's key is <c>&lt;project_id&gt;:&lt;trace_id hex&gt;</c>. Each
 /// decoder applies its own rule to the trace id (a span batch names one; a log batch may name none) between
 /// <see cref="Read"/> and <see cref="CheckKey"/>.
 /// </summary>
@@ -17,9 +17,10 @@ internal sealed record BatchEnvelope(
     Guid ProjectId,
     (int Offset, int Length) TraceIdRange,
     long ReceivedUnixNano,
-    List<(int Offset, int Length)> Resources)
+    List<(int Offset, int Length)> Resources,
+    Guid? OrganizationId = null)
 {
-    private const int ProjectIdField = 1, TraceIdField = 2, ReceivedTimeField = 3, ResourcesField = 4;
+    private const int ProjectIdField = 1, TraceIdField = 2, ReceivedTimeField = 3, ResourcesField = 4, OrganizationIdField = 5;
 
     public ReadOnlySpan<byte> TraceId => Value.AsSpan(TraceIdRange.Offset, TraceIdRange.Length);
 
@@ -35,6 +36,7 @@ internal sealed record BatchEnvelope(
         (int Offset, int Length) traceId = default;
         ulong receivedNanos = 0;
         var resources = new List<(int Offset, int Length)>();
+        Guid? organizationId = null;
         var reader = new ProtoWireReader(value);
         while (reader.TryReadTag(out var field, out var wireType))
         {
@@ -53,6 +55,12 @@ internal sealed record BatchEnvelope(
                 case ResourcesField when wireType == WireType.LengthDelimited:
                     resources.Add(reader.ReadRange());
                     break;
+                case OrganizationIdField when wireType == WireType.LengthDelimited:
+                    var (orgOffset, orgLength) = reader.ReadRange();
+                    // An organization that does not parse is treated as none: it only selects price overrides.
+                    organizationId = Guid.TryParseExact(Encoding.UTF8.GetString(value, orgOffset, orgLength), "D", out var organization) && organization != Guid.Empty
+                        ? organization : null;
+                    break;
                 default:
                     reader.Skip(wireType);
                     break;
@@ -64,7 +72,7 @@ internal sealed record BatchEnvelope(
             throw new RecordRejectedException($"project_id '{RecordRejectedException.Truncate(projectText ?? "")}' is not a UUID in canonical form");
         }
 
-        return new BatchEnvelope(value, projectText!, projectId, traceId, receivedNanos > long.MaxValue ? long.MaxValue : (long)receivedNanos, resources);
+        return new BatchEnvelope(value, projectText!, projectId, traceId, receivedNanos > long.MaxValue ? long.MaxValue : (long)receivedNanos, resources, organizationId);
     }
 
     /// <summary>Throws unless the record's key names this batch's project and trace.</summary>

@@ -1,6 +1,7 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Trulayer.Processor.DeadLetters;
 using Trulayer.Processor.Storage;
 
 namespace Trulayer.Processor.Pipeline;
@@ -18,12 +19,14 @@ internal sealed record PreparedBatch<TRecord>(
 /// until they pass or the service stops, so nothing is lost and no offset moves past an unstored row.
 /// A record PostgreSQL refuses for its content (a data error, not an outage) is isolated by splitting
 /// the batch and sent to the dead-letter topic with the database's reason, so one bad record never
-/// blocks its partition; it goes to the signal's dead-letter topic. Runs on the pipeline's writer thread.
+/// blocks its partition; it is kept in telemetry.dead_letters (where the API lists and replays it) and sent
+/// to the signal's dead-letter topic, both before the batch's offsets can commit. Runs on the pipeline's writer thread.
 /// </summary>
 internal sealed class RecordBatchHandler<TRecord>(
     IRecordSignal<TRecord> signal,
     SpanStorage storage,
     DeadLetterPublisher deadLetters,
+    DeadLetterStore deadLetterStore,
     ProcessorMetrics metrics,
     WorkerHeartbeat heartbeat,
     IOptions<ProcessorOptions> options,
@@ -39,10 +42,11 @@ internal sealed class RecordBatchHandler<TRecord>(
         var result = WriteOrIsolate(batch.Records, letters, stop);
         if (letters.Count > 0)
         {
+            Retry("keep dead letters", () => deadLetterStore.Record(signal.Name, letters), stop);
             Retry("send dead letters", () => deadLetters.Publish(signal.DeadLetterTopic, letters, stop), stop);
             foreach (var letter in letters)
             {
-                metrics.DeadLettered(signal.Name, letter.Stage == DeadLetterStage.Decode ? "decode" : "database");
+                metrics.DeadLettered(signal.Name, DeadLetterStore.StageName(letter.Stage));
                 HandlerLog.DeadLettered(logger, letter.Source.TopicPartitionOffset.ToString(), letter.Reason);
             }
         }
@@ -51,6 +55,29 @@ internal sealed class RecordBatchHandler<TRecord>(
         if (result.Duplicates > 0)
         {
             HandlerLog.Duplicates(logger, result.Duplicates, signal.Name, result.Rows);
+        }
+    }
+
+    /// <summary>
+    /// Decodes and stores one record again (a dead letter's replay) as the pipeline would: the outcome says
+    /// what was stored, or why the record still cannot be; an outage throws, as it does for a batch.
+    /// </summary>
+    public ReplayOutcome Replay(ConsumeResult<byte[]?, byte[]?> source)
+    {
+        var (record, letter) = signal.CreateDecoder()(source);
+        if (record is null)
+        {
+            return new ReplayOutcome(false, $"still not stored ({DeadLetterStore.StageName(letter!.Stage)}): {letter.Reason}");
+        }
+
+        try
+        {
+            var result = signal.Write([record]);
+            return new ReplayOutcome(true, $"stored: {result.Rows} {signal.Name} new, {result.Duplicates} already stored");
+        }
+        catch (PostgresException ex) when (IsDataError(ex))
+        {
+            return new ReplayOutcome(false, $"still not stored (database): PostgreSQL refused the record's rows: {ex.SqlState} {ex.MessageText}");
         }
     }
 

@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
+using Trulayer.Processor.Pricing;
 using Trulayer.Processor.Storage;
 using Trulayer.ServiceDefaults.Kafka;
 
@@ -37,7 +38,7 @@ internal interface IRecordSignal<TRecord>
 }
 
 /// <summary>Spans: otlp.spans.v1 (SpanBatch records) into telemetry.spans and telemetry.traces.</summary>
-internal sealed class SpanSignal(KafkaClientFactory kafka, SpanBatchWriter writer, DimensionCache cache, IOptions<ProcessorOptions> options) : IRecordSignal<DecodedRecord>
+internal sealed class SpanSignal(KafkaClientFactory kafka, SpanBatchWriter writer, DimensionCache cache, PriceOverrides overrides, IOptions<ProcessorOptions> options) : IRecordSignal<DecodedRecord>
 {
     public string Name => "spans";
 
@@ -46,7 +47,7 @@ internal sealed class SpanSignal(KafkaClientFactory kafka, SpanBatchWriter write
     public string DeadLetterTopic => kafka.Options.DeadLetterTopic;
 
     public Func<ConsumeResult<byte[]?, byte[]?>, (DecodedRecord? Record, DeadLetter? DeadLetter)> CreateDecoder()
-        => new SpanRecordDecoder(cache, options.Value.MaxTextBytes).Decode;
+        => new SpanRecordDecoder(cache, options.Value.MaxTextBytes, overrides: overrides).Decode;
 
     public WriteResult Write(IReadOnlyList<DecodedRecord> records) => writer.Write(records);
 }

@@ -19,7 +19,7 @@ namespace Trulayer.Processor.Pipeline;
 /// are exactly the bytes that arrived, and reads each span's projections from its wire format too
 /// (<see cref="SpanWire"/>). Not thread-safe: one per consume loop.
 /// </summary>
-internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, ModelPriceTable? prices = null)
+internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, ModelPriceTable? prices = null, PriceOverrides? overrides = null)
 {
     private readonly ModelPriceTable _prices = prices ?? ModelPriceTable.Default;
 
@@ -149,7 +149,7 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
                 foreach (var (spanOffset, spanLength) in spans)
                 {
                     var otlp = new ReadOnlyMemory<byte>(value, spanOffset, spanLength);
-                    rows.Add(Map(otlp, spanIndex, projectId, traceId, traceIdBytes, resource.ServiceName, resourceId, scopeId, receivedAt));
+                    rows.Add(Map(otlp, spanIndex, projectId, batch.OrganizationId, traceId, traceIdBytes, resource.ServiceName, resourceId, scopeId, receivedAt));
                     spanIndex++;
                 }
             }
@@ -159,7 +159,7 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
     }
 
     private SpanRow Map(
-        ReadOnlyMemory<byte> otlp, int index, Guid projectId, Guid traceId, ReadOnlySpan<byte> traceIdBytes,
+        ReadOnlyMemory<byte> otlp, int index, Guid projectId, Guid? organizationId, Guid traceId, ReadOnlySpan<byte> traceIdBytes,
         string? serviceName, Guid resourceId, Guid scopeId, DateTime receivedAt)
     {
         var bytes = otlp.Span;
@@ -216,7 +216,7 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
         }
 
         var spanType = mapped.Count == 0 ? SpanType.Custom : SpanTypeRules.Infer(mapped);
-        var (cost, costSource) = Cost(genAi, (long)fields.StartTimeUnixNano);
+        var (cost, costSource) = Cost(genAi, organizationId, (long)fields.StartTimeUnixNano);
         var stored = StoreContentOnce(otlp, genAi);
         return new SpanRow
         {
@@ -252,9 +252,10 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
 
     /// <summary>
     /// The reported cost when the span has one; else the cost of its tokens at the price in force when it
-    /// started, of the response model (the one that answered and billed) or else the request model.
+    /// started, of the response model (the one that answered and billed) or else the request model. The
+    /// organization's own price for the model (<see cref="PriceOverrides"/>) comes before the repository's.
     /// </summary>
-    private (long? Micros, CostSource Source) Cost(GenAiFields genAi, long startUnixNano)
+    private (long? Micros, CostSource Source) Cost(GenAiFields genAi, Guid? organizationId, long startUnixNano)
     {
         if (genAi.CostMicros is { } reported)
         {
@@ -268,6 +269,13 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
 
         foreach (var model in (ReadOnlySpan<string?>)[genAi.ResponseModel, genAi.RequestModel])
         {
+            if (model is not null && overrides?.Find(organizationId, model) is { } own)
+            {
+                return own.Price.CostMicros(genAi.InputTokens, genAi.OutputTokens, genAi.CacheReadTokens, genAi.CacheCreationTokens, genAi.ReasoningTokens) is { } priced
+                    ? (priced, CostSource.Computed)
+                    : (null, CostSource.None);
+            }
+
             if (model is not null && _prices.Find(genAi.LlmSystem, model, UnixNanos.ToDateTime(startUnixNano)) is { } found
                 && found.Price.CostMicros(genAi.InputTokens, genAi.OutputTokens, genAi.CacheReadTokens, genAi.CacheCreationTokens, genAi.ReasoningTokens) is { } computed)
             {

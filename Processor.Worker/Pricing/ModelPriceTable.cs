@@ -108,6 +108,18 @@ internal sealed class ModelPriceTable
         return (found.Id, price);
     }
 
+    /// <summary>Every model of the table with the price in force at <paramref name="at"/>, providers in lookup order.</summary>
+    public IEnumerable<(string Provider, string ModelId, ModelPrice Price)> Entries(DateTime at)
+    {
+        foreach (var provider in _providers)
+        {
+            foreach (var model in provider.Models)
+            {
+                yield return (provider.Id, model.Id, model.Prices.LastOrDefault(p => p.From is not { } from || from <= at) ?? model.Prices[0]);
+            }
+        }
+    }
+
     private Model? Match(string? provider, string model)
     {
         var name = model.Trim().ToLowerInvariant();

@@ -35,7 +35,8 @@ public sealed class AppModelTests
         Assert.IsType<EndpointUrlValue>(gateway.Environment["services__ingest__grpc__0"]);
         Assert.IsType<EndpointUrlValue>(gateway.Environment["services__auth__http__0"]);
         Assert.Equal("gateway", ((LiteralValue)gateway.Environment["OTEL_SERVICE_NAME"]).Value);
-        Assert.All(Model.Projects.Where(p => p.Name != "processor"), p => Assert.IsType<ParameterValue>(p.Environment["Identity__AssertionKey"]));
+        Assert.IsType<EndpointUrlValue>(gateway.Environment["services__processor__http__0"]);
+        Assert.All(Model.Projects, p => Assert.IsType<ParameterValue>(p.Environment["Identity__AssertionKey"]));
     }
 
     [Fact]

@@ -141,9 +141,39 @@ public sealed class AuditTests(GatewayStack stack)
     }
 
     [Fact]
-    public void AuditedRoutes_AreTheBulkReadsOfSpanContent_NeverIngest()
+    public async Task ProcessorChanges_AreRecordedWithTheirTarget_ModelPricesAndDeadLetters()
     {
-        Assert.Equal(["otlp-export", "otlp-export-logs"], GatewayRoutes.All.Where(r => r.Audit is not null).Select(r => r.Id));
+        var tenant = await stack.NewTenantAsync();
+        var model = "audit-model-" + Guid.NewGuid().ToString("N")[..8];
+        var missing = Guid.NewGuid();
+
+        await stack.SendJsonAsync(HttpMethod.Put, $"/v1/model-prices/{model}", tenant.Session, new { input = 1.5, output = 3 }, HttpStatusCode.Created);
+        await stack.SendJsonAsync(HttpMethod.Delete, $"/v1/model-prices/{model}", tenant.Session, null, HttpStatusCode.NoContent);
+        await stack.SendJsonAsync(HttpMethod.Post, $"/v1/dlq/{missing}/replay", tenant.Session, null, HttpStatusCode.NotFound);
+        await stack.SendJsonAsync(HttpMethod.Post, $"/v1/dlq/{missing}/discard", tenant.Session, null, HttpStatusCode.NotFound);
+
+        foreach (var (action, target, status, route) in new[]
+        {
+            ("model_prices.put", model, 201, "/v1/model-prices/{model}"),
+            ("model_prices.delete", model, 204, "/v1/model-prices/{model}"),
+            ("dlq.replay", missing.ToString(), 404, "/v1/dlq/{id}/replay"),
+            ("dlq.discard", missing.ToString(), 404, "/v1/dlq/{id}/discard"),
+        })
+        {
+            var entries = await EventuallyEntriesAsync(tenant, action, count: 2);
+            Assert.Equal(["outcome", "intent"], entries.Select(e => e.GetProperty("phase").GetString()));
+            Assert.All(entries, e => Assert.Equal(("processor", target, route), (e.GetProperty("source").GetString(), e.GetProperty("targetId").GetString(), e.GetProperty("route").GetString())));
+            Assert.Equal(status, entries[0].GetProperty("status").GetInt32());
+        }
+    }
+
+    [Fact]
+    public void AuditedRoutes_AreTheBulkReadsOfSpanContentAndTheProcessorsChanges_NeverIngest()
+    {
+        Assert.Equal(["otlp-export", "otlp-export-logs", "dlq-replay", "dlq-discard", "model-price-put", "model-price-delete"], GatewayRoutes.All.Where(r => r.Audit is not null).Select(r => r.Id));
+        Assert.Equal(["dlq.replay", "dlq.discard", "model_prices.put", "model_prices.delete"], GatewayRoutes.All.Where(r => r.Cluster == "processor" && r.Audit is not null).Select(r => r.Audit));
+        // Auth.Api's rule for an action (lowercase words of letters, digits and '_', joined by dots): another is refused, and so is the call.
+        Assert.All(GatewayRoutes.All.Where(r => r.Audit is not null), r => Assert.Matches("^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$", r.Audit!));
         Assert.All(GatewayRoutes.All.Where(r => r.Policy == GatewayRoutes.IngestPolicy), r => Assert.Null(r.Audit));
         Assert.Equal("traceId", GatewayRoutes.Get("trace").TargetParameter);
         Assert.Equal("traceId", GatewayRoutes.Get("trace-logs").TargetParameter);

@@ -59,6 +59,13 @@ public sealed class RoleMatrixTests(GatewayStack stack)
         ["DELETE /v1/members/{userId}"] = ("members", [A, F, F, F, U]),
         ["GET /v1/audit-log"] = ("audit-log", [A, A, A, F, U]),
         ["GET /v1/audit-log/verify"] = ("audit-log", [A, F, F, F, U]),
+        ["GET /v1/dlq"] = ("dlq", [A, A, A, F, U]),
+        ["GET /v1/dlq/{id}"] = ("dlq-entry", [A, A, A, F, U]),
+        ["POST /v1/dlq/{id}/replay"] = ("dlq-replay", [A, F, F, F, U]),
+        ["POST /v1/dlq/{id}/discard"] = ("dlq-discard", [A, F, F, F, U]),
+        ["GET /v1/model-prices"] = ("model-prices", [A, A, A, F, U]),
+        ["PUT /v1/model-prices/{model}"] = ("model-price-put", [A, A, F, F, U]),
+        ["DELETE /v1/model-prices/{model}"] = ("model-price-delete", [A, A, F, F, U]),
     };
 
     private static readonly string[] Callers = ["owner", "member", "viewer", "api_key", "none"];
@@ -109,10 +116,12 @@ public sealed class RoleMatrixTests(GatewayStack stack)
     /// Every route answers a 2xx to the valid requests sent here, except the trace lookup, which asks for
     /// a trace that does not exist: Export.Api's own 404 ("trace ... not found") proves the request got
     /// through the gateway, whose refusals are 401, 403, 429 and 503; and metrics, which ingest itself
-    /// refuses with a 404 that says why.
+    /// refuses with a 404 that says why. Likewise the dead-letter routes, which name an entry that does not exist.
     /// </summary>
     private static bool ReachedTheService(string row, HttpStatusCode status, string body) => row switch
     {
+        "GET /v1/dlq/{id}" or "POST /v1/dlq/{id}/replay" or "POST /v1/dlq/{id}/discard"
+            => status == HttpStatusCode.NotFound && body.Contains("no dead letter", StringComparison.Ordinal),
         "GET /v1/traces/{traceId}" => status == HttpStatusCode.NotFound && body.Contains("not found in", StringComparison.Ordinal),
         "POST /v1/otlp/metrics" or "POST /v1/otlp/v1/metrics" => status == HttpStatusCode.NotFound && body.Contains("does not accept OTLP metrics", StringComparison.Ordinal),
         _ => (int)status is >= 200 and < 300,
@@ -157,6 +166,18 @@ public sealed class RoleMatrixTests(GatewayStack stack)
                 break;
             case "GET /v1/traces/{traceId}":
                 response = await stack.SendAsync(HttpMethod.Get, $"/v1/traces/{Convert.ToHexString(Guid.NewGuid().ToByteArray())}?project_id={stack.DevProject}", credential);
+                break;
+            case "GET /v1/dlq/{id}":
+            case "POST /v1/dlq/{id}/replay":
+            case "POST /v1/dlq/{id}/discard":
+                response = await stack.SendAsync(row.StartsWith("GET", StringComparison.Ordinal) ? HttpMethod.Get : HttpMethod.Post, row.Split(' ')[1].Replace("{id}", Guid.NewGuid().ToString(), StringComparison.Ordinal), credential);
+                break;
+            case "PUT /v1/model-prices/{model}":
+                response = await stack.SendAsync(HttpMethod.Put, $"/v1/model-prices/matrix-{unique}", credential, JsonContent.Create(new { input = 1, output = 2 }));
+                break;
+            case "DELETE /v1/model-prices/{model}":
+                await stack.SendJsonAsync(HttpMethod.Put, $"/v1/model-prices/matrix-{unique}", stack.Owner, new { input = 1 }, HttpStatusCode.Created);
+                response = await stack.SendAsync(HttpMethod.Delete, $"/v1/model-prices/matrix-{unique}", credential);
                 break;
             case "POST /v1/organizations":
                 response = await stack.SendAsync(HttpMethod.Post, "/v1/organizations", credential, JsonContent.Create(new { name = "org " + unique }));

@@ -33,6 +33,7 @@ public sealed class ProcessorCrashTests : IAsyncLifetime
             // A killed member holds its partitions until its session expires: keep that short.
             .WithEnvironment("Kafka__Consumer__session.timeout.ms", "6000")
             .WithEnvironment("Processor__BatchMaxWait", "00:00:00.050")
+            .WithEnvironment("Identity__AssertionKey", TestIdentity.AssertionKey)
             .WaitFor(kafka);
 
         _state = TestDirectories.Create("crash");

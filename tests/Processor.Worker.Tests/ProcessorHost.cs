@@ -34,6 +34,7 @@ internal sealed class ProcessorHost(string connectionString, string bootstrapSer
             ["Processor:RetryInitialDelay"] = "00:00:00.200",
             ["Processor:RetryMaxDelay"] = "00:00:02",
             ["Kafka:Consumer:session.timeout.ms"] = "6000",
+            [TestIdentity.Configuration.Key] = TestIdentity.Configuration.Value,
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
