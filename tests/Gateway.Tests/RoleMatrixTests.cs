@@ -57,6 +57,8 @@ public sealed class RoleMatrixTests(GatewayStack stack)
         ["DELETE /v1/members/{userId}"] = ("members", [A, F, F, F, U]),
         ["GET /v1/audit-log"] = ("audit-log", [A, A, A, F, U]),
         ["GET /v1/audit-log/verify"] = ("audit-log", [A, F, F, F, U]),
+        // Public: the dashboard's local sign-in takes no credential (and ignores one), whoever calls.
+        ["POST /v1/dev/session"] = ("dev-session", [A, A, A, A, A]),
     };
 
     private static readonly string[] Callers = ["owner", "member", "viewer", "api_key", "none"];
@@ -179,6 +181,9 @@ public sealed class RoleMatrixTests(GatewayStack stack)
             case "DELETE /v1/members/{userId}":
                 await stack.SendJsonAsync(HttpMethod.Post, "/v1/members", stack.Owner, new { userId = "u" + unique, role = "viewer" }, HttpStatusCode.Created);
                 response = await stack.SendAsync(HttpMethod.Delete, $"/v1/members/u{unique}", credential);
+                break;
+            case "POST /v1/dev/session":
+                response = await stack.SendAsync(HttpMethod.Post, "/v1/dev/session", credential, JsonContent.Create(new { role = "viewer" }));
                 break;
             default:
                 response = await stack.SendAsync(HttpMethod.Get, row.Split(' ')[1], credential);
