@@ -37,6 +37,9 @@ public sealed class DashboardStack : StackFixture
 
         await base.InitializeAsync();
         Directory.CreateDirectory(ScreenshotDirectory);
+        // Conditions are polled, never slept on; on a shared, loaded machine the app's first start (download,
+        // WebAssembly compile) can take far longer than Playwright's 5 s default, so waits are generous.
+        Assertions.SetDefaultExpectTimeout(30_000);
         _playwright = await Playwright.CreateAsync();
         _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
@@ -71,7 +74,7 @@ public sealed class DashboardStack : StackFixture
             BaseURL = Gateway.ToString(),
             ViewportSize = new ViewportSize { Width = 1400, Height = 900 },
         });
-        context.SetDefaultTimeout(20_000);
+        context.SetDefaultTimeout(30_000);
         var page = await context.NewPageAsync();
         // The browser's errors go to the test log (dotnet test --logger "console;verbosity=detailed").
         page.Console += (_, message) =>
