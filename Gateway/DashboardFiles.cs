@@ -8,8 +8,8 @@ namespace Trulayer.Gateway;
 /// pages, the API and the <c>__session</c> cookie share one origin and the CSRF check needs no
 /// exception. Its files are the gateway's static web assets (a project reference): fingerprinted,
 /// precompressed (gzip at build, gzip and Brotli at publish), immutable for a year when fingerprinted and
-/// revalidated (no-cache, ETag) when not. Every other path that is not the API's answers index.html, so a
-/// deep link (/traces/{id}/spans/{id}) opens the app; the API's paths never do: an unknown one stays a
+/// revalidated (no-cache, ETag) when not. Every other GET of a page (not the API's, not a file name) answers
+/// index.html, so a deep link (/traces/{id}/spans/{id}) opens the app; the API's paths never do: an unknown one stays a
 /// JSON 404. Neither the files nor the pages need a credential; the data behind them does.
 /// </summary>
 internal static class DashboardFiles
@@ -39,11 +39,22 @@ internal static class DashboardFiles
         => ApiPrefixes.Any(prefix => path.StartsWithSegments(prefix, StringComparison.OrdinalIgnoreCase)
             || (prefix.EndsWith('.') && path.Value?.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) == true));
 
+    /// <summary>
+    /// A path whose last segment has a dot (/.well-known/jwks.json, a missing script) names a file, not a page:
+    /// it is a 404, never index.html, which would hide the mistake behind a page that does not load.
+    /// </summary>
+    private static bool LooksLikeAFile(PathString path)
+    {
+        var value = path.Value ?? "";
+        return value.LastIndexOf('.') > value.LastIndexOf('/');
+    }
+
     /// <summary>The answer to a path no route takes: the app's index.html for a page, else the JSON 404.</summary>
     public static Task AnswerUnroutedAsync(HttpContext context, GatewayListeners listeners)
     {
         var request = context.Request;
-        if (listeners.IsGrpc(context) || IsApiPath(request.Path) || !(HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)))
+        if (listeners.IsGrpc(context) || IsApiPath(request.Path) || LooksLikeAFile(request.Path)
+            || !(HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)))
         {
             return NoRoute.WriteAsync(context, listeners);
         }

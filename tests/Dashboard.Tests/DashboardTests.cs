@@ -44,16 +44,23 @@ public sealed class DashboardTests(DashboardStack stack)
         var page = await stack.SignInAsync("member");
         var prompt = "Where is my order " + Guid.NewGuid().ToString("N")[..6] + "?";
         var completion = "Your order shipped yesterday and arrives on Tuesday.";
-        var (traceId, rootName, chatSpanId) = await stack.SendGenAiTraceAsync(prompt, completion, "gpt-4o");
+        var model = "gpt-4o-" + Guid.NewGuid().ToString("N")[..6];
+        var (traceId, rootName, chatSpanId) = await stack.SendGenAiTraceAsync(prompt, completion, model);
 
         // The list refreshes itself: the trace shows up without a reload.
         var sent = Stopwatch.StartNew();
         var link = page.GetByRole(AriaRole.Link, new() { Name = rootName });
         await Expect(link).ToBeVisibleAsync(new() { Timeout = 30_000 });
         var listed = sent.Elapsed;
-        await Expect(page.GetByRole(AriaRole.Row).Filter(new() { HasText = rootName })).ToContainTextAsync("gpt-4o");
+        await Expect(page.GetByRole(AriaRole.Row).Filter(new() { HasText = rootName })).ToContainTextAsync(model);
         await DashboardStack.ScreenshotAsync(page, "traces");
         await DashboardStack.AssertAccessibleAsync(page, "trace list");
+
+        // Filtered by a model no other trace of this test run has, the list keeps only this trace.
+        await page.GetByLabel("Model").FillAsync(model);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply filters" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Row)).ToHaveCountAsync(2);
+        await Expect(page.GetByRole(AriaRole.Row).Nth(1)).ToContainTextAsync(rootName);
 
         await link.ClickAsync();
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex($"/traces/{traceId}$"));
@@ -61,11 +68,11 @@ public sealed class DashboardTests(DashboardStack stack)
         await Expect(waterfall.GetByRole(AriaRole.Button)).ToHaveCountAsync(3);
         await Expect(waterfall.GetByRole(AriaRole.Button, new() { Name = "tool lookup_order" })).ToContainTextAsync("error");
 
-        await waterfall.GetByRole(AriaRole.Button, new() { Name = "chat gpt-4o" }).ClickAsync();
+        await waterfall.GetByRole(AriaRole.Button, new() { Name = "chat " + model }).ClickAsync();
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex($"/traces/{traceId}/spans/{chatSpanId}$"));
         var llm = page.GetByRole(AriaRole.Region, new() { Name = "LLM call" });
         await Expect(llm).ToContainTextAsync("openai");
-        await Expect(llm).ToContainTextAsync("gpt-4o-2024-08-06");
+        await Expect(llm).ToContainTextAsync(model + "-2024-08-06");
         await Expect(llm).ToContainTextAsync("1,200");
         await Expect(llm.GetByRole(AriaRole.List, new() { Name = "Input messages" })).ToContainTextAsync(prompt);
         await Expect(llm.GetByRole(AriaRole.List, new() { Name = "Output messages" })).ToContainTextAsync(completion);

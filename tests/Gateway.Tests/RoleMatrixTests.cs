@@ -183,7 +183,20 @@ public sealed class RoleMatrixTests(GatewayStack stack)
                 response = await stack.SendAsync(HttpMethod.Delete, $"/v1/members/u{unique}", credential);
                 break;
             case "POST /v1/dev/session":
-                response = await stack.SendAsync(HttpMethod.Post, "/v1/dev/session", credential, JsonContent.Create(new { role = "viewer" }));
+                // A client of its own: the answer sets the __session cookie, which the shared client would
+                // keep and send with every later request of the collection, the ones "without a credential" too.
+                using (var cookieless = new HttpClient(new HttpClientHandler { UseCookies = false }))
+                using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri(stack.Gateway, "/v1/dev/session")) { Content = JsonContent.Create(new { role = "viewer" }) })
+                {
+                    if (credential is not null)
+                    {
+                        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", credential);
+                    }
+
+                    response = await cookieless.SendAsync(request);
+                    Assert.Contains(response.Headers.GetValues("Set-Cookie"), c => c.StartsWith("__session=", StringComparison.Ordinal));
+                }
+
                 break;
             default:
                 response = await stack.SendAsync(HttpMethod.Get, row.Split(' ')[1], credential);
