@@ -4,7 +4,8 @@
 # "N passed, N failed, N skipped". Extra arguments go to `dotnet test` (e.g. --filter).
 set -uo pipefail
 cd "$(dirname "$0")"
-scripts/prerequisites.sh || exit $?
+# --browser: Debian's chromium too, for the dashboard's browser tests.
+scripts/prerequisites.sh --browser || exit $?
 
 results=artifacts/test-results
 rm -rf "$results"

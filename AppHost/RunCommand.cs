@@ -143,6 +143,8 @@ public static class RunCommand
 
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"Gateway [bold]{Markup.Escape(app.Info.Gateway ?? "")}[/], OTLP/gRPC [bold]{Markup.Escape(app.Info.OtlpGrpc ?? "")}[/]");
+        // The gateway serves the dashboard; locally its sign-in page offers the seeded owner, member and viewer.
+        AnsiConsole.MarkupLine($"Dashboard [bold]{Markup.Escape((app.Info.Gateway ?? "").TrimEnd('/') + "/")}[/] (sign in as the dev owner, member or viewer)");
         AnsiConsole.MarkupLine($"Details (keys, sessions, connection strings): [bold]{Markup.Escape(Path.Combine(app.Options.StateDirectory, DevInfo.FileName))}[/]. Ctrl+C stops everything.");
     }
 }

@@ -62,6 +62,7 @@ internal static class AuthServiceExtensions
         app.MapInternalApi();
         app.MapManagementApi();
         app.MapAuditApi();
+        app.MapDevSignInApi();
         return app;
     }
 

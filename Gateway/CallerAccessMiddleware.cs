@@ -57,6 +57,12 @@ internal sealed class CallerAccessMiddleware(
                 () => new BadHttpRequestException(BodyTooLarge(null), StatusCodes.Status413PayloadTooLarge));
         }
 
+        if (route.Policy == GatewayRoutes.PublicPolicy)
+        {
+            await ForwardPublicAsync(context, route);
+            return;
+        }
+
         var (credential, fromCookie) = ReadCredential(request, route);
         if (credential is null)
         {
@@ -139,6 +145,29 @@ internal sealed class CallerAccessMiddleware(
             // The caller just changed what they may do (joined an organization, added a project):
             // their next request must not be judged by what was true before.
             verifier.Forget(credential);
+        }
+    }
+
+    /// <summary>
+    /// A public route (the dev sign-in): no credential to verify, so none goes further and no assertion is
+    /// signed. It sets the session cookie, so a browser's call from another site is refused (browsers send
+    /// Origin on every cross-site POST and DELETE); a script without Origin may sign in.
+    /// </summary>
+    private async Task ForwardPublicAsync(HttpContext context, GatewayRoute route)
+    {
+        var request = context.Request;
+        if (request.Headers.Origin.Count > 0 && csrf.Refuse(request) is { } forgery)
+        {
+            await RefuseAsync(context, route, StatusCodes.Status403Forbidden, forgery);
+            return;
+        }
+
+        request.Headers.Remove(HeaderNames.Authorization);
+        request.Headers.Remove(HeaderNames.Cookie);
+        await next(context);
+        if (context.Features.Get<IForwarderErrorFeature>() is { } failure)
+        {
+            await AnswerForwardingFailureAsync(context, route, failure);
         }
     }
 

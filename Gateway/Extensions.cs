@@ -66,8 +66,9 @@ internal static class GatewayServiceExtensions
             proxy.UseLoadBalancing();
             proxy.UsePassiveHealthChecks();
         });
-        // "{**path}", not MapFallback's default pattern, which skips paths that look like files (jwks.json).
-        app.MapFallback("{**path}", (HttpContext context, GatewayListeners listeners) => NoRoute.WriteAsync(context, listeners));
+        // "{**path}", not MapFallback's default pattern, which skips paths that look like files (jwks.json):
+        // a page of the dashboard gets its index.html, an unknown API path the JSON 404 (DashboardFiles).
+        app.MapFallback("{**path}", (HttpContext context, GatewayListeners listeners) => DashboardFiles.AnswerUnroutedAsync(context, listeners));
         return app;
     }
 }

@@ -55,6 +55,9 @@ public static class GatewayRoutes
     public const string ExportPolicy = "export";
     public const string SignedInPolicy = "signed-in";
 
+    /// <summary>Not a policy of Auth.Api's: a route that takes no credential, forwarded without one and without an assertion.</summary>
+    public const string PublicPolicy = "public";
+
     public const string GrpcExportPath = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
     public const string GrpcLogsExportPath = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
     public const string GrpcMetricsExportPath = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
@@ -97,10 +100,12 @@ public static class GatewayRoutes
         new("model-prices", "GET", "/v1/model-prices", "processor", ExportPolicy, ErrorStyle.Json),
         new("model-price-put", "PUT", "/v1/model-prices/{model}", "processor", ExportPolicy, ErrorStyle.Json, Audit: "model_prices.put"),
         new("model-price-delete", "DELETE", "/v1/model-prices/{model}", "processor", ExportPolicy, ErrorStyle.Json, Audit: "model_prices.delete"),
+        // The dashboard's local sign-in: public (it sets the session cookie); Auth.Api answers 404 unless its dev issuer is on.
+        new("dev-session", AnyMethod, "/v1/dev/session", "auth", PublicPolicy, ErrorStyle.Json),
     ];
 
     /// <summary>The policies this gateway asks Auth.Api for; a credential's cached verdicts are one per policy.</summary>
-    public static readonly IReadOnlyList<string> Policies = [.. All.Select(r => r.Policy).Distinct()];
+    public static readonly IReadOnlyList<string> Policies = [.. All.Select(r => r.Policy).Where(p => p != PublicPolicy).Distinct()];
 
     private static readonly Dictionary<string, GatewayRoute> ById = All.ToDictionary(r => r.Id);
 

@@ -5,10 +5,12 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddGatewayServices();
 builder.AddGatewayFrontDoor();
+builder.AddDashboardFiles();
 
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
 app.MapGateway();
+app.MapDashboardFiles();
 
 app.Run();

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Trulayer needs from Debian when it is missing: librdkafka (Kafka clients and the dev
-# broker) and PostgreSQL's server binaries. As root it installs them; otherwise it says what to run.
+# broker) and PostgreSQL's server binaries; with --browser also Debian's chromium, which the dashboard's
+# browser tests drive (tests/Dashboard.Tests). As root it installs them; otherwise it says what to run.
 set -euo pipefail
+
+browser=false
+if [ "${1:-}" = "--browser" ]; then
+  browser=true
+fi
 
 if ! command -v dotnet >/dev/null 2>&1; then
   echo "trulayer: the .NET 10 SDK is missing: install it from https://dot.net (dotnet on PATH)" >&2
@@ -14,6 +20,10 @@ if ! ldconfig -p 2>/dev/null | grep -q 'librdkafka\.so\.1 ' && [ ! -e /usr/lib/x
 fi
 if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   missing+=(postgresql)
+fi
+
+if [ "$browser" = true ] && [ ! -x /usr/bin/chromium ]; then
+  missing+=(chromium)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -14,14 +14,16 @@ public sealed class DevIssuerApp : AuthApp
 {
     public static readonly string DevApiKey = "tl_" + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
 
-    private static readonly string SigningKey = NewSigningKey();
+    // One key per app: Microsoft.IdentityModel caches signature providers process-wide by key id, so two
+    // apps sharing a key would sign with the other's ECDsa, which is disposed when that app stops.
+    private readonly string _signingKey = NewSigningKey();
 
     protected override bool UseKestrel => true;
 
     protected override void Configure(Dictionary<string, string?> settings)
     {
         settings["Auth:DevIssuer:Enabled"] = "true";
-        settings["Auth:DevIssuer:SigningKey"] = SigningKey;
+        settings["Auth:DevIssuer:SigningKey"] = _signingKey;
         settings["Auth:DevIssuer:ApiKey"] = DevApiKey;
     }
 

@@ -66,6 +66,8 @@ public sealed class RoleMatrixTests(GatewayStack stack)
         ["GET /v1/model-prices"] = ("model-prices", [A, A, A, F, U]),
         ["PUT /v1/model-prices/{model}"] = ("model-price-put", [A, A, F, F, U]),
         ["DELETE /v1/model-prices/{model}"] = ("model-price-delete", [A, A, F, F, U]),
+        // Public: the dashboard's local sign-in takes no credential (and ignores one), whoever calls.
+        ["POST /v1/dev/session"] = ("dev-session", [A, A, A, A, A]),
     };
 
     private static readonly string[] Callers = ["owner", "member", "viewer", "api_key", "none"];
@@ -210,6 +212,22 @@ public sealed class RoleMatrixTests(GatewayStack stack)
             case "DELETE /v1/members/{userId}":
                 await stack.SendJsonAsync(HttpMethod.Post, "/v1/members", stack.Owner, new { userId = "u" + unique, role = "viewer" }, HttpStatusCode.Created);
                 response = await stack.SendAsync(HttpMethod.Delete, $"/v1/members/u{unique}", credential);
+                break;
+            case "POST /v1/dev/session":
+                // A client of its own: the answer sets the __session cookie, which the shared client would
+                // keep and send with every later request of the collection, the ones "without a credential" too.
+                using (var cookieless = new HttpClient(new HttpClientHandler { UseCookies = false }))
+                using (var request = new HttpRequestMessage(HttpMethod.Post, new Uri(stack.Gateway, "/v1/dev/session")) { Content = JsonContent.Create(new { role = "viewer" }) })
+                {
+                    if (credential is not null)
+                    {
+                        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", credential);
+                    }
+
+                    response = await cookieless.SendAsync(request);
+                    Assert.Contains(response.Headers.GetValues("Set-Cookie"), c => c.StartsWith("__session=", StringComparison.Ordinal));
+                }
+
                 break;
             default:
                 response = await stack.SendAsync(HttpMethod.Get, row.Split(' ')[1], credential);

@@ -1,0 +1,58 @@
+using System.Text;
+using Trulayer.Dashboard.Model;
+
+namespace Trulayer.Dashboard.Api;
+
+/// <summary>One row of GET /v1/traces.</summary>
+public sealed record TraceSummary(
+    string TraceId, string ProjectId, string? Name, DateTimeOffset StartTime, long DurationNanos, int SpanCount,
+    IReadOnlyList<string> Services, IReadOnlyList<string> Models, long? InputTokens, long? OutputTokens, decimal? Cost, bool HasError);
+
+public sealed record TraceList(IReadOnlyList<TraceSummary> Traces);
+
+/// <summary>The trace list's filters, exactly the parameters GET /v1/traces takes.</summary>
+public sealed record TraceQuery(
+    string? ProjectId = null, DateTimeOffset? From = null, DateTimeOffset? To = null, string? Service = null,
+    string? Model = null, string? Status = null, string? NamePrefix = null, int Limit = 50)
+{
+    public string ToQueryString(string? cursor)
+    {
+        var query = new StringBuilder($"limit={Limit}");
+        Add(query, "project_id", ProjectId);
+        Add(query, "from", From?.ToString("O"));
+        Add(query, "to", To?.ToString("O"));
+        Add(query, "service", Service);
+        Add(query, "model", Model);
+        Add(query, "status", Status);
+        Add(query, "q", NamePrefix);
+        Add(query, "cursor", cursor);
+        return query.ToString();
+    }
+
+    private static void Add(StringBuilder query, string name, string? value)
+    {
+        if (!string.IsNullOrWhiteSpace(value))
+        {
+            query.Append('&').Append(name).Append('=').Append(Uri.EscapeDataString(value.Trim()));
+        }
+    }
+}
+
+/// <summary>/v1/traces (the list), /v1/traces/{traceId} (its spans, OTLP JSON) and /v1/traces/{traceId}/logs.</summary>
+public sealed class TracesClient(ApiHttp api)
+{
+    public Task<Page<TraceSummary>> ListAsync(TraceQuery query, string? cursor, CancellationToken cancellationToken = default)
+        => api.GetPageAsync<TraceList, TraceSummary>($"v1/traces?{query.ToQueryString(cursor)}", list => list.Traces, cancellationToken);
+
+    public async Task<TraceView> GetAsync(string traceId, CancellationToken cancellationToken = default)
+    {
+        using var document = await api.GetDocumentAsync($"v1/traces/{Uri.EscapeDataString(traceId)}", cancellationToken);
+        return OtlpTraceReader.Read(traceId, document.RootElement);
+    }
+
+    public async Task<IReadOnlyList<LogView>> GetLogsAsync(string traceId, CancellationToken cancellationToken = default)
+    {
+        using var document = await api.GetDocumentAsync($"v1/traces/{Uri.EscapeDataString(traceId)}/logs", cancellationToken);
+        return OtlpTraceReader.ReadLogs(document.RootElement);
+    }
+}
