@@ -18,19 +18,20 @@ internal sealed class UsageSums
     public long CacheCreationTokens { get; private set; }
     public long ReasoningTokens { get; private set; }
     public long CostMicros { get; private set; }
-    public SortedDictionary<int, long> Latency { get; } = [];
+    public LatencyHistogram Latency { get; } = new();
 
+    /// <summary>Adds one rollup row: its eight counters from column <paramref name="first"/> on, then its sketch.</summary>
     public void Add(NpgsqlDataReader reader, int first)
     {
-        Calls = Saturating(Calls, reader.GetDecimal(first));
-        Errors = Saturating(Errors, reader.GetDecimal(first + 1));
-        InputTokens = Saturating(InputTokens, reader.GetDecimal(first + 2));
-        OutputTokens = Saturating(OutputTokens, reader.GetDecimal(first + 3));
-        CacheReadTokens = Saturating(CacheReadTokens, reader.GetDecimal(first + 4));
-        CacheCreationTokens = Saturating(CacheCreationTokens, reader.GetDecimal(first + 5));
-        ReasoningTokens = Saturating(ReasoningTokens, reader.GetDecimal(first + 6));
-        CostMicros = Saturating(CostMicros, reader.GetDecimal(first + 7));
-        LatencySketch.MergeInto(Latency, reader.GetFieldValue<long[]>(first + 8));
+        Calls = Saturating(Calls, reader.GetInt64(first));
+        Errors = Saturating(Errors, reader.GetInt64(first + 1));
+        InputTokens = Saturating(InputTokens, reader.GetInt64(first + 2));
+        OutputTokens = Saturating(OutputTokens, reader.GetInt64(first + 3));
+        CacheReadTokens = Saturating(CacheReadTokens, reader.GetInt64(first + 4));
+        CacheCreationTokens = Saturating(CacheCreationTokens, reader.GetInt64(first + 5));
+        ReasoningTokens = Saturating(ReasoningTokens, reader.GetInt64(first + 6));
+        CostMicros = Saturating(CostMicros, reader.GetInt64(first + 7));
+        Latency.AddPacked(reader.GetFieldValue<long[]>(first + 8));
     }
 
     public void Add(UsageSums other)
@@ -43,16 +44,13 @@ internal sealed class UsageSums
         CacheCreationTokens = Saturating(CacheCreationTokens, other.CacheCreationTokens);
         ReasoningTokens = Saturating(ReasoningTokens, other.ReasoningTokens);
         CostMicros = Saturating(CostMicros, other.CostMicros);
-        foreach (var (bin, count) in other.Latency)
-        {
-            Latency[bin] = Latency.GetValueOrDefault(bin) + count;
-        }
+        Latency.Add(other.Latency);
     }
 
     /// <summary>The latency quantile in whole nanoseconds; null without calls.</summary>
-    public long? LatencyNanos(double q) => LatencySketch.Quantile(Latency, Latency.Values.Sum(), q) is { } nanos ? (long)Math.Round(nanos) : null;
+    public long? LatencyNanos(double q) => Latency.Quantile(q) is { } nanos ? (long)Math.Round(nanos) : null;
 
-    private static long Saturating(long total, decimal value) => (long)Math.Min(total + value, long.MaxValue);
+    private static long Saturating(long total, long value) => value > long.MaxValue - total ? long.MaxValue : total + value;
 }
 
 /// <summary>One bucket of one group as read: its start and group value ('' where the spans had none).</summary>
@@ -60,14 +58,14 @@ internal sealed record UsageBucket(long StartUnixNanos, string Group, UsageSums 
 
 /// <summary>
 /// Reads the usage rollups the processor writes (migration 0007): the hourly table where it can answer
-/// (<see cref="LlmAnalyticsQuery.ReadsHours"/>), else the per-minute one; PostgreSQL sums each bucket and
-/// concatenates its latency sketches, which are merged here.
+/// (<see cref="LlmAnalyticsQuery.ReadsHours"/>), else the per-minute one. PostgreSQL only finds the rows
+/// (a range of the primary key); they are summed into buckets and their sketches merged here, which
+/// costs less than PostgreSQL's grouping of arrays.
 /// </summary>
 internal sealed class LlmAnalyticsStore(NpgsqlDataSource dataSource)
 {
-    private const string Sums =
-        "sum(calls), sum(errors), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_creation_tokens), " +
-        "sum(reasoning_tokens), sum(cost_micros), telemetry.latency_sketch_concat(latency)";
+    private const string Columns =
+        "calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_micros, latency";
 
     public async Task<IReadOnlyList<UsageBucket>> ReadAsync(LlmAnalyticsQuery query, CancellationToken cancellationToken)
     {
@@ -77,7 +75,6 @@ internal sealed class LlmAnalyticsStore(NpgsqlDataSource dataSource)
         }
 
         var parameters = new SqlParameters();
-        var width = parameters.Add(TimeSpan.FromTicks(query.Interval.Nanos / 100), NpgsqlDbType.Interval);
         var conditions = new List<string>
         {
             $"project_id = ANY({parameters.Add(query.Projects.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Uuid)})",
@@ -110,24 +107,28 @@ internal sealed class LlmAnalyticsStore(NpgsqlDataSource dataSource)
             _ => "''",
         };
         var table = query.ReadsHours ? "telemetry.llm_usage_hour" : "telemetry.llm_usage_minute";
-        var sql = $"""
-            SELECT date_bin({width}, bucket, timestamptz '1970-01-01 00:00:00+00') AS start, {group} AS grp, {Sums}
-            FROM {table} WHERE {string.Join(" AND ", conditions)}
-            GROUP BY 1, 2 ORDER BY 1, 2
-            """;
+        var sql = $"SELECT bucket, {group}, {Columns} FROM {table} WHERE {string.Join(" AND ", conditions)}";
 
         await using var command = dataSource.CreateCommand(sql);
         parameters.CopyTo(command.Parameters);
-        var buckets = new List<UsageBucket>();
+        var buckets = new Dictionary<(long Start, string Group), UsageSums>();
+        var width = query.Interval.Nanos / 1000;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var sums = new UsageSums();
+            var micros = Micros.FromDateTime(reader.GetDateTime(0));
+            var key = (micros - (((micros % width) + width) % width), reader.GetString(1));
+            if (!buckets.TryGetValue(key, out var sums))
+            {
+                sums = new UsageSums();
+                buckets.Add(key, sums);
+            }
+
             sums.Add(reader, 2);
-            buckets.Add(new UsageBucket(Micros.FromDateTime(reader.GetDateTime(0)) * 1000, reader.GetString(1), sums));
         }
 
-        return buckets;
+        return [.. buckets.OrderBy(b => b.Key.Start).ThenBy(b => b.Key.Group, StringComparer.Ordinal)
+            .Select(b => new UsageBucket(b.Key.Start * 1000, b.Key.Group, b.Value))];
     }
 
     private static DateTime Time(long unixNanos) => Micros.ToDateTime(Micros.FromUnixNanos(unixNanos));

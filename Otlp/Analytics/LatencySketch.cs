@@ -37,21 +37,12 @@ public static class LatencySketch
 
     public static long CountOf(long packed) => packed & CountMask;
 
-    /// <summary>Adds a packed sketch's counts into <paramref name="bins"/> (bin → count).</summary>
-    public static void MergeInto(SortedDictionary<int, long> bins, IEnumerable<long> packed)
-    {
-        foreach (var entry in packed)
-        {
-            var bin = BinOf(entry);
-            bins[bin] = bins.GetValueOrDefault(bin) + CountOf(entry);
-        }
-    }
-
     /// <summary>
-    /// The q-quantile (0..1) of merged bins in nanoseconds, taken at rank floor(q·(n − 1)) of the n values
-    /// in ascending order; null when the sketch is empty.
+    /// The q-quantile (0..1) in nanoseconds of counts per bin (<paramref name="counts"/>[i] is bin
+    /// <paramref name="firstBin"/> + i), taken at rank floor(q·(n − 1)) of the n values in ascending order;
+    /// null when there are none.
     /// </summary>
-    public static double? Quantile(SortedDictionary<int, long> bins, long total, double q)
+    public static double? Quantile(ReadOnlySpan<long> counts, int firstBin, long total, double q)
     {
         if (total <= 0)
         {
@@ -60,15 +51,73 @@ public static class LatencySketch
 
         var rank = (long)Math.Floor(q * (total - 1));
         long seen = 0;
-        foreach (var (bin, count) in bins)
+        for (var i = 0; i < counts.Length; i++)
         {
-            seen += count;
+            seen += counts[i];
             if (seen > rank)
             {
-                return ValueNanos(bin);
+                return ValueNanos(firstBin + i);
             }
         }
 
-        return ValueNanos(bins.Keys.Last());
+        return ValueNanos(firstBin + counts.Length - 1);
     }
+}
+
+/// <summary>Merged sketches as counts per bin over the range of bins seen: merging is adding, a quantile a walk.</summary>
+public sealed class LatencyHistogram
+{
+    private long[] _counts = [];
+    private int _firstBin;
+
+    public long Total { get; private set; }
+
+    /// <summary>Adds a stored (packed) sketch.</summary>
+    public void AddPacked(ReadOnlySpan<long> packed)
+    {
+        foreach (var entry in packed)
+        {
+            Add(LatencySketch.BinOf(entry), LatencySketch.CountOf(entry));
+        }
+    }
+
+    public void Add(LatencyHistogram other)
+    {
+        for (var i = 0; i < other._counts.Length; i++)
+        {
+            if (other._counts[i] != 0)
+            {
+                Add(other._firstBin + i, other._counts[i]);
+            }
+        }
+    }
+
+    public void Add(int bin, long count)
+    {
+        if (_counts.Length == 0)
+        {
+            _counts = new long[16];
+            _firstBin = bin;
+        }
+        else if (bin < _firstBin || bin >= _firstBin + _counts.Length)
+        {
+            var first = Math.Min(bin, _firstBin);
+            var last = Math.Max(bin, _firstBin + _counts.Length - 1);
+            var grown = new long[Math.Max(last - first + 1, _counts.Length * 2)];
+            if (bin < _firstBin)
+            {
+                first = Math.Max(0, last - grown.Length + 1);
+            }
+
+            _counts.CopyTo(grown, _firstBin - first);
+            _counts = grown;
+            _firstBin = first;
+        }
+
+        _counts[bin - _firstBin] += count;
+        Total += count;
+    }
+
+    /// <summary>The q-quantile in nanoseconds (<see cref="LatencySketch.Quantile"/>); null when empty.</summary>
+    public double? Quantile(double q) => LatencySketch.Quantile(_counts, _firstBin, Total, q);
 }

@@ -64,6 +64,3 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     FROM (SELECT x >> 40 AS bin, sum(x & 1099511627775) AS n FROM unnest(a || b) AS x GROUP BY 1) bins
 $$;
 
--- Sketches of several rows side by side in one array (bins may repeat): what a reader merges, adding the
--- counts of equal bins. array_cat is PostgreSQL's own, so this costs a copy, not a call of SQL per row.
-CREATE AGGREGATE telemetry.latency_sketch_concat(bigint[]) (SFUNC = array_cat, STYPE = bigint[], INITCOND = '{}');

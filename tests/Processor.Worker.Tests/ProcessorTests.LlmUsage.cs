@@ -103,12 +103,18 @@ public sealed partial class ProcessorTests
     {
         var random = new Random(16);
         var values = Enumerable.Range(0, 20_000).Select(_ => (long)(Math.Exp(random.NextDouble() * 12) * 20_000)).Order().ToArray();
-        var bins = new SortedDictionary<int, long>();
-        LatencySketch.MergeInto(bins, values.GroupBy(LatencySketch.Bin).Select(g => LatencySketch.Pack(g.Key, g.LongCount())));
+        // Two sketches of halves of the sample, merged as a reader merges them.
+        var bins = new LatencyHistogram();
+        foreach (var half in values.Chunk(values.Length / 2 + 1).Reverse())
+        {
+            bins.AddPacked([.. half.GroupBy(LatencySketch.Bin).Select(g => LatencySketch.Pack(g.Key, g.LongCount()))]);
+        }
+
+        Assert.Equal(values.Length, bins.Total);
         foreach (var q in new[] { 0.0, 0.01, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0 })
         {
             var exact = values[(int)Math.Floor(q * (values.Length - 1))];
-            var estimate = LatencySketch.Quantile(bins, values.Length, q)!.Value;
+            var estimate = bins.Quantile(q)!.Value;
             Assert.InRange(Math.Abs(estimate - exact) / exact, 0, LatencySketch.RelativeError);
         }
     }
