@@ -59,8 +59,13 @@ internal sealed record LlmAnalyticsQuery(
         ["user"] = AnalyticsGroup.User,
     };
 
-    /// <summary>Whether the hourly rollup (no user dimension) can answer: whole hours and no user in the question.</summary>
-    public bool ReadsHours => Interval.AtLeastAnHour && GroupBy != AnalyticsGroup.User && UserId is null;
+    /// <summary>
+    /// The rollup that answers with the fewest rows: per hour by model where the question has whole hours and
+    /// neither a user nor a service in it, per hour where it has no user, else per minute (migration 0007).
+    /// </summary>
+    public string Table => !Interval.AtLeastAnHour || GroupBy == AnalyticsGroup.User || UserId is not null ? "telemetry.llm_usage_minute"
+        : GroupBy == AnalyticsGroup.Service || Service is not null ? "telemetry.llm_usage_hour"
+        : "telemetry.llm_usage_hour_model";
 
     public static Refusal? TryParse(IQueryCollection query, CallerIdentity caller, out LlmAnalyticsQuery parsed)
     {

@@ -57,8 +57,8 @@ internal sealed class UsageSums
 internal sealed record UsageBucket(long StartUnixNanos, string Group, UsageSums Sums);
 
 /// <summary>
-/// Reads the usage rollups the processor writes (migration 0007): the hourly table where it can answer
-/// (<see cref="LlmAnalyticsQuery.ReadsHours"/>), else the per-minute one. PostgreSQL only finds the rows
+/// Reads the usage rollups the processor writes (migration 0007), the one with the fewest rows that can
+/// answer (<see cref="LlmAnalyticsQuery.Table"/>). PostgreSQL only finds the rows
 /// (a range of the primary key); they are summed into buckets and their sketches merged here, which
 /// costs less than PostgreSQL's grouping of arrays.
 /// </summary>
@@ -106,8 +106,7 @@ internal sealed class LlmAnalyticsStore(NpgsqlDataSource dataSource)
             AnalyticsGroup.User => "user_id",
             _ => "''",
         };
-        var table = query.ReadsHours ? "telemetry.llm_usage_hour" : "telemetry.llm_usage_minute";
-        var sql = $"SELECT bucket, {group}, {Columns} FROM {table} WHERE {string.Join(" AND ", conditions)}";
+        var sql = $"SELECT bucket, {group}, {Columns} FROM {query.Table} WHERE {string.Join(" AND ", conditions)}";
 
         await using var command = dataSource.CreateCommand(sql);
         parameters.CopyTo(command.Parameters);

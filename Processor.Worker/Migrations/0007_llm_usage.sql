@@ -56,6 +56,26 @@ CREATE TABLE telemetry.llm_usage_hour (
     PRIMARY KEY (project_id, bucket, model, provider, service, span_type)
 );
 
+-- Per hour by model alone (no service, no user): an hourly or daily dashboard by model, provider or type
+-- reads a row an hour per model, however many services call it.
+CREATE TABLE telemetry.llm_usage_hour_model (
+    project_id uuid NOT NULL,
+    bucket timestamptz NOT NULL,
+    model text NOT NULL,
+    provider text NOT NULL,
+    span_type text NOT NULL,
+    calls bigint NOT NULL,
+    errors bigint NOT NULL,
+    input_tokens bigint NOT NULL,
+    output_tokens bigint NOT NULL,
+    cache_read_tokens bigint NOT NULL,
+    cache_creation_tokens bigint NOT NULL,
+    reasoning_tokens bigint NOT NULL,
+    cost_micros bigint NOT NULL,
+    latency bigint[] NOT NULL,
+    PRIMARY KEY (project_id, bucket, model, provider, span_type)
+);
+
 -- Two sketches merged: counts added bin by bin, bins ascending. A count saturates at 2^40 - 1 (a trillion
 -- calls of one bin in one bucket) rather than spill into the bin.
 CREATE FUNCTION telemetry.latency_sketch_merge(a bigint[], b bigint[]) RETURNS bigint[]

@@ -5,15 +5,23 @@ using Trulayer.Otlp.GenAi;
 
 namespace Trulayer.Processor.Storage;
 
-/// <summary>One rollup table: its name, its bucket width and whether the user is one of its dimensions.</summary>
-internal sealed record LlmUsageLevel(string Table, long BucketTicks, bool ByUser)
+/// <summary>One rollup table: its name, its bucket width and whether the service and the user are among its dimensions.</summary>
+internal sealed record LlmUsageLevel(string Table, long BucketTicks, bool ByService, bool ByUser)
 {
-    /// <summary>Per minute with every dimension, and per hour without the user (migration 0007).</summary>
+    /// <summary>
+    /// Per minute with every dimension, per hour without the user, and per hour without the service and
+    /// the user (what an hourly dashboard by model or provider reads: a row an hour per model) (migration 0007).
+    /// </summary>
     public static readonly IReadOnlyList<LlmUsageLevel> All =
     [
-        new("telemetry.llm_usage_minute", TimeSpan.TicksPerMinute, ByUser: true),
-        new("telemetry.llm_usage_hour", TimeSpan.TicksPerHour, ByUser: false),
+        new("telemetry.llm_usage_minute", TimeSpan.TicksPerMinute, ByService: true, ByUser: true),
+        new("telemetry.llm_usage_hour", TimeSpan.TicksPerHour, ByService: true, ByUser: false),
+        new("telemetry.llm_usage_hour_model", TimeSpan.TicksPerHour, ByService: false, ByUser: false),
     ];
+
+    /// <summary>The table's key columns, in its primary key's order.</summary>
+    public IReadOnlyList<string> Dimensions { get; } =
+        ["project_id", "bucket", "model", "provider", .. ByService ? ["service"] : Array.Empty<string>(), "span_type", .. ByUser ? ["user_id"] : Array.Empty<string>()];
 
     public DateTime Bucket(DateTime startTime) => new(startTime.Ticks - startTime.Ticks % BucketTicks, DateTimeKind.Utc);
 }
@@ -65,7 +73,7 @@ internal sealed class LlmRollup
                 level.Bucket(row.StartTime),
                 row.GenAi.ResponseModel ?? row.GenAi.RequestModel ?? "",
                 row.GenAi.LlmSystem ?? "",
-                row.ServiceName ?? "",
+                level.ByService ? row.ServiceName ?? "" : "",
                 row.SpanType.ToColumn(),
                 level.ByUser ? row.GenAi.UserId ?? "" : "");
             if (!rollups.TryGetValue(key, out var rollup))
@@ -145,9 +153,7 @@ internal sealed class LlmRollup
 
     private static string Upsert(LlmUsageLevel level)
     {
-        string[] dimensions = level.ByUser
-            ? ["project_id", "bucket", "model", "provider", "service", "span_type", "user_id"]
-            : ["project_id", "bucket", "model", "provider", "service", "span_type"];
+        var dimensions = level.Dimensions;
         var key = string.Join(", ", dimensions);
         var sums = string.Join(",\n            ", Counters.Select(c => $"{c} = least(r.{c}::numeric + EXCLUDED.{c}, {Max})::bigint"));
         return $"""

@@ -103,7 +103,7 @@ public sealed class LlmAnalyticsTests(ExportStack stack)
         var expected = await StoredAsync(data.Tenant.Project, "");
 
         foreach (var query in new[] { "interval=1h", "interval=1m", "interval=15m&group_by=user", "interval=1h&group_by=provider", "interval=6h&group_by=type",
-                     "interval=5m&group_by=service", "interval=1d&group_by=project", "" })
+                     "interval=5m&group_by=service", "interval=1h&group_by=service", "interval=1d&group_by=project", "" })
         {
             using var response = await stack.GetDirectAsync($"{LlmAnalyticsApi.Path}?{data.Window}&{query}", caller);
             var body = await JsonAsync(response);

@@ -17,7 +17,7 @@ internal static class LlmUsageFacts
         "(r.calls, r.errors, r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_creation_tokens, r.reasoning_tokens, r.cost_micros, r.sketched)";
 
     /// <summary>
-    /// Rollup rows (minute and hour) that differ from the same aggregate over the project's stored model calls,
+    /// Rollup rows (minute, hour, hour by model) that differ from the same aggregate over the project's stored model calls,
     /// or exist on one side only; a sketch whose counts do not add up to its calls counts as differing.
     /// </summary>
     public static async Task<long> MismatchesAsync(NpgsqlDataSource db, Guid project)
@@ -42,7 +42,17 @@ internal static class LlmUsageFacts
                 USING (bucket, model, provider, service, span_type)
             WHERE {Compared}
             """;
-        return await ProcessorHost.CountAsync(db, minute) + await ProcessorHost.CountAsync(db, hour);
+        var hourByModel = $"""
+            SELECT count(*) FROM (
+                SELECT date_trunc('hour', start_time, 'UTC') AS bucket, coalesce(response_model, request_model, '') AS model,
+                       coalesce(llm_system, '') AS provider, span_type, {Sums}
+                FROM telemetry.spans WHERE project_id = '{project}' AND span_type IN ('LLM', 'EMBEDDING') GROUP BY 1, 2, 3, 4) s
+            FULL JOIN (SELECT *, (SELECT sum(x & 1099511627775) FROM unnest(latency) x) AS sketched
+                       FROM telemetry.llm_usage_hour_model WHERE project_id = '{project}') r
+                USING (bucket, model, provider, span_type)
+            WHERE {Compared}
+            """;
+        return await ProcessorHost.CountAsync(db, minute) + await ProcessorHost.CountAsync(db, hour) + await ProcessorHost.CountAsync(db, hourByModel);
     }
 
     /// <summary>The calls the minute rollup holds for the project.</summary>
