@@ -42,6 +42,9 @@ internal sealed class LlmRollup
     private const string Max = "9223372036854775807";
     private const string EmptySketch = "'{}'::bigint[]";
 
+    /// <summary>The longest model, provider, service or user a rollup keys by (the query filters' own limit).</summary>
+    public const int MaxDimensionLength = 256;
+
     private static readonly string[] Counters =
         ["calls", "errors", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens", "cost_micros"];
 
@@ -71,11 +74,11 @@ internal sealed class LlmRollup
             var key = new LlmUsageKey(
                 row.ProjectId,
                 level.Bucket(row.StartTime),
-                row.GenAi.ResponseModel ?? row.GenAi.RequestModel ?? "",
-                row.GenAi.LlmSystem ?? "",
-                level.ByService ? row.ServiceName ?? "" : "",
+                Dimension(row.GenAi.ResponseModel ?? row.GenAi.RequestModel),
+                Dimension(row.GenAi.LlmSystem),
+                level.ByService ? Dimension(row.ServiceName) : "",
                 row.SpanType.ToColumn(),
-                level.ByUser ? row.GenAi.UserId ?? "" : "");
+                level.ByUser ? Dimension(row.GenAi.UserId) : "");
             if (!rollups.TryGetValue(key, out var rollup))
             {
                 rollup = new LlmRollup();
@@ -170,6 +173,15 @@ internal sealed class LlmRollup
                 latency = telemetry.latency_sketch_merge(r.latency, EXCLUDED.latency)
             """;
     }
+
+    /// <summary>
+    /// A dimension as the rollup keys it: '' for none, else at most <see cref="MaxDimensionLength"/> characters
+    /// (a whole surrogate pair or none). A client can send a 64 KiB model name; a key that long would not fit
+    /// a B-tree entry and would refuse the whole batch.
+    /// </summary>
+    internal static string Dimension(string? value)
+        => value is null ? "" : value.Length <= MaxDimensionLength ? value
+            : value[..(char.IsHighSurrogate(value[MaxDimensionLength - 1]) ? MaxDimensionLength - 1 : MaxDimensionLength)];
 
     /// <summary>Adds without overflowing, as the trace rollup does: absurd client-sent counts must not make a batch unstorable.</summary>
     private static long Saturating(long total, long? value)

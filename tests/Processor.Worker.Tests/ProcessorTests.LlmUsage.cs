@@ -69,6 +69,23 @@ public sealed partial class ProcessorTests
     }
 
     [Fact]
+    public async Task LlmUsage_A64KiBModelAndUser_StoredAndCountedUnderTheirFirst256Characters()
+    {
+        var project = Guid.NewGuid();
+        var trace = Id(16);
+        var model = "m" + new string('o', 65_000);
+        var user = new string('u', 255) + "\U0001F600" + new string('u', 1000);
+        var chat = Span(trace, "chat", DateTimeOffset.UtcNow.AddMinutes(-5), TimeSpan.FromSeconds(1), null,
+            Str("gen_ai.operation.name", "chat"), Str("gen_ai.request.model", model), Str("user.id", user), Int("gen_ai.usage.input_tokens", 3));
+
+        await Deliver(Record(project, trace, "app", chat));
+
+        Assert.Equal(1, await Count($"SELECT count(*) FROM telemetry.spans WHERE project_id = '{project}'"));
+        Assert.Equal(1, await Count($"SELECT count(*) FROM telemetry.llm_usage_minute WHERE project_id = '{project}' AND model = '{model[..256]}' AND user_id = '{user[..255]}' AND input_tokens = 3"));
+        Assert.Equal(1, await Count($"SELECT count(*) FROM telemetry.llm_usage_hour_model WHERE project_id = '{project}' AND model = '{model[..256]}'"));
+    }
+
+    [Fact]
     public async Task LlmUsage_TwoProcessorsWritingTheSameBucketsUnderLoad_LoseNothingAndNeverDeadlock()
     {
         var deadlocksBefore = await Count("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()");
