@@ -84,6 +84,7 @@ public static class GatewayRoutes
         new("trace", "GET", "/v1/traces/{traceId}", "export", ExportPolicy, ErrorStyle.Json),
         new("trace-logs", "GET", "/v1/traces/{traceId}/logs", "export", ExportPolicy, ErrorStyle.Json),
         new("logs", "GET", "/v1/logs", "export", ExportPolicy, ErrorStyle.Json),
+        new("analytics-llm", "GET", "/v1/analytics/llm", "export", ExportPolicy, ErrorStyle.Json),
         // Auth.Api guards each of its routes by role itself; the gateway asks only for a signed-in person.
         new("session", AnyMethod, "/v1/session", "auth", SignedInPolicy, ErrorStyle.Json),
         new("organizations", AnyMethod, "/v1/organizations/{**rest}", "auth", SignedInPolicy, ErrorStyle.Json),
