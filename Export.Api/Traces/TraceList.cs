@@ -25,8 +25,9 @@ internal sealed record TraceSummary(
 
 internal sealed record TraceListResponse(IReadOnlyList<TraceSummary> Traces);
 
-/// <summary>What the trace list is narrowed to; null parts do not narrow it.</summary>
-internal sealed record TraceListFilter(string? Service, string? Model, bool? HasError, string? NamePrefix);
+/// <summary>What the trace list is narrowed to; null (empty) parts do not narrow it.</summary>
+internal sealed record TraceListFilter(
+    string? Service, string? Model, bool? HasError, string? NamePrefix, string? SessionId, string? UserId, IReadOnlyList<ExactFilter> Resources);
 
 /// <summary>One page of the trace list and where the next starts (null when nothing remains).</summary>
 internal sealed record TraceListPage(IReadOnlyList<TraceSummary> Traces, TraceKey? Next);
@@ -81,6 +82,16 @@ internal sealed class TraceListStore(NpgsqlDataSource dataSource)
             conditions.Add($"starts_with(lower(name), lower({parameters.Add(prefix, NpgsqlDbType.Text)}))");
         }
 
+        if (filter.SessionId is { } session)
+        {
+            conditions.Add($"session_id = {parameters.Add(session, NpgsqlDbType.Text)}");
+        }
+
+        if (filter.UserId is { } user)
+        {
+            conditions.Add($"user_id = {parameters.Add(user, NpgsqlDbType.Text)}");
+        }
+
         string? afterTime = null, afterTrace = null;
         if (after is { } key)
         {
@@ -101,7 +112,16 @@ internal sealed class TraceListStore(NpgsqlDataSource dataSource)
                 position = $" AND (start_time < {afterTime} OR trace_id {comparison} {afterTrace})";
             }
 
-            return $"(SELECT {Columns} FROM telemetry.traces WHERE project_id = {parameters.Add(project, NpgsqlDbType.Uuid)}{shared}{position} " +
+            var projectId = parameters.Add(project, NpgsqlDbType.Uuid);
+            if (filter.Resources.Count > 0)
+            {
+                // A trace with a span of a matching resource: the resource ids first (a project has few), then the
+                // trace's spans by trace id, within the trace's start times.
+                position += $" AND EXISTS (SELECT 1 FROM telemetry.spans s WHERE s.project_id = traces.project_id AND s.trace_id = traces.trace_id " +
+                            $"AND s.start_time >= traces.start_time AND {ResourceMatch.Condition(parameters, projectId, filter.Resources, "s.resource_id")})";
+            }
+
+            return $"(SELECT {Columns} FROM telemetry.traces WHERE project_id = {projectId}{shared}{position} " +
                    $"ORDER BY start_time DESC, trace_id LIMIT {fetch})";
         });
         var sql = $"SELECT * FROM ({string.Join("\nUNION ALL\n", branches)}) branches ORDER BY start_time DESC, trace_id, project_id LIMIT {fetch}";
