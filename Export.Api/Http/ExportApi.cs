@@ -135,8 +135,7 @@ public static class ExportApi
 
         if (page is null)
         {
-            var where = projects.Count == 1 ? $"project {projects[0]}" : "your organization's projects";
-            return Refuse(new Refusal(StatusCodes.Status404NotFound, $"trace {traceId.ToLowerInvariant()} not found in {where}"));
+            return NotFoundIn($"trace {traceId.ToLowerInvariant()}", projects);
         }
 
         context.Response.RegisterForDisposeAsync(page);
@@ -294,6 +293,10 @@ public static class ExportApi
     }
 
     internal static JsonHttpResult<ErrorResponse> Refuse(Refusal refusal) => ErrorResponse.Result(refusal.StatusCode, refusal.Message);
+
+    /// <summary>404 for <paramref name="what"/> (a trace, a session) that none of the projects read holds.</summary>
+    internal static JsonHttpResult<ErrorResponse> NotFoundIn(string what, IReadOnlyList<Guid> projects)
+        => Refuse(new Refusal(StatusCodes.Status404NotFound, $"{what} not found in {(projects.Count == 1 ? $"project {projects[0]}" : "your organization's projects")}"));
 
     internal static JsonHttpResult<ErrorResponse> NotAcceptable() => ErrorResponse.Result(
         StatusCodes.Status406NotAcceptable,

@@ -118,8 +118,7 @@ public static class SessionsApi
 
         if (session is null)
         {
-            var where = projects.Count == 1 ? $"project {projects[0]}" : "your organization's projects";
-            return ExportApi.Refuse(new Refusal(StatusCodes.Status404NotFound, $"session '{QueryParameters.Shorten(sessionId)}' not found in {where}"));
+            return ExportApi.NotFoundIn($"session '{QueryParameters.Shorten(sessionId)}'", projects);
         }
 
         return TypedResults.Ok(session);

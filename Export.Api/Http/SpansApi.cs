@@ -57,8 +57,7 @@ public static class SpansApi
 
         if (trace is null)
         {
-            var where = projects.Count == 1 ? $"project {projects[0]}" : "your organization's projects";
-            return ExportApi.Refuse(new Refusal(StatusCodes.Status404NotFound, $"trace {traceId.ToLowerInvariant()} not found in {where}"));
+            return ExportApi.NotFoundIn($"trace {traceId.ToLowerInvariant()}", projects);
         }
 
         return TypedResults.Ok(trace);
