@@ -26,8 +26,8 @@ CREATE TABLE telemetry.sessions (
     PRIMARY KEY (project_id, session_id)
 );
 
--- The sessions list: a project's sessions, latest activity first.
-CREATE INDEX sessions_by_last ON telemetry.sessions (project_id, last_unix_nano DESC, session_id) WHERE trace_count > 0;
+-- The sessions list: a project's sessions, latest activity first (the index read backwards).
+CREATE INDEX sessions_by_last ON telemetry.sessions (project_id, last_unix_nano, session_id) WHERE trace_count > 0;
 
 -- The sessions of the traces stored before this migration.
 INSERT INTO telemetry.sessions (project_id, session_id, first_unix_nano, last_unix_nano, trace_count, span_count, error_count, users,
