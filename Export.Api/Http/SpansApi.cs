@@ -144,6 +144,14 @@ public static class SpansApi
         }
 
         // from and to may be left out when trace_id names the trace.
+        foreach (var bound in new[] { QueryParameters.From, QueryParameters.To })
+        {
+            if (traceId is null && query[bound].ToString().Length == 0)
+            {
+                return Refusal.BadRequest($"{bound} is missing: add {bound}=<RFC 3339 time>, e.g. {bound}={Rfc3339.Example}, or name one trace with trace_id=<32 hex digits>");
+            }
+        }
+
         if (QueryParameters.Window(query, required: traceId is null, maxWindow: null, out var from, out var to) is { } badWindow)
         {
             return badWindow;
