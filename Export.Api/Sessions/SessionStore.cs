@@ -5,6 +5,7 @@ using Trulayer.Export.Http;
 using Trulayer.Export.Paging;
 using Trulayer.Export.Spans;
 using Trulayer.Export.Storage;
+using Trulayer.Export.Traces;
 using Trulayer.Otlp.GenAi;
 
 namespace Trulayer.Export.Sessions;
@@ -163,20 +164,20 @@ internal sealed class SessionStore(NpgsqlDataSource dataSource)
             var traces = new List<SessionTrace>();
             // The conversation turn of each trace: its root span's content, else its first LLM call's.
             await using (var command = new NpgsqlCommand($"""
-                SELECT t.project_id, t.trace_id, t.name, t.start_unix_nano, t.end_unix_nano, t.span_count, t.input_tokens, t.output_tokens,
-                       t.cost_micros, t.has_error, t.user_id, c.input_text, c.input_form, c.output_text, c.output_form
-                FROM telemetry.traces t
+                SELECT traces.project_id, traces.trace_id, traces.name, traces.start_unix_nano, traces.end_unix_nano, traces.span_count,
+                       traces.input_tokens, traces.output_tokens, traces.cost_micros, traces.has_error, traces.user_id, c.input_text, c.input_form, c.output_text, c.output_form
+                FROM telemetry.traces
                 LEFT JOIN LATERAL (
                     SELECT s.input_text, s.input_form, s.output_text, s.output_form
                     FROM telemetry.spans s
-                    WHERE s.project_id = t.project_id AND s.trace_id = t.trace_id
-                      AND s.start_time >= t.start_time
-                      AND s.start_time <= to_timestamp(greatest(t.end_unix_nano, t.start_unix_nano) / 1e9) + interval '1 millisecond'
+                    WHERE s.project_id = traces.project_id AND s.trace_id = traces.trace_id
+                      AND s.start_time >= traces.start_time
+                      AND s.start_time <= {TraceListStore.TraceSpanEnd}
                       AND (s.parent_span_id IS NULL OR s.span_type = 'LLM') AND (s.input_text IS NOT NULL OR s.output_text IS NOT NULL)
                     ORDER BY s.parent_span_id IS NULL DESC, s.start_unix_nano, s.span_id
                     LIMIT 1) c ON true
-                WHERE t.project_id = ANY($1) AND t.session_id = $2
-                ORDER BY t.start_time, t.trace_id, t.project_id
+                WHERE traces.project_id = ANY($1) AND traces.session_id = $2
+                ORDER BY traces.start_time, traces.trace_id, traces.project_id
                 LIMIT {MaxTraces}
                 """, connection, transaction))
             {

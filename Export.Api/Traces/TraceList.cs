@@ -38,6 +38,12 @@ internal sealed record TraceListPage(IReadOnlyList<TraceSummary> Traces, TraceKe
 /// </summary>
 internal sealed class TraceListStore(NpgsqlDataSource dataSource)
 {
+    /// <summary>
+    /// The latest start time a span of the traces row can have (its latest end, to the microsecond, with a millisecond to
+    /// spare for rounding), in SQL: with the trace's start it bounds the day partitions a lookup of its spans reads.
+    /// </summary>
+    internal const string TraceSpanEnd = "to_timestamp(greatest(traces.end_unix_nano, traces.start_unix_nano) / 1e9) + interval '1 millisecond'";
+
     private const string Columns =
         "project_id, trace_id, name, start_time, start_unix_nano, end_unix_nano, span_count, services, models, input_tokens, output_tokens, cost_micros, has_error";
 
@@ -118,7 +124,7 @@ internal sealed class TraceListStore(NpgsqlDataSource dataSource)
                 // A trace with a span of a matching resource: the resource ids first (a project has few), then the
                 // trace's spans by trace id, within the trace's start times.
                 position += $" AND EXISTS (SELECT 1 FROM telemetry.spans s WHERE s.project_id = traces.project_id AND s.trace_id = traces.trace_id " +
-                            $"AND s.start_time >= traces.start_time AND {ResourceMatch.Condition(parameters, projectId, filter.Resources, "s.resource_id")})";
+                            $"AND s.start_time >= traces.start_time AND s.start_time <= {TraceSpanEnd} AND {ResourceMatch.Condition(parameters, projectId, filter.Resources, "s.resource_id")})";
             }
 
             return $"(SELECT {Columns} FROM telemetry.traces WHERE project_id = {projectId}{shared}{position} " +
