@@ -160,7 +160,8 @@ internal sealed partial class SpanStorage(NpgsqlDataSource dataSource, IOptions<
 
     /// <summary>
     /// Drops what is older than Telemetry:RetentionDays: day partitions (partitioned mode; TimescaleDB's
-    /// policy drops chunks itself) and traces whose last span ended before the cutoff.
+    /// policy drops chunks itself), traces whose last span ended before the cutoff, sessions whose last
+    /// activity did, and usage rollup buckets before it.
     /// </summary>
     public async Task ApplyRetentionAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -193,6 +194,25 @@ internal sealed partial class SpanStorage(NpgsqlDataSource dataSource, IOptions<
         traces.Parameters.Add(new NpgsqlParameter { Value = cutoff, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         traces.Parameters.Add(new NpgsqlParameter { Value = (cutoff - DateTime.UnixEpoch).Ticks * 100 });
         var deleted = await traces.ExecuteNonQueryAsync(cancellationToken);
+
+        // What is kept beside the spans goes with them: sessions whose last activity is older, and usage buckets.
+        await using (var aggregates = new NpgsqlBatch(connection))
+        {
+            aggregates.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM telemetry.sessions WHERE last_unix_nano < $1")
+            {
+                Parameters = { new NpgsqlParameter { Value = (cutoff - DateTime.UnixEpoch).Ticks * 100 } },
+            });
+            foreach (var rollup in new[] { "llm_usage_minute", "llm_usage_hour", "llm_usage_hour_model" })
+            {
+                aggregates.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM telemetry.{rollup} WHERE bucket < $1")
+                {
+                    Parameters = { new NpgsqlParameter { Value = cutoff, NpgsqlDbType = NpgsqlDbType.TimestampTz } },
+                });
+            }
+
+            await aggregates.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         Log.Retention(logger, days, cutoff, partitions, deleted);
     }
 

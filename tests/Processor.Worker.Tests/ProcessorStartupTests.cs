@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using OpenTelemetry.Proto.Common.V1;
 using Trulayer.AppHost.Run;
 using Trulayer.Processor.Storage;
 using static Trulayer.Processor.Tests.TestSpans;
@@ -49,8 +50,8 @@ public sealed class ProcessorStartupTests(DatabaseFixture database, KafkaFixture
         await using (new ProcessorHost(database.ConnectionString, kafka.BootstrapServers).Start())
         {
             await SpanRecords.ProduceAsync(kafka, [
-                .. SpanRecords.FromRequest(project, Request(Span(Id(16), "old", now.AddDays(-45), TimeSpan.FromSeconds(1)))),
-                .. SpanRecords.FromRequest(project, Request(Span(Id(16), "recent", now.AddDays(-29), TimeSpan.FromSeconds(1)))),
+                .. SpanRecords.FromRequest(project, Request(Span(Id(16), "old", now.AddDays(-45), TimeSpan.FromSeconds(1), null, Model("old-session")))),
+                .. SpanRecords.FromRequest(project, Request(Span(Id(16), "recent", now.AddDays(-29), TimeSpan.FromSeconds(1), null, Model("recent-session")))),
             ]);
             await ProcessorHost.WaitUntilDrainedAsync(kafka);
             Assert.Equal(2, await ProcessorHost.CountAsync(database.DataSource, $"SELECT count(*) FROM telemetry.traces WHERE project_id = '{project}'"));
@@ -69,7 +70,21 @@ public sealed class ProcessorStartupTests(DatabaseFixture database, KafkaFixture
         Assert.Equal(["recent"], await Names(project));
         Assert.Equal(1, await ProcessorHost.CountAsync(database.DataSource, $"SELECT count(*) FROM telemetry.traces WHERE project_id = '{project}'"));
         Assert.Equal(0, await ProcessorHost.CountAsync(database.DataSource, $"SELECT count(*) FROM pg_class WHERE relname = 'spans_{now.AddDays(-45):yyyyMMdd}'"));
+        // Sessions and usage rollups go with the spans they summarize.
+        Assert.Equal(1, await ProcessorHost.CountAsync(database.DataSource, $"SELECT count(*) FROM telemetry.sessions WHERE project_id = '{project}' AND session_id = 'recent-session'"));
+        Assert.Equal(0, await ProcessorHost.CountAsync(database.DataSource, $"SELECT count(*) FROM telemetry.sessions WHERE project_id = '{project}' AND session_id = 'old-session'"));
+        foreach (var rollup in new[] { "llm_usage_minute", "llm_usage_hour", "llm_usage_hour_model" })
+        {
+            Assert.Equal(1, await ProcessorHost.CountAsync(database.DataSource, $"SELECT count(*) FROM telemetry.{rollup} WHERE project_id = '{project}'"));
+        }
     }
+
+    /// <summary>A chat model call in a session: it counts in the usage rollups and makes a session row.</summary>
+    private static KeyValue[] Model(string session) =>
+    [
+        Str("gen_ai.operation.name", "chat"), Str("gen_ai.system", "openai"), Str("gen_ai.request.model", "gpt-4o"),
+        Int("gen_ai.usage.input_tokens", 10), Int("gen_ai.usage.output_tokens", 2), Str("session.id", session),
+    ];
 
     [Fact]
     public async Task Start_TimescaleInstalledButNotPreloaded_StoresInNativePartitionsAndSaysWhy()
