@@ -5,10 +5,12 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddGatewayServices();
 builder.AddGatewayFrontDoor();
+builder.AddPublicApiReference();
 
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapPublicApiReference();
 app.MapGateway();
 
 app.Run();
