@@ -29,6 +29,8 @@ internal static class PublicApiDocument
     public const string SessionScheme = "session";
     public const string SessionCookieScheme = "sessionCookie";
 
+    private static readonly HashSet<string> OwnSchemas = [.. OtlpOperations.Schemas().Select(s => s.Key)];
+
     private static readonly string[] Methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
     /// <summary>The errors every route may answer, from the gateway or the service: status -> component name.</summary>
@@ -286,7 +288,8 @@ internal static class PublicApiDocument
         var renames = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (name, schema) in own)
         {
-            if (schemas[name] is { } known && !JsonNode.DeepEquals(known, schema))
+            // The gateway's own schemas (ErrorResponse, the OTLP ones) stand for the services' copies of them.
+            if (schemas[name] is { } known && !OwnSchemas.Contains(name) && !JsonNode.DeepEquals(known, schema))
             {
                 renames[name] = char.ToUpperInvariant(service.Cluster[0]) + service.Cluster[1..] + name;
             }
