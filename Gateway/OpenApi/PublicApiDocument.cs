@@ -106,7 +106,7 @@ internal static class PublicApiDocument
             ["paths"] = new JsonObject(paths.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
             ["components"] = new JsonObject
             {
-                ["schemas"] = schemas,
+                ["schemas"] = Referenced(schemas, paths.Values),
                 ["responses"] = ErrorResponses(),
                 ["securitySchemes"] = SecuritySchemes(),
             },
@@ -334,6 +334,68 @@ internal static class PublicApiDocument
                     if (item is not null)
                     {
                         RewriteReferences(item, renames);
+                    }
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>
+    /// The gateway's own schemas and those the operations reach (directly or through other schemas), so a
+    /// schema only internal routes use (Auth.Api's verify answer, say) does not appear.
+    /// </summary>
+    private static JsonObject Referenced(JsonObject schemas, IEnumerable<JsonObject> operations)
+    {
+        var reached = new HashSet<string>(OwnSchemas, StringComparer.Ordinal);
+        var pending = new Stack<JsonNode>(operations);
+        foreach (var name in OwnSchemas)
+        {
+            pending.Push(schemas[name]!);
+        }
+
+        while (pending.TryPop(out var node))
+        {
+            foreach (var name in References(node))
+            {
+                if (reached.Add(name) && schemas[name] is { } schema)
+                {
+                    pending.Push(schema);
+                }
+            }
+        }
+
+        return new JsonObject(schemas.Where(s => reached.Contains(s.Key)).Select(s => KeyValuePair.Create(s.Key, s.Value?.DeepClone())));
+    }
+
+    private static IEnumerable<string> References(JsonNode node)
+    {
+        const string prefix = "#/components/schemas/";
+        switch (node)
+        {
+            case JsonObject obj:
+                foreach (var (key, value) in obj)
+                {
+                    if (key == "$ref" && (string?)value is { } reference && reference.StartsWith(prefix, StringComparison.Ordinal))
+                    {
+                        yield return reference[prefix.Length..];
+                    }
+                    else if (value is not null)
+                    {
+                        foreach (var name in References(value))
+                        {
+                            yield return name;
+                        }
+                    }
+                }
+
+                break;
+            case JsonArray array:
+                foreach (var item in array.OfType<JsonNode>())
+                {
+                    foreach (var name in References(item))
+                    {
+                        yield return name;
                     }
                 }
 

@@ -43,6 +43,8 @@ internal static class PublicApiReferenceExtensions
         });
         app.MapScalarApiReference(DocsPath, options => options
             .WithTitle("Trulayer API")
+            // Nothing from another origin: the page's fonts would come from Scalar's font host.
+            .DisableDefaultFonts()
             .WithOpenApiRoutePattern("/openapi/{documentName}.json"));
         return app;
     }

@@ -7,6 +7,15 @@ namespace Trulayer.ServiceDefaults.OpenApi;
 public sealed record DocumentedPolicy(string Name, bool AllowsApiKeys, IReadOnlyList<string> SessionRoles);
 
 /// <summary>
+/// A query parameter a handler reads from <c>HttpRequest.Query</c> itself, which the document cannot
+/// see otherwise: declare it with <c>.WithQueryParameters(...)</c> on the route.
+/// </summary>
+public sealed record DocumentedQueryParameter(string Name, string Description, string Type = "string", string? Format = null, bool Required = false);
+
+/// <summary>The query parameters declared on a route (<see cref="DocumentedQueryParameter"/>).</summary>
+public sealed record DocumentedQuery(IReadOnlyList<DocumentedQueryParameter> Parameters);
+
+/// <summary>
 /// Each service's own OpenAPI 3.1 document, built from its endpoints' metadata and served on an internal
 /// path that the gateway never routes (it is in none of GatewayRoutes' paths); the gateway fetches the
 /// documents, keeps the operations of its public routes and serves the merge at /openapi/v1.json.

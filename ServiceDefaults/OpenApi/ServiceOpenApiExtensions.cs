@@ -22,6 +22,25 @@ public static class ServiceOpenApiExtensions
             {
                 var policy = context.Description.ActionDescriptor.EndpointMetadata
                     .OfType<IAuthorizeData>().Select(a => a.Policy).LastOrDefault(p => !string.IsNullOrEmpty(p));
+                foreach (var parameter in context.Description.ActionDescriptor.EndpointMetadata.OfType<DocumentedQuery>().SelectMany(q => q.Parameters))
+                {
+                    operation.Parameters ??= [];
+                    operation.Parameters.Add(new OpenApiParameter
+                    {
+                        Name = parameter.Name,
+                        In = ParameterLocation.Query,
+                        Required = parameter.Required,
+                        Description = parameter.Description,
+                        Schema = new OpenApiSchema { Type = parameter.Type switch
+                        {
+                            "integer" => JsonSchemaType.Integer,
+                            "number" => JsonSchemaType.Number,
+                            "boolean" => JsonSchemaType.Boolean,
+                            _ => JsonSchemaType.String,
+                        }, Format = parameter.Format },
+                    });
+                }
+
                 if (policy is not null)
                 {
                     operation.Extensions ??= new Dictionary<string, IOpenApiExtension>();
@@ -52,6 +71,11 @@ public static class ServiceOpenApiExtensions
         });
         return builder;
     }
+
+    /// <summary>Documents query parameters the handler reads by itself (the document cannot see them otherwise).</summary>
+    public static TBuilder WithQueryParameters<TBuilder>(this TBuilder builder, params DocumentedQueryParameter[] parameters)
+        where TBuilder : IEndpointConventionBuilder
+        => builder.WithMetadata(new DocumentedQuery(parameters));
 
     /// <summary>Serves the document at <see cref="ServiceOpenApi.DocumentPath"/>.</summary>
     public static IEndpointConventionBuilder MapServiceOpenApi(this IEndpointRouteBuilder app)

@@ -1,5 +1,13 @@
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Trulayer.Gateway.OpenApi;
+using Trulayer.ServiceDefaults.OpenApi;
 
 namespace Trulayer.Gateway.Tests;
 
@@ -31,6 +39,8 @@ public sealed class OpenApiMergeTests
 
         var paths = merged.Document["paths"]!.AsObject().Select(p => p.Key).ToList();
         Assert.Equal(["/v1/projects", "/v1/projects/{projectId}", "/v1/traces"], paths);
+        Assert.Null(merged.Document["components"]!["schemas"]!["VerifyResponse"]);
+        Assert.NotNull(merged.Document["components"]!["schemas"]!["Page"]);
     }
 
     [Fact]
@@ -68,6 +78,39 @@ public sealed class OpenApiMergeTests
         Assert.Equal("#/components/schemas/AuthPage", (string)merged.Document["paths"]!["/v1/projects"]!["get"]!["responses"]!["200"]!["content"]!["application/json"]!["schema"]!["$ref"]!);
     }
 
+    [Fact]
+    public async Task ServiceDocument_DeclaredQueryParametersAndPolicy_AreDocumented()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddAuthorization(options => options.AddPolicy("reader", p => p.RequireAssertion(_ => true)));
+        builder.AddServiceOpenApi([new DocumentedPolicy("reader", false, ["viewer"])]);
+        await using var app = builder.Build();
+        app.MapServiceOpenApi();
+        app.MapGet("/v1/things", (HttpRequest request) => TypedResults.Ok(request.Query["from"].ToString()))
+            .RequireAuthorization("reader")
+            .WithQueryParameters(new DocumentedQueryParameter("from", "start", Format: "date-time", Required: true), new("limit", "most", "integer"));
+        await app.StartAsync();
+        try
+        {
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            using var http = new HttpClient();
+            var document = JsonNode.Parse(await http.GetStringAsync(address + ServiceOpenApi.DocumentPath))!;
+
+            var operation = document["paths"]!["/v1/things"]!["get"]!;
+            Assert.Equal("reader", (string)operation[ServiceOpenApi.PolicyExtension]!);
+            var parameters = operation["parameters"]!.AsArray();
+            Assert.Equal(["from", "limit"], parameters.Select(p => (string)p!["name"]!));
+            Assert.True((bool)parameters[0]!["required"]!);
+            Assert.Equal("integer", (string)parameters[1]!["schema"]!["type"]!);
+            Assert.Equal(["viewer"], document[ServiceOpenApi.PoliciesExtension]!["reader"]!["roles"]!.AsArray().Select(r => (string)r!));
+        }
+        finally
+        {
+            await app.StopAsync();
+        }
+    }
+
     [Theory]
     [InlineData("/v1/projects/{**rest}", "/v1/projects", true)]
     [InlineData("/v1/projects/{**rest}", "/v1/projects/{id}/content-policy", true)]
@@ -96,9 +139,9 @@ public sealed class OpenApiMergeTests
               "post": { "x-trulayer-policy": "organization-write", "responses": { "201": { "description": "Created" } } }
             },
             "/v1/projects/{projectId}": { "delete": { "x-trulayer-policy": "organization-admin", "responses": { "204": { "description": "No Content" } } } },
-            "/v1/auth/verify": { "post": { "responses": { "200": { "description": "OK" } } } }
+            "/v1/auth/verify": { "post": { "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/VerifyResponse" } } } } } } }
           },
-          "components": { "schemas": { "Page": { "type": "object", "properties": { "{{(clashing ? "projects" : "traces")}}": { "type": "array" } } } } },
+          "components": { "schemas": { "Page": { "type": "object", "properties": { "{{(clashing ? "projects" : "traces")}}": { "type": "array" } } }, "VerifyResponse": { "type": "object" } } },
           "x-trulayer-policies": {
             "export": { "apiKeys": false, "roles": [ "owner", "member", "viewer" ] },
             "signed-in": { "apiKeys": false, "roles": [ "owner", "member", "viewer" ] },
