@@ -10,6 +10,7 @@ using Trulayer.Auth.Sessions;
 using Trulayer.Auth.Verification;
 using Trulayer.ServiceDefaults.Http;
 using Trulayer.ServiceDefaults.Identity;
+using Trulayer.ServiceDefaults.OpenApi;
 using Trulayer.ServiceDefaults.Postgres;
 
 namespace Microsoft.Extensions.Hosting;
@@ -32,6 +33,7 @@ internal static class AuthServiceExtensions
             }
         });
 
+        builder.AddServiceOpenApi(AccessTable.Policies.Select(p => new DocumentedPolicy(p.Name, p.AllowsApiKeys, p.SessionRoles)));
         builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
         builder.Services.AddHttpClient(JwksKeySource.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(5));

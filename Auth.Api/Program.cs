@@ -6,6 +6,7 @@ builder.AddAuthServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapServiceOpenApi();
 app.MapAuthApi();
 
 app.Run();

@@ -5,11 +5,13 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddExportServices();
+builder.AddServiceOpenApi();
 
 var app = builder.Build();
 
 app.UseResponseCompression();
 app.MapDefaultEndpoints();
+app.MapServiceOpenApi();
 app.MapExportApi();
 app.MapLlmAnalyticsApi();
 

@@ -6,10 +6,12 @@ builder.AddServiceDefaults();
 builder.AddGatewayServices();
 builder.AddGatewayFrontDoor();
 builder.AddDashboardFiles();
+builder.AddPublicApiReference();
 
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapPublicApiReference();
 app.MapGateway();
 app.MapDashboardFiles();
 

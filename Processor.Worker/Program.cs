@@ -5,10 +5,12 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddProcessorServices();
 builder.AddProcessorApi();
+builder.AddServiceOpenApi();
 
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
 app.MapProcessorApi();
+app.MapServiceOpenApi();
 
 app.Run();
