@@ -234,6 +234,15 @@ internal static class PublicApiDocument
     /// <summary>Sets the security requirements and role extensions; returns the sentence that says who may call.</summary>
     private static string WhoMayCall(JsonObject operation, string policyName, JsonObject? policies)
     {
+        if (policyName == GatewayRoutes.PublicPolicy)
+        {
+            // An empty requirement: no credential needed (OpenAPI's way to say anonymous).
+            operation[RolesExtension] = new JsonArray();
+            operation[ApiKeysExtension] = false;
+            operation["security"] = new JsonArray(new JsonObject());
+            return "Who may call: anyone, without a credential (a public route; the gateway still refuses a cross-site request).";
+        }
+
         if (policies?[policyName] is not JsonObject policy)
         {
             operation["security"] = new JsonArray(Requirement(ApiKeyScheme), Requirement(SessionScheme), Requirement(SessionCookieScheme));
