@@ -6,6 +6,7 @@ using Trulayer.Auth.Access;
 using Trulayer.Auth.Audit;
 using Trulayer.ServiceDefaults.Http;
 using Trulayer.ServiceDefaults.Identity;
+using Trulayer.ServiceDefaults.OpenApi;
 
 namespace Trulayer.Auth.Api;
 
@@ -86,7 +87,13 @@ internal static partial class AuditApi
 
     public static IEndpointRouteBuilder MapAuditApi(this IEndpointRouteBuilder app)
     {
-        ManagementApi.Map(app, AccessTable.ReadAuditLog, ListEntries);
+        ManagementApi.Map(app, AccessTable.ReadAuditLog, ListEntries).WithQueryParameters(
+            new DocumentedQueryParameter("from", "Entries at or after this time (RFC 3339)", Format: "date-time"),
+            new DocumentedQueryParameter("to", "Entries before this time (RFC 3339)", Format: "date-time"),
+            new DocumentedQueryParameter("actor", "Only entries of this actor: a user id, or an API key id"),
+            new DocumentedQueryParameter("action", "Only entries of this action (api_key.create, dlq.replay, ...)"),
+            new DocumentedQueryParameter("limit", "Entries per page, 1 to 1000 (default 100)", "integer"),
+            new DocumentedQueryParameter("cursor", "The X-Next-Cursor of the previous page"));
         ManagementApi.Map(app, AccessTable.VerifyAuditLog, Verify);
         return app;
     }

@@ -62,7 +62,7 @@ internal static partial class ManagementApi
     }
 
     /// <summary>Maps a route of the access table, guarded by its policy (a 403 names what the route needs).</summary>
-    internal static void Map(IEndpointRouteBuilder app, RouteAccess route, Delegate handler)
+    internal static RouteHandlerBuilder Map(IEndpointRouteBuilder app, RouteAccess route, Delegate handler)
         => app.MapMethods(route.Pattern, [route.Method], handler)
             .RequireAuthorization(route.Policy.Name)
             .WithMetadata(route);

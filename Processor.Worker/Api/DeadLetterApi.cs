@@ -10,6 +10,7 @@ using Trulayer.Processor.DeadLetters;
 using Trulayer.Processor.Pipeline;
 using Trulayer.ServiceDefaults.Http;
 using Trulayer.ServiceDefaults.Identity;
+using Trulayer.ServiceDefaults.OpenApi;
 
 namespace Trulayer.Processor.Api;
 
@@ -42,7 +43,12 @@ internal static class DeadLetterApi
     public static IEndpointRouteBuilder MapDeadLetterApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/dlq").RequireAuthorization(ProcessorApi.SessionPolicy);
-        group.MapGet("", ListAsync);
+        group.MapGet("", ListAsync).WithQueryParameters(
+            new DocumentedQueryParameter("project_id", "Only dead letters of this project of the caller's organization", Format: "uuid"),
+            new DocumentedQueryParameter("from", "Dead letters recorded at or after this time (RFC 3339)", Format: "date-time"),
+            new DocumentedQueryParameter("to", "Dead letters recorded before this time (RFC 3339)", Format: "date-time"),
+            new DocumentedQueryParameter("limit", "Entries per page, 1 to 1000 (default 100)", "integer"),
+            new DocumentedQueryParameter("cursor", "The X-Next-Cursor of the previous page"));
         group.MapGet("/{id}", GetAsync);
         group.MapPost("/{id}/replay", ReplayAsync);
         group.MapPost("/{id}/discard", DiscardAsync);

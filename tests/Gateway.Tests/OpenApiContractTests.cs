@@ -101,6 +101,20 @@ public sealed partial class OpenApiContractTests(GatewayStack stack)
         await ExpectDocumentedAsync(document, "/v1/projects", "post", "/v1/projects", stack.Viewer, HttpStatusCode.Forbidden);
     }
 
+    [Theory]
+    [InlineData("/v1/dlq", "project_id,from,to,limit,cursor")]
+    [InlineData("/v1/audit-log", "from,to,actor,action,limit,cursor")]
+    public async Task ListsReadingTheirQueryByHand_DocumentEveryParameter(string path, string names)
+    {
+        var document = await DocumentAsync();
+
+        var operation = Operations(document).Single(o => o.Path == path && o.Method == "get").Operation;
+
+        var documented = operation.GetProperty("parameters").EnumerateArray()
+            .Where(p => p.GetProperty("in").GetString() == "query").Select(p => p.GetProperty("name").GetString()).ToList();
+        Assert.Equal(names.Split(','), documented);
+    }
+
     [Fact]
     public async Task Services_InternalDocumentPath_IsNotRouted()
     {
