@@ -1,79 +1,46 @@
 using System.Buffers.Binary;
-using System.Buffers.Text;
-using System.Security.Cryptography;
-using System.Text;
+using System.Globalization;
 using Microsoft.Extensions.Options;
+using Trulayer.ServiceDefaults.Http;
 using Trulayer.ServiceDefaults.Identity;
 
 namespace Trulayer.Processor.DeadLetters;
 
 /// <summary>
-/// The dead-letter list's paging cursor: <c>base64url(version | binding | failed_at | id | HMAC-SHA256)</c>,
-/// as the audit log's: the binding is a hash of the query (organization, project, from, to, limit), so a
-/// cursor sent with other parameters is told apart from an altered one. The key is derived from
-/// Identity:AssertionKey (HKDF, its own label), so there is no further secret to configure.
+/// The dead-letter list's paging cursor (<see cref="SignedCursor"/>, as the audit log's): bound to the query
+/// (organization, project, from, to, limit), the position is the failed_at and id where the page ended. The
+/// key is derived from Identity:AssertionKey, so there is no further secret to configure.
 /// </summary>
 internal sealed class DeadLetterCursor(IOptions<IdentityOptions> options)
 {
-    private const byte Version = 1;
-    private const int BindingBytes = 16;
-    private const int MacBytes = 32;
-    private const int Length = 1 + BindingBytes + sizeof(long) + 16 + MacBytes;
+    private const int PositionBytes = sizeof(long) + 16;
 
-    private readonly byte[] _key = HKDF.DeriveKey(HashAlgorithmName.SHA256, Convert.FromBase64String(options.Value.AssertionKey), 32,
-        info: Encoding.ASCII.GetBytes("trulayer.dlq.cursor"));
+    private readonly SignedCursor _cursor = new(Convert.FromBase64String(options.Value.AssertionKey), "trulayer.dlq.cursor", PositionBytes, "project_id, from, to and limit");
 
     public string Protect(byte[] binding, DateTime failedAt, Guid id)
     {
-        var message = new byte[Length];
-        message[0] = Version;
-        binding.AsSpan(0, BindingBytes).CopyTo(message.AsSpan(1));
-        BinaryPrimitives.WriteInt64BigEndian(message.AsSpan(1 + BindingBytes), failedAt.Ticks);
-        id.TryWriteBytes(message.AsSpan(1 + BindingBytes + sizeof(long)), bigEndian: true, out _);
-        HMACSHA256.HashData(_key, message.AsSpan(0, Length - MacBytes), message.AsSpan(Length - MacBytes));
-        return Base64Url.EncodeToString(message);
+        Span<byte> position = stackalloc byte[PositionBytes];
+        BinaryPrimitives.WriteInt64BigEndian(position, failedAt.Ticks);
+        id.TryWriteBytes(position[sizeof(long)..], bigEndian: true, out _);
+        return _cursor.Protect(binding, position);
     }
 
     /// <summary>Where the previous page ended, or null with the reason the cursor cannot be used with this query.</summary>
     public (DateTime FailedAt, Guid Id)? Unprotect(string cursor, byte[] binding, out string? error)
     {
-        error = "cursor is not one this service issued, or it was altered: start again without it";
-        byte[] message;
-        try
-        {
-            message = Base64Url.DecodeFromChars(cursor);
-        }
-        catch (FormatException)
+        if (_cursor.Unprotect(cursor, binding, out error) is not { } position)
         {
             return null;
         }
 
-        if (message.Length != Length || message[0] != Version)
-        {
-            return null;
-        }
-
-        Span<byte> mac = stackalloc byte[MacBytes];
-        HMACSHA256.HashData(_key, message.AsSpan(0, Length - MacBytes), mac);
-        if (!CryptographicOperations.FixedTimeEquals(mac, message.AsSpan(Length - MacBytes)))
-        {
-            return null;
-        }
-
-        if (!message.AsSpan(1, BindingBytes).SequenceEqual(binding.AsSpan(0, BindingBytes)))
-        {
-            error = "cursor belongs to another query: send it with the project_id, from, to and limit it was issued for";
-            return null;
-        }
-
-        error = null;
-        var ticks = BinaryPrimitives.ReadInt64BigEndian(message.AsSpan(1 + BindingBytes));
-        return (new DateTime(ticks, DateTimeKind.Utc), new Guid(message.AsSpan(1 + BindingBytes + sizeof(long), 16), bigEndian: true));
+        return (new DateTime(BinaryPrimitives.ReadInt64BigEndian(position), DateTimeKind.Utc), new Guid(position.AsSpan(sizeof(long)), bigEndian: true));
     }
 
-    /// <summary>The binding of a query: SHA-256 over its parts, one per line.</summary>
-    public static byte[] Binding(Guid organizationId, Guid? project, DateTime? from, DateTime? to, int limit)
-        => SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n',
-            organizationId.ToString("D"), project?.ToString("D") ?? "\u2205", from?.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "\u2205",
-            to?.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "\u2205", limit.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+    /// <summary>The binding of a query.</summary>
+    public static byte[] Binding(Guid organizationId, Guid? project, DateTime? from, DateTime? to, int limit) => SignedCursor.Binding(
+        organizationId.ToString("D"),
+        project?.ToString("D"),
+        from?.Ticks.ToString(CultureInfo.InvariantCulture),
+        to?.Ticks.ToString(CultureInfo.InvariantCulture),
+        limit.ToString(CultureInfo.InvariantCulture));
 }
