@@ -5,6 +5,8 @@ using Trulayer.Export;
 using Trulayer.Export.Http;
 using Trulayer.Export.Output;
 using Trulayer.Export.Paging;
+using Trulayer.Export.Sessions;
+using Trulayer.Export.Spans;
 using Trulayer.Export.Storage;
 using Trulayer.Export.Traces;
 using Trulayer.ServiceDefaults.Identity;
@@ -27,6 +29,8 @@ internal static class ExportServiceExtensions
         builder.Services.AddSingleton<SpanStore>();
         builder.Services.AddSingleton<TraceListStore>();
         builder.Services.AddSingleton<LogStore>();
+        builder.Services.AddSingleton<SpanSearchStore>();
+        builder.Services.AddSingleton<SessionStore>();
 
         // Accept-Encoding: gzip compresses either format as it streams. Fastest: a 10,000-span page is
         // tens of megabytes of JSON, and the better levels cost several times the CPU for a few percent.

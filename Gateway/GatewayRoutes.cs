@@ -84,6 +84,10 @@ public static class GatewayRoutes
         new("trace", "GET", "/v1/traces/{traceId}", "export", ExportPolicy, ErrorStyle.Json),
         new("trace-logs", "GET", "/v1/traces/{traceId}/logs", "export", ExportPolicy, ErrorStyle.Json),
         new("logs", "GET", "/v1/logs", "export", ExportPolicy, ErrorStyle.Json),
+        new("trace-spans", "GET", "/v1/traces/{traceId}/spans", "export", ExportPolicy, ErrorStyle.Json),
+        new("spans", "GET", "/v1/spans", "export", ExportPolicy, ErrorStyle.Json),
+        new("sessions", "GET", "/v1/sessions", "export", ExportPolicy, ErrorStyle.Json),
+        new("session-traces", "GET", "/v1/sessions/{sessionId}", "export", ExportPolicy, ErrorStyle.Json),
         // Auth.Api guards each of its routes by role itself; the gateway asks only for a signed-in person.
         new("session", AnyMethod, "/v1/session", "auth", SignedInPolicy, ErrorStyle.Json),
         new("organizations", AnyMethod, "/v1/organizations/{**rest}", "auth", SignedInPolicy, ErrorStyle.Json),

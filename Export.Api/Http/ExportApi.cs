@@ -36,6 +36,8 @@ public static class ExportApi
         app.MapGet(TracesPath, ListTracesAsync).RequireAuthorization(PolicyName);
         app.MapGet(TracePath, GetTraceAsync).RequireAuthorization(PolicyName);
         app.MapLogsApi();
+        app.MapSpansApi();
+        app.MapSessionsApi();
         return app;
     }
 
@@ -133,8 +135,7 @@ public static class ExportApi
 
         if (page is null)
         {
-            var where = projects.Count == 1 ? $"project {projects[0]}" : "your organization's projects";
-            return Refuse(new Refusal(StatusCodes.Status404NotFound, $"trace {traceId.ToLowerInvariant()} not found in {where}"));
+            return NotFoundIn($"trace {traceId.ToLowerInvariant()}", projects);
         }
 
         context.Response.RegisterForDisposeAsync(page);
@@ -178,11 +179,14 @@ public static class ExportApi
             .Add("model", filter.Model)
             .Add("status", filter.HasError)
             .Add("q", filter.NamePrefix)
+            .Add("session_id", filter.SessionId)
+            .Add("user_id", filter.UserId)
+            .Add("resource", string.Join('\n', filter.Resources))
             .Hash();
         TraceKey? after = null;
         if (query[QueryParameters.Cursor].ToString() is { Length: > 0 } cursor)
         {
-            if (CheckCursor(cursors, cursor, CursorKind.TraceList, binding, "from, to, project_id, limit, service, model, status and q", out var payload) is { } badCursor)
+            if (CheckCursor(cursors, cursor, CursorKind.TraceList, binding, "from, to, project_id, limit, service, model, status, q, session_id, user_id and resource.<key>", out var payload) is { } badCursor)
             {
                 return Refuse(badCursor);
             }
@@ -239,18 +243,20 @@ public static class ExportApi
 
     private static Refusal? Filter(IQueryCollection query, out TraceListFilter filter)
     {
-        filter = new TraceListFilter(null, null, null, null);
-        string? Text(string name) => query[name].ToString() is { Length: > 0 } value ? value : null;
-        foreach (var name in new[] { "service", "model", "q" })
+        filter = new TraceListFilter(null, null, null, null, null, null, []);
+        var texts = new Dictionary<string, string?>();
+        foreach (var name in new[] { "service", "model", "q", "session_id", "user_id" })
         {
-            if (Text(name) is { Length: > MaxFilterLength } tooLong)
+            if (QueryParameters.Text(query, name, out var value) is { } bad)
             {
-                return Refusal.BadRequest($"{name} '{QueryParameters.Shorten(tooLong)}' is longer than {MaxFilterLength} characters");
+                return bad;
             }
+
+            texts[name] = value;
         }
 
         bool? hasError = null;
-        if (Text("status") is { } status)
+        if (query["status"].ToString() is { Length: > 0 } status)
         {
             hasError = status.ToLowerInvariant() switch
             {
@@ -264,7 +270,12 @@ public static class ExportApi
             }
         }
 
-        filter = new TraceListFilter(Text("service"), Text("model"), hasError, Text("q"));
+        if (QueryParameters.ExactFilters(query, QueryParameters.ResourcePrefix, out var resources) is { } badResource)
+        {
+            return badResource;
+        }
+
+        filter = new TraceListFilter(texts["service"], texts["model"], hasError, texts["q"], texts["session_id"], texts["user_id"], resources);
         return null;
     }
 
@@ -282,6 +293,10 @@ public static class ExportApi
     }
 
     internal static JsonHttpResult<ErrorResponse> Refuse(Refusal refusal) => ErrorResponse.Result(refusal.StatusCode, refusal.Message);
+
+    /// <summary>404 for <paramref name="what"/> (a trace, a session) that none of the projects read holds.</summary>
+    internal static JsonHttpResult<ErrorResponse> NotFoundIn(string what, IReadOnlyList<Guid> projects)
+        => Refuse(new Refusal(StatusCodes.Status404NotFound, $"{what} not found in {(projects.Count == 1 ? $"project {projects[0]}" : "your organization's projects")}"));
 
     internal static JsonHttpResult<ErrorResponse> NotAcceptable() => ErrorResponse.Result(
         StatusCodes.Status406NotAcceptable,

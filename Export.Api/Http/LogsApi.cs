@@ -202,9 +202,9 @@ public static class LogsApi
         string? Text(string name) => query[name].ToString() is { Length: > 0 } value ? value : null;
         foreach (var name in new[] { "service", "q" })
         {
-            if (Text(name) is { Length: > ExportApi.MaxFilterLength } tooLong)
+            if (QueryParameters.Text(query, name, out _) is { } tooLong)
             {
-                return Refusal.BadRequest($"{name} '{QueryParameters.Shorten(tooLong)}' is longer than {ExportApi.MaxFilterLength} characters");
+                return tooLong;
             }
         }
 

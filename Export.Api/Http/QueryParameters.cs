@@ -9,6 +9,12 @@ internal sealed record Refusal(int StatusCode, string Message)
     public static Refusal BadRequest(string message) => new(StatusCodes.Status400BadRequest, message);
 }
 
+/// <summary>An exact match on an attribute's value: <c>attr.&lt;key&gt;=&lt;value&gt;</c> or <c>resource.&lt;key&gt;=&lt;value&gt;</c>.</summary>
+internal sealed record ExactFilter(string Key, string Value)
+{
+    public override string ToString() => Key + "=" + Value;
+}
+
 /// <summary>The query parameters the export routes share, validated; every refusal names its parameter.</summary>
 internal static class QueryParameters
 {
@@ -106,6 +112,76 @@ internal static class QueryParameters
 
         projects = [project];
         return null;
+    }
+
+    /// <summary>The longest key or value an <c>attr.&lt;key&gt;</c> or <c>resource.&lt;key&gt;</c> filter may give.</summary>
+    public const int MaxAttributeFilterLength = 1024;
+
+    public const string AttributePrefix = "attr.";
+    public const string ResourcePrefix = "resource.";
+
+    /// <summary>
+    /// The exact-match filters <c>&lt;prefix&gt;&lt;key&gt;=&lt;value&gt;</c> of the query (<see cref="AttributePrefix"/>,
+    /// <see cref="ResourcePrefix"/>), in key order; each key once, with a value.
+    /// </summary>
+    public static Refusal? ExactFilters(IQueryCollection query, string prefix, out IReadOnlyList<ExactFilter> filters)
+    {
+        var found = new List<ExactFilter>();
+        filters = found;
+        foreach (var (name, values) in query)
+        {
+            if (!name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var key = name[prefix.Length..];
+            if (key.Length is 0 or > MaxAttributeFilterLength)
+            {
+                return Refusal.BadRequest($"{Shorten(name)} names no attribute: write {prefix}<key>=<value>, the key at most {MaxAttributeFilterLength} characters, e.g. {prefix}deployment.environment=production");
+            }
+
+            if (values.Count != 1 || values[0] is not { Length: > 0 and <= MaxAttributeFilterLength } value)
+            {
+                return Refusal.BadRequest($"{Shorten(name)} needs exactly one value of 1 to {MaxAttributeFilterLength} characters (the attribute's value, matched exactly)");
+            }
+
+            found.Add(new ExactFilter(key, value));
+        }
+
+        found.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
+        return null;
+    }
+
+    /// <summary>A text filter: absent or empty gives null; longer than <paramref name="max"/> characters is refused.</summary>
+    public static Refusal? Text(IQueryCollection query, string name, out string? text, int max = ExportApi.MaxFilterLength)
+    {
+        text = query[name].ToString() is { Length: > 0 } value ? value : null;
+        return text is { } given && given.Length > max ? Refusal.BadRequest($"{name} '{Shorten(given)}' is longer than {max} characters") : null;
+    }
+
+    /// <summary><c>status</c>: <c>ok</c>, <c>error</c> or <c>unset</c> as the OTLP status code (1, 2, 0); null when absent.</summary>
+    public static Refusal? Status(IQueryCollection query, out short? code)
+    {
+        code = null;
+        if (Text(query, "status", out var text) is { } bad)
+        {
+            return bad;
+        }
+
+        if (text is null)
+        {
+            return null;
+        }
+
+        code = text.ToLowerInvariant() switch
+        {
+            "unset" => 0,
+            "ok" => 1,
+            "error" => 2,
+            _ => null,
+        };
+        return code is null ? Refusal.BadRequest($"status '{Shorten(text)}' is not a status: use ok, error or unset") : null;
     }
 
     public static string Shorten(string value) => value.Length > 64 ? value[..64] + "..." : value;

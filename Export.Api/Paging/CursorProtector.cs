@@ -12,6 +12,8 @@ internal enum CursorKind : byte
     TraceList = 2,
     LogExport = 3,
     LogList = 4,
+    SpanList = 5,
+    SessionList = 6,
 }
 
 /// <summary>What checking a cursor found.</summary>

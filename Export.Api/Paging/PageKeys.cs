@@ -129,3 +129,35 @@ internal readonly record struct LogKey(long TimeMicros, Guid RecordId, Guid Proj
                 new Guid(payload.AsSpan(24, 16), bigEndian: true)),
                Encoding.ASCII.GetString(payload, Size, payload.Length - Size));
 }
+
+/// <summary>A session's place in the sessions list, newest activity first: last activity descending, then session id, then project.</summary>
+internal readonly record struct SessionKey(long LastUnixNano, string SessionId, Guid ProjectId)
+{
+    public byte[] ToPayload()
+    {
+        var session = Encoding.UTF8.GetBytes(SessionId);
+        var payload = new byte[8 + 16 + session.Length];
+        BinaryPrimitives.WriteInt64BigEndian(payload, LastUnixNano);
+        ProjectId.TryWriteBytes(payload.AsSpan(8), bigEndian: true, out _);
+        session.CopyTo(payload, 24);
+        return payload;
+    }
+
+    public static SessionKey? FromPayload(byte[] payload)
+        => payload.Length <= 24
+            ? null
+            : new SessionKey(BinaryPrimitives.ReadInt64BigEndian(payload), Encoding.UTF8.GetString(payload, 24, payload.Length - 24), new Guid(payload.AsSpan(8, 16), bigEndian: true));
+}
+
+/// <summary>A span's place in the span search, newest first (the export's key, walked descending).</summary>
+internal static class SpanKeyPayload
+{
+    public static byte[] ToPayload(this SpanKey key)
+    {
+        var payload = new byte[SpanKey.Size];
+        key.Write(payload);
+        return payload;
+    }
+
+    public static SpanKey? FromPayload(byte[] payload) => payload.Length == SpanKey.Size ? SpanKey.Read(payload) : null;
+}

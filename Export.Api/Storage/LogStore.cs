@@ -142,7 +142,7 @@ internal sealed class LogStore(NpgsqlDataSource dataSource)
 
         if (filter.Text is { } text)
         {
-            var pattern = "%" + text.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal) + "%";
+            var pattern = "%" + LikePattern.Escape(text) + "%";
             conditions.Add($"body_text ILIKE {parameters.Add(pattern, NpgsqlDbType.Text)}");
         }
 

@@ -101,20 +101,7 @@ internal sealed class SpanStore(NpgsqlDataSource dataSource)
         var (connection, transaction) = await BeginAsync(cancellationToken);
         try
         {
-            var bounds = new List<TraceBounds>();
-            await using (var command = new NpgsqlCommand(
-                             "SELECT project_id, start_time, greatest(end_unix_nano, start_unix_nano) FROM telemetry.traces " +
-                             "WHERE project_id = ANY($1) AND trace_id = $2 ORDER BY project_id", connection, transaction))
-            {
-                command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. projects], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
-                command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = traceId, NpgsqlDbType = NpgsqlDbType.Uuid });
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    bounds.Add(new TraceBounds(reader.GetGuid(0), reader.GetDateTime(1), Micros.ToDateTime(Micros.FromUnixNanos(reader.GetInt64(2)))));
-                }
-            }
-
+            var bounds = await ReadTraceBoundsAsync(connection, transaction, projects, traceId, cancellationToken);
             List<SpanGroup> groups = [];
             if (bounds.Count > 0)
             {
@@ -139,6 +126,25 @@ internal sealed class SpanStore(NpgsqlDataSource dataSource)
             await connection.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>Where the trace's spans are in each of the projects that hold it (its telemetry.traces rows), by project.</summary>
+    internal static async Task<List<TraceBounds>> ReadTraceBoundsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyList<Guid> projects, Guid traceId, CancellationToken cancellationToken)
+    {
+        var bounds = new List<TraceBounds>();
+        await using var command = new NpgsqlCommand(
+            "SELECT project_id, start_time, greatest(end_unix_nano, start_unix_nano) FROM telemetry.traces " +
+            "WHERE project_id = ANY($1) AND trace_id = $2 ORDER BY project_id", connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. projects], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = traceId, NpgsqlDbType = NpgsqlDbType.Uuid });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            bounds.Add(new TraceBounds(reader.GetGuid(0), reader.GetDateTime(1), Micros.ToDateTime(Micros.FromUnixNanos(reader.GetInt64(2)))));
+        }
+
+        return bounds;
     }
 
     private Task<(NpgsqlConnection, NpgsqlTransaction)> BeginAsync(CancellationToken cancellationToken) => BeginAsync(dataSource, cancellationToken);

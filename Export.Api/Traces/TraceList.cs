@@ -25,8 +25,9 @@ internal sealed record TraceSummary(
 
 internal sealed record TraceListResponse(IReadOnlyList<TraceSummary> Traces);
 
-/// <summary>What the trace list is narrowed to; null parts do not narrow it.</summary>
-internal sealed record TraceListFilter(string? Service, string? Model, bool? HasError, string? NamePrefix);
+/// <summary>What the trace list is narrowed to; null (empty) parts do not narrow it.</summary>
+internal sealed record TraceListFilter(
+    string? Service, string? Model, bool? HasError, string? NamePrefix, string? SessionId, string? UserId, IReadOnlyList<ExactFilter> Resources);
 
 /// <summary>One page of the trace list and where the next starts (null when nothing remains).</summary>
 internal sealed record TraceListPage(IReadOnlyList<TraceSummary> Traces, TraceKey? Next);
@@ -37,6 +38,12 @@ internal sealed record TraceListPage(IReadOnlyList<TraceSummary> Traces, TraceKe
 /// </summary>
 internal sealed class TraceListStore(NpgsqlDataSource dataSource)
 {
+    /// <summary>
+    /// The latest start time a span of the traces row can have (its latest end, to the microsecond, with a millisecond to
+    /// spare for rounding), in SQL: with the trace's start it bounds the day partitions a lookup of its spans reads.
+    /// </summary>
+    internal const string TraceSpanEnd = "to_timestamp(greatest(traces.end_unix_nano, traces.start_unix_nano) / 1e9) + interval '1 millisecond'";
+
     private const string Columns =
         "project_id, trace_id, name, start_time, start_unix_nano, end_unix_nano, span_count, services, models, input_tokens, output_tokens, cost_micros, has_error";
 
@@ -81,6 +88,16 @@ internal sealed class TraceListStore(NpgsqlDataSource dataSource)
             conditions.Add($"starts_with(lower(name), lower({parameters.Add(prefix, NpgsqlDbType.Text)}))");
         }
 
+        if (filter.SessionId is { } session)
+        {
+            conditions.Add($"session_id = {parameters.Add(session, NpgsqlDbType.Text)}");
+        }
+
+        if (filter.UserId is { } user)
+        {
+            conditions.Add($"user_id = {parameters.Add(user, NpgsqlDbType.Text)}");
+        }
+
         string? afterTime = null, afterTrace = null;
         if (after is { } key)
         {
@@ -101,7 +118,16 @@ internal sealed class TraceListStore(NpgsqlDataSource dataSource)
                 position = $" AND (start_time < {afterTime} OR trace_id {comparison} {afterTrace})";
             }
 
-            return $"(SELECT {Columns} FROM telemetry.traces WHERE project_id = {parameters.Add(project, NpgsqlDbType.Uuid)}{shared}{position} " +
+            var projectId = parameters.Add(project, NpgsqlDbType.Uuid);
+            if (filter.Resources.Count > 0)
+            {
+                // A trace with a span of a matching resource: the resource ids first (a project has few), then the
+                // trace's spans by trace id, within the trace's start times.
+                position += $" AND EXISTS (SELECT 1 FROM telemetry.spans s WHERE s.project_id = traces.project_id AND s.trace_id = traces.trace_id " +
+                            $"AND s.start_time >= traces.start_time AND s.start_time <= {TraceSpanEnd} AND {ResourceMatch.Condition(parameters, projectId, filter.Resources, "s.resource_id")})";
+            }
+
+            return $"(SELECT {Columns} FROM telemetry.traces WHERE project_id = {projectId}{shared}{position} " +
                    $"ORDER BY start_time DESC, trace_id LIMIT {fetch})";
         });
         var sql = $"SELECT * FROM ({string.Join("\nUNION ALL\n", branches)}) branches ORDER BY start_time DESC, trace_id, project_id LIMIT {fetch}";

@@ -133,6 +133,7 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
                 dimensions.AddTo(batch);
                 if (traces.Count > 0)
                 {
+                    SessionRollup.AddTo(batch, traces);
                     batch.BatchCommands.Add(TracesCommand(traces));
                 }
 

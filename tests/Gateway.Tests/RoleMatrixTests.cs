@@ -43,6 +43,10 @@ public sealed class RoleMatrixTests(GatewayStack stack)
         ["GET /v1/traces/{traceId}"] = ("trace", [A, A, A, F, U]),
         ["GET /v1/traces/{traceId}/logs"] = ("trace-logs", [A, A, A, F, U]),
         ["GET /v1/logs"] = ("logs", [A, A, A, F, U]),
+        ["GET /v1/traces/{traceId}/spans"] = ("trace-spans", [A, A, A, F, U]),
+        ["GET /v1/spans"] = ("spans", [A, A, A, F, U]),
+        ["GET /v1/sessions"] = ("sessions", [A, A, A, F, U]),
+        ["GET /v1/sessions/{sessionId}"] = ("session-traces", [A, A, A, F, U]),
         ["GET /v1/session"] = ("session", [A, A, A, F, U]),
         ["GET /v1/organizations"] = ("organizations", [A, A, A, F, U]),
         ["POST /v1/organizations"] = ("organizations", [A, A, A, F, U]),
@@ -115,8 +119,8 @@ public sealed class RoleMatrixTests(GatewayStack stack)
     }
 
     /// <summary>
-    /// Every route answers a 2xx to the valid requests sent here, except the trace lookup, which asks for
-    /// a trace that does not exist: Export.Api's own 404 ("trace ... not found") proves the request got
+    /// Every route answers a 2xx to the valid requests sent here, except the trace and session lookups, which
+    /// ask for a trace or session that does not exist: Export.Api's own 404 ("trace ... not found") proves the request got
     /// through the gateway, whose refusals are 401, 403, 429 and 503; and metrics, which ingest itself
     /// refuses with a 404 that says why. Likewise the dead-letter routes, which name an entry that does not exist.
     /// </summary>
@@ -124,7 +128,8 @@ public sealed class RoleMatrixTests(GatewayStack stack)
     {
         "GET /v1/dlq/{id}" or "POST /v1/dlq/{id}/replay" or "POST /v1/dlq/{id}/discard"
             => status == HttpStatusCode.NotFound && body.Contains("no dead letter", StringComparison.Ordinal),
-        "GET /v1/traces/{traceId}" => status == HttpStatusCode.NotFound && body.Contains("not found in", StringComparison.Ordinal),
+        "GET /v1/traces/{traceId}" or "GET /v1/traces/{traceId}/spans" or "GET /v1/sessions/{sessionId}"
+            => status == HttpStatusCode.NotFound && body.Contains("not found in", StringComparison.Ordinal),
         "POST /v1/otlp/metrics" or "POST /v1/otlp/v1/metrics" => status == HttpStatusCode.NotFound && body.Contains("does not accept OTLP metrics", StringComparison.Ordinal),
         _ => (int)status is >= 200 and < 300,
     };
@@ -159,6 +164,18 @@ public sealed class RoleMatrixTests(GatewayStack stack)
                 break;
             case "GET /v1/logs":
                 response = await stack.SendAsync(HttpMethod.Get, $"/v1/logs?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&project_id={stack.DevProject}", credential);
+                break;
+            case "GET /v1/traces/{traceId}/spans":
+                response = await stack.SendAsync(HttpMethod.Get, $"/v1/traces/{Convert.ToHexString(Guid.NewGuid().ToByteArray())}/spans?project_id={stack.DevProject}", credential);
+                break;
+            case "GET /v1/spans":
+                response = await stack.SendAsync(HttpMethod.Get, $"/v1/spans?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&project_id={stack.DevProject}", credential);
+                break;
+            case "GET /v1/sessions":
+                response = await stack.SendAsync(HttpMethod.Get, $"/v1/sessions?project_id={stack.DevProject}", credential);
+                break;
+            case "GET /v1/sessions/{sessionId}":
+                response = await stack.SendAsync(HttpMethod.Get, $"/v1/sessions/s-{unique}?project_id={stack.DevProject}", credential);
                 break;
             case "GET /v1/otlp/export":
                 response = await stack.SendAsync(HttpMethod.Get, $"/v1/otlp/export?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&project_id={stack.DevProject}", credential);

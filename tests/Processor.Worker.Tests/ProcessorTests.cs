@@ -362,7 +362,7 @@ public sealed partial class ProcessorTests(ProcessorFixture fixture) : IClassFix
         }
     }
 
-    private static Message<byte[]?, byte[]?> Record(Guid project, ByteString trace, string service, params OpenTelemetry.Proto.Trace.V1.Span[] spans) => SpanRecords.ToMessage(new SpanBatch
+    internal static Message<byte[]?, byte[]?> Record(Guid project, ByteString trace, string service, params OpenTelemetry.Proto.Trace.V1.Span[] spans) => SpanRecords.ToMessage(new SpanBatch
     {
         ProjectId = project.ToString(),
         TraceId = trace,
