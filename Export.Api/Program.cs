@@ -1,3 +1,4 @@
+using Trulayer.Export.Analytics;
 using Trulayer.Export.Http;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -10,5 +11,6 @@ var app = builder.Build();
 app.UseResponseCompression();
 app.MapDefaultEndpoints();
 app.MapExportApi();
+app.MapLlmAnalyticsApi();
 
 app.Run();

@@ -88,6 +88,7 @@ public static class GatewayRoutes
         new("spans", "GET", "/v1/spans", "export", ExportPolicy, ErrorStyle.Json),
         new("sessions", "GET", "/v1/sessions", "export", ExportPolicy, ErrorStyle.Json),
         new("session-traces", "GET", "/v1/sessions/{sessionId}", "export", ExportPolicy, ErrorStyle.Json),
+        new("analytics-llm", "GET", "/v1/analytics/llm", "export", ExportPolicy, ErrorStyle.Json),
         // Auth.Api guards each of its routes by role itself; the gateway asks only for a signed-in person.
         new("session", AnyMethod, "/v1/session", "auth", SignedInPolicy, ErrorStyle.Json),
         new("organizations", AnyMethod, "/v1/organizations/{**rest}", "auth", SignedInPolicy, ErrorStyle.Json),

@@ -10,7 +10,8 @@ internal readonly record struct WriteResult(int Rows, int Duplicates, int Traces
 
 /// <summary>
 /// Writes a batch of decoded records in one transaction: spans by binary COPY, the resources and scopes
-/// not stored yet, and the trace rows, which count only spans this transaction actually inserted.
+/// not stored yet, and the trace rows and usage rollups (<see cref="LlmRollup"/>), which count only spans
+/// this transaction actually inserted.
 /// Re-delivered spans are written once: the COPY goes straight into telemetry.spans and, only when it
 /// hits a span that is already there, the transaction starts over through a staging table and
 /// <c>INSERT ... ON CONFLICT DO NOTHING</c>, so the common case pays for one write, not two.
@@ -136,6 +137,8 @@ internal sealed class SpanBatchWriter(NpgsqlDataSource dataSource, SpanStorage s
                     SessionRollup.AddTo(batch, traces);
                     batch.BatchCommands.Add(TracesCommand(traces));
                 }
+
+                LlmRollup.AddTo(batch, inserted);
 
                 if (batch.BatchCommands.Count > 0)
                 {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
 using Trulayer.AppHost.Run;
+using Trulayer.Load.Seed;
 using Trulayer.ServiceDefaults.Kafka;
 using Trulayer.Workload.Load;
 
@@ -89,6 +90,19 @@ internal static class LoadCommands
     private static readonly Option<double> LegitimateRate = new("--legit-rate") { Description = "Requests per second of the legitimate client (GenAI batches)", DefaultValueFactory = _ => 20 };
     private static readonly Option<int> LegitimateSpans = new("--legit-spans") { Description = "Spans per request of the legitimate client", DefaultValueFactory = _ => 100 };
 
+    private static readonly Option<long> SeedSpans = new("--spans", "-n") { Description = "Spans to write", DefaultValueFactory = _ => 10_000_000 };
+    private static readonly Option<double> SeedDays = new("--days") { Description = "Days back from now the spans are spread over", DefaultValueFactory = _ => 30 };
+    private static readonly Option<int> SeedValue = new("--seed") { Description = "Seed of the generator (the same seed writes the same traces)", DefaultValueFactory = _ => 16 };
+    private static readonly Option<long> SeedMaxLag = new("--max-lag")
+    {
+        Description = "Most records the processor may have to catch up on before producing pauses (the dev broker drops the oldest past 5 MiB a partition)",
+        DefaultValueFactory = _ => 4000,
+    };
+
+    private static readonly Option<int> BenchWarm = new("--warm") { Description = "Unmeasured runs of each query first", DefaultValueFactory = _ => 3 };
+    private static readonly Option<int> BenchRuns = new("--runs") { Description = "Measured runs of each query", DefaultValueFactory = _ => 20 };
+    private static readonly Option<string> BenchRole = new("--role") { Description = "The dev session (dev.json's sessions) the queries are sent with", DefaultValueFactory = _ => "viewer" };
+
     public static RootCommand Create()
     {
         var root = new RootCommand("Trulayer load: drives a running stack through the gateway, then counts what it stored.");
@@ -109,6 +123,16 @@ internal static class LoadCommands
             LegitimateRate, LegitimateSpans, Report]);
         flood.SetAction((parse, cancellationToken) => FloodAsync(parse, cancellationToken));
         root.Subcommands.Add(flood);
+
+        var seed = new Command("seed", "Issue 16's data: --spans spans over the last --days days the way production looks (sessions, a thousand users, a dozen models), through Kafka and the processor");
+        AddOptions(seed, [StateDirectory, Project, Kafka, Topic, Group, SeedSpans, SeedDays, SeedValue, SeedMaxLag, Report]);
+        seed.SetAction((parse, cancellationToken) => SeedAsync(parse, cancellationToken));
+        root.Subcommands.Add(seed);
+
+        var query = new Command("query", "Issue 16's query benchmark: the trace list, sessions, analytics and span search over the seeded window, warm, p95 per query");
+        AddOptions(query, [StateDirectory, Gateway, Project, SeedDays, BenchWarm, BenchRuns, BenchRole, Report]);
+        query.SetAction((parse, cancellationToken) => QueryAsync(parse, cancellationToken));
+        root.Subcommands.Add(query);
         return root;
     }
 
@@ -197,6 +221,66 @@ internal static class LoadCommands
         report.Print(AnsiConsole.Console);
         AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(Path.GetFullPath(path))}[/]");
         return 0;
+    }
+
+    private static async Task<int> SeedAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        var dev = DevInfo.Read(parse.GetValue(StateDirectory)!) ?? new DevInfo();
+        if ((parse.GetValue(Kafka) ?? dev.Kafka) is not { } kafka || !Guid.TryParse(parse.GetValue(Project) ?? dev.ProjectId, out var project))
+        {
+            AnsiConsole.MarkupLine("[red]trulayer-load seed: no Kafka or project: start a stack with ./run.sh, or pass --kafka and --project[/]");
+            return 2;
+        }
+
+        var settings = new SeedSettings(parse.GetValue(SeedSpans), parse.GetValue(SeedDays), project, kafka, parse.GetValue(Topic)!, parse.GetValue(Group)!,
+            parse.GetValue(SeedValue), parse.GetValue(SeedMaxLag));
+        var (spans, records, took) = await new SeedRun(settings, AnsiConsole.Console).RunAsync(cancellationToken);
+        var report = new
+        {
+            machine = $"{Environment.MachineName} ({Environment.ProcessorCount} cores, load average {LoadAverage()})",
+            at = DateTimeOffset.UtcNow,
+            spans,
+            traces = records,
+            days = settings.Days,
+            project,
+            seconds = Math.Round(took.TotalSeconds, 1),
+            spansPerSecond = Math.Round(spans / took.TotalSeconds),
+        };
+        WriteJson(parse, "seed", report);
+        AnsiConsole.MarkupLine($"seeded {spans:N0} spans in {records:N0} traces over {settings.Days} days in {took.TotalSeconds:N0} s ({spans / took.TotalSeconds:N0} spans/s), all stored");
+        return 0;
+    }
+
+    private static async Task<int> QueryAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        var dev = DevInfo.Read(parse.GetValue(StateDirectory)!) ?? new DevInfo();
+        var role = parse.GetValue(BenchRole)!;
+        if ((parse.GetValue(Gateway) ?? dev.Gateway) is not { } gateway || dev.Sessions?.GetValueOrDefault(role) is not { } session
+            || !Guid.TryParse(parse.GetValue(Project) ?? dev.ProjectId, out var project))
+        {
+            AnsiConsole.MarkupLine($"[red]trulayer-load query: no gateway, {Markup.Escape(role)} session or project in dev.json: start a stack with ./run.sh[/]");
+            return 2;
+        }
+
+        var load = LoadAverage();
+        var queries = QueryBench.Queries(project, parse.GetValue(SeedDays), DateTimeOffset.UtcNow);
+        var results = await new QueryBench(new Uri(gateway), session, AnsiConsole.Console).RunAsync(queries, parse.GetValue(BenchWarm), parse.GetValue(BenchRuns), cancellationToken);
+        WriteJson(parse, "query", new
+        {
+            machine = $"{Environment.MachineName} ({Environment.ProcessorCount} cores, load average {load} before, {LoadAverage()} after)",
+            at = DateTimeOffset.UtcNow,
+            project,
+            results,
+        });
+        return 0;
+    }
+
+    private static void WriteJson(ParseResult parse, string command, object report)
+    {
+        var path = parse.GetValue(Report) ?? Path.Combine("artifacts", "load", $"{command}-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(report, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        AnsiConsole.MarkupLine($"report: [bold]{Markup.Escape(Path.GetFullPath(path))}[/]");
     }
 
     private static int Finish(ParseResult parse, string command, IReadOnlyList<PhaseReport> phases)

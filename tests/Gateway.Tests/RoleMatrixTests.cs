@@ -47,6 +47,7 @@ public sealed class RoleMatrixTests(GatewayStack stack)
         ["GET /v1/spans"] = ("spans", [A, A, A, F, U]),
         ["GET /v1/sessions"] = ("sessions", [A, A, A, F, U]),
         ["GET /v1/sessions/{sessionId}"] = ("session-traces", [A, A, A, F, U]),
+        ["GET /v1/analytics/llm"] = ("analytics-llm", [A, A, A, F, U]),
         ["GET /v1/session"] = ("session", [A, A, A, F, U]),
         ["GET /v1/organizations"] = ("organizations", [A, A, A, F, U]),
         ["POST /v1/organizations"] = ("organizations", [A, A, A, F, U]),
@@ -176,6 +177,9 @@ public sealed class RoleMatrixTests(GatewayStack stack)
                 break;
             case "GET /v1/sessions/{sessionId}":
                 response = await stack.SendAsync(HttpMethod.Get, $"/v1/sessions/s-{unique}?project_id={stack.DevProject}", credential);
+                break;
+            case "GET /v1/analytics/llm":
+                response = await stack.SendAsync(HttpMethod.Get, $"/v1/analytics/llm?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&project_id={stack.DevProject}", credential);
                 break;
             case "GET /v1/otlp/export":
                 response = await stack.SendAsync(HttpMethod.Get, $"/v1/otlp/export?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z&project_id={stack.DevProject}", credential);

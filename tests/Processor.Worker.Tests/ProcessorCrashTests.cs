@@ -101,6 +101,9 @@ public sealed class ProcessorCrashTests : IAsyncLifetime
         Assert.Equal(100, await Count(db, $"SELECT count(*) FROM telemetry.traces WHERE project_id = '{project}' AND span_count = 100"));
         Assert.Equal(spans.SelectMany(s => s.Attributes).Where(a => a.Key == "gen_ai.usage.output_tokens").Sum(a => a.Value.IntValue),
             await Count(db, $"SELECT sum(output_tokens) FROM telemetry.traces WHERE project_id = '{project}'"));
+        Assert.Equal(await Count(db, $"SELECT count(*) FROM telemetry.spans WHERE project_id = '{project}' AND span_type IN ('LLM', 'EMBEDDING')"),
+            await LlmUsageFacts.CallsAsync(db, project));
+        Assert.Equal(0, await LlmUsageFacts.MismatchesAsync(db, project));
     }
 
     [Fact]

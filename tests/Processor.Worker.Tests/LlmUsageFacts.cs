@@ -1,0 +1,61 @@
+using Npgsql;
+
+namespace Trulayer.Processor.Tests;
+
+/// <summary>The usage rollups of a project checked against an aggregate over its stored spans (migration 0007).</summary>
+internal static class LlmUsageFacts
+{
+    private const string Sums = """
+        count(*) AS calls, count(*) FILTER (WHERE status_code = 2) AS errors,
+        coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
+        coalesce(sum(cache_read_tokens), 0) AS cache_read_tokens, coalesce(sum(cache_creation_tokens), 0) AS cache_creation_tokens,
+        coalesce(sum(reasoning_tokens), 0) AS reasoning_tokens, coalesce(sum(cost_micros), 0) AS cost_micros
+        """;
+
+    private const string Compared =
+        "(s.calls, s.errors, s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_creation_tokens, s.reasoning_tokens, s.cost_micros, s.calls) IS DISTINCT FROM " +
+        "(r.calls, r.errors, r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_creation_tokens, r.reasoning_tokens, r.cost_micros, r.sketched)";
+
+    /// <summary>
+    /// Rollup rows (minute, hour, hour by model) that differ from the same aggregate over the project's stored model calls,
+    /// or exist on one side only; a sketch whose counts do not add up to its calls counts as differing.
+    /// </summary>
+    public static async Task<long> MismatchesAsync(NpgsqlDataSource db, Guid project)
+    {
+        var minute = $"""
+            SELECT count(*) FROM (
+                SELECT date_trunc('minute', start_time, 'UTC') AS bucket, coalesce(response_model, request_model, '') AS model,
+                       coalesce(llm_system, '') AS provider, coalesce(service_name, '') AS service, span_type, coalesce(user_id, '') AS user_id, {Sums}
+                FROM telemetry.spans WHERE project_id = '{project}' AND span_type IN ('LLM', 'EMBEDDING') GROUP BY 1, 2, 3, 4, 5, 6) s
+            FULL JOIN (SELECT *, (SELECT sum(x & 1099511627775) FROM unnest(latency) x) AS sketched
+                       FROM telemetry.llm_usage_minute WHERE project_id = '{project}') r
+                USING (bucket, model, provider, service, span_type, user_id)
+            WHERE {Compared}
+            """;
+        var hour = $"""
+            SELECT count(*) FROM (
+                SELECT date_trunc('hour', start_time, 'UTC') AS bucket, coalesce(response_model, request_model, '') AS model,
+                       coalesce(llm_system, '') AS provider, coalesce(service_name, '') AS service, span_type, {Sums}
+                FROM telemetry.spans WHERE project_id = '{project}' AND span_type IN ('LLM', 'EMBEDDING') GROUP BY 1, 2, 3, 4, 5) s
+            FULL JOIN (SELECT *, (SELECT sum(x & 1099511627775) FROM unnest(latency) x) AS sketched
+                       FROM telemetry.llm_usage_hour WHERE project_id = '{project}') r
+                USING (bucket, model, provider, service, span_type)
+            WHERE {Compared}
+            """;
+        var hourByModel = $"""
+            SELECT count(*) FROM (
+                SELECT date_trunc('hour', start_time, 'UTC') AS bucket, coalesce(response_model, request_model, '') AS model,
+                       coalesce(llm_system, '') AS provider, span_type, {Sums}
+                FROM telemetry.spans WHERE project_id = '{project}' AND span_type IN ('LLM', 'EMBEDDING') GROUP BY 1, 2, 3, 4) s
+            FULL JOIN (SELECT *, (SELECT sum(x & 1099511627775) FROM unnest(latency) x) AS sketched
+                       FROM telemetry.llm_usage_hour_model WHERE project_id = '{project}') r
+                USING (bucket, model, provider, span_type)
+            WHERE {Compared}
+            """;
+        return await ProcessorHost.CountAsync(db, minute) + await ProcessorHost.CountAsync(db, hour) + await ProcessorHost.CountAsync(db, hourByModel);
+    }
+
+    /// <summary>The calls the minute rollup holds for the project.</summary>
+    public static Task<long> CallsAsync(NpgsqlDataSource db, Guid project)
+        => ProcessorHost.CountAsync(db, $"SELECT coalesce(sum(calls), 0) FROM telemetry.llm_usage_minute WHERE project_id = '{project}'");
+}
