@@ -124,6 +124,7 @@ public static class DashboardApiExtensions
         services.AddScoped<ApiHttp>();
         services.AddScoped<SessionClient>();
         services.AddScoped<TracesClient>();
+        services.AddScoped<SessionsClient>();
         services.AddScoped<ApiKeysClient>();
         services.AddScoped<MembersClient>();
         services.AddScoped<AuditLogClient>();
