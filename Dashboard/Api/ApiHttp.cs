@@ -125,6 +125,7 @@ public static class DashboardApiExtensions
         services.AddScoped<SessionClient>();
         services.AddScoped<TracesClient>();
         services.AddScoped<SessionsClient>();
+        services.AddScoped<SpansClient>();
         services.AddScoped<ApiKeysClient>();
         services.AddScoped<MembersClient>();
         services.AddScoped<AuditLogClient>();
