@@ -126,6 +126,7 @@ public static class DashboardApiExtensions
         services.AddScoped<TracesClient>();
         services.AddScoped<SessionsClient>();
         services.AddScoped<SpansClient>();
+        services.AddScoped<AnalyticsClient>();
         services.AddScoped<ApiKeysClient>();
         services.AddScoped<MembersClient>();
         services.AddScoped<AuditLogClient>();
