@@ -127,6 +127,7 @@ public static class DashboardApiExtensions
         services.AddScoped<SessionsClient>();
         services.AddScoped<SpansClient>();
         services.AddScoped<AnalyticsClient>();
+        services.AddScoped<ModelPricesClient>();
         services.AddScoped<ApiKeysClient>();
         services.AddScoped<MembersClient>();
         services.AddScoped<AuditLogClient>();
