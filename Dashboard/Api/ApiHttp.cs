@@ -128,6 +128,7 @@ public static class DashboardApiExtensions
         services.AddScoped<SpansClient>();
         services.AddScoped<AnalyticsClient>();
         services.AddScoped<ModelPricesClient>();
+        services.AddScoped<DeadLettersClient>();
         services.AddScoped<ApiKeysClient>();
         services.AddScoped<MembersClient>();
         services.AddScoped<AuditLogClient>();

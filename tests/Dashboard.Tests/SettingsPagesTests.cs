@@ -1,4 +1,5 @@
 using Microsoft.Playwright;
+using Npgsql;
 using static Microsoft.Playwright.Assertions;
 
 namespace Trulayer.Dashboard.Tests;
@@ -46,5 +47,53 @@ public sealed class SettingsPagesTests(DashboardStack stack)
         await row.GetByRole(AriaRole.Button, new() { Name = $"Delete price of {model}" }).ClickAsync();
         await Expect(row).ToHaveCountAsync(0);
         await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task DeadLetter_RefusedByTheDatabase_IsShownToAViewer_AndReplayedByTheOwnerOnceFixed()
+    {
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var constraint = $"dashboard_refuse_{run}";
+        var model = "refused-" + run;
+        await using var db = NpgsqlDataSource.Create(stack.App.GetConnectionString("postgres"));
+        // PostgreSQL refuses this trace's rows while the constraint stands (the chat span is named "chat <model>"):
+        // the processor keeps the record as a dead letter; once the constraint is gone, a replay stores it.
+        await ExecuteAsync(db, $"ALTER TABLE telemetry.spans ADD CONSTRAINT {constraint} CHECK (name <> 'chat {model}')");
+        try
+        {
+            await stack.SendGenAiTraceAsync("Refuse me " + run, "Refused.", model);
+            var viewer = await stack.SignInAsync("viewer");
+            await viewer.GetByRole(AriaRole.Link, new() { Name = "Settings" }).ClickAsync();
+            var viewerDlq = viewer.GetByRole(AriaRole.Region, new() { Name = "Dead letters" });
+            var viewerRow = viewerDlq.GetByRole(AriaRole.Row).Filter(new() { HasText = constraint });
+            await DashboardStack.UntilAsync(viewer.GetByRole(AriaRole.Link, new() { Name = "Settings" }), viewerRow, "open");
+            await Expect(viewerRow.GetByRole(AriaRole.Button, new() { NameRegex = new System.Text.RegularExpressions.Regex("^(Replay|Discard)") })).ToHaveCountAsync(0);
+            await viewerRow.GetByRole(AriaRole.Button, new() { NameRegex = new System.Text.RegularExpressions.Regex("^Show dead letter") }).ClickAsync();
+            var shown = viewerDlq.GetByRole(AriaRole.Region, new() { NameRegex = new System.Text.RegularExpressions.Regex("^Dead letter ") });
+            await Expect(shown.GetByLabel("The record as OTLP/JSON")).ToContainTextAsync("chat " + model);
+            await DashboardStack.ScreenshotAsync(viewer, "settings-dead-letters-viewer");
+            await DashboardStack.AssertAccessibleAsync(viewer, "settings page with a dead letter (viewer)");
+            await viewer.Context.CloseAsync();
+        }
+        finally
+        {
+            await ExecuteAsync(db, $"ALTER TABLE telemetry.spans DROP CONSTRAINT IF EXISTS {constraint}");
+        }
+
+        var owner = await stack.SignInAsync("owner");
+        await owner.GetByRole(AriaRole.Link, new() { Name = "Settings" }).ClickAsync();
+        var row = owner.GetByRole(AriaRole.Region, new() { Name = "Dead letters" }).GetByRole(AriaRole.Row).Filter(new() { HasText = constraint });
+        await row.GetByRole(AriaRole.Button, new() { NameRegex = new System.Text.RegularExpressions.Regex("^Replay dead letter") }).ClickAsync();
+        await Expect(row).ToContainTextAsync("replayed");
+        await Expect(row).ToContainTextAsync("stored: 3 spans new");
+        await Expect(row.GetByRole(AriaRole.Button, new() { NameRegex = new System.Text.RegularExpressions.Regex("^(Replay|Discard)") })).ToHaveCountAsync(0);
+        await DashboardStack.ScreenshotAsync(owner, "settings-dead-letters-owner");
+        await owner.Context.CloseAsync();
+    }
+
+    private static async Task ExecuteAsync(NpgsqlDataSource db, string sql)
+    {
+        await using var command = db.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync();
     }
 }
