@@ -93,7 +93,8 @@ public sealed class DashboardStack : StackFixture
     {
         var page = await NewPageAsync();
         await page.GotoAsync("/sign-in");
-        await page.GetByRole(AriaRole.Button, new() { Name = $"Sign in as {role}" }).ClickAsync();
+        // The first visit after the stack starts downloads and compiles the app: on a loaded machine that alone can take 30 s.
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Sign in as {role}" }).ClickAsync(new() { Timeout = 90_000 });
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Traces", Level = 1 })).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByText($"dev-{role}")).ToBeVisibleAsync();
         return page;
