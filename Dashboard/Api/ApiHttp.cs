@@ -124,6 +124,11 @@ public static class DashboardApiExtensions
         services.AddScoped<ApiHttp>();
         services.AddScoped<SessionClient>();
         services.AddScoped<TracesClient>();
+        services.AddScoped<SessionsClient>();
+        services.AddScoped<SpansClient>();
+        services.AddScoped<AnalyticsClient>();
+        services.AddScoped<ModelPricesClient>();
+        services.AddScoped<DeadLettersClient>();
         services.AddScoped<ApiKeysClient>();
         services.AddScoped<MembersClient>();
         services.AddScoped<AuditLogClient>();

@@ -12,6 +12,12 @@ public sealed record SessionInfo(string? UserId, SessionOrganization? Organizati
 
     /// <summary>Only an owner adds, changes or removes members.</summary>
     public bool CanManageMembers => Role is Roles.Owner;
+
+    /// <summary>Owner and member add, replace and delete the organization's model prices (the processor's access table).</summary>
+    public bool CanEditPrices => Role is Roles.Owner or Roles.Member;
+
+    /// <summary>Only an owner replays or discards a dead letter.</summary>
+    public bool CanResolveDeadLetters => Role is Roles.Owner;
 }
 
 public static class Roles

@@ -18,18 +18,22 @@ public sealed record TraceQuery(
     public string ToQueryString(string? cursor)
     {
         var query = new StringBuilder($"limit={Limit}");
-        Add(query, "project_id", ProjectId);
-        Add(query, "from", From?.ToString("O"));
-        Add(query, "to", To?.ToString("O"));
-        Add(query, "service", Service);
-        Add(query, "model", Model);
-        Add(query, "status", Status);
-        Add(query, "q", NamePrefix);
-        Add(query, "cursor", cursor);
+        QueryString.Add(query, "project_id", ProjectId);
+        QueryString.Add(query, "from", From?.ToString("O"));
+        QueryString.Add(query, "to", To?.ToString("O"));
+        QueryString.Add(query, "service", Service);
+        QueryString.Add(query, "model", Model);
+        QueryString.Add(query, "status", Status);
+        QueryString.Add(query, "q", NamePrefix);
+        QueryString.Add(query, "cursor", cursor);
         return query.ToString();
     }
+}
 
-    private static void Add(StringBuilder query, string name, string? value)
+/// <summary>How a list's filters become query parameters: blank ones are left out, values escaped.</summary>
+public static class QueryString
+{
+    public static void Add(StringBuilder query, string name, string? value)
     {
         if (!string.IsNullOrWhiteSpace(value))
         {

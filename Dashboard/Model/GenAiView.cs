@@ -101,6 +101,9 @@ public sealed record GenAiView(
             output);
     }
 
+    /// <summary>A message list as the query routes give it (semconv messages JSON, else plain text) as chat messages.</summary>
+    public static IReadOnlyList<ChatMessage> Conversation(string? text, string defaultRole) => Messages(null, text, defaultRole);
+
     private static List<ChatMessage> Messages(string? structured, string? plain, string defaultRole)
     {
         if (structured is not null && ParseMessages(structured, defaultRole) is { Count: > 0 } parsed)

@@ -93,10 +93,33 @@ public sealed class DashboardStack : StackFixture
     {
         var page = await NewPageAsync();
         await page.GotoAsync("/sign-in");
-        await page.GetByRole(AriaRole.Button, new() { Name = $"Sign in as {role}" }).ClickAsync();
+        // The first visit after the stack starts downloads and compiles the app: on a loaded machine that alone can take 30 s.
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Sign in as {role}" }).ClickAsync(new() { Timeout = 90_000 });
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Traces", Level = 1 })).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByText($"dev-{role}")).ToBeVisibleAsync();
         return page;
+    }
+
+    /// <summary>
+    /// Clicks <paramref name="apply"/> until <paramref name="row"/> shows <paramref name="text"/>: what a test sent reaches
+    /// the lists within seconds (through Kafka and the processor), and these pages do not refresh themselves.
+    /// </summary>
+    public static async Task UntilAsync(ILocator apply, ILocator row, string text)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            await apply.ClickAsync();
+            try
+            {
+                await Assertions.Expect(row).ToContainTextAsync(text, new() { Timeout = 1_500 });
+                return;
+            }
+            catch (PlaywrightException) when (waited.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                // Not there yet: apply the filters again.
+            }
+        }
     }
 
     public static async Task ScreenshotAsync(IPage page, string name)
@@ -115,7 +138,8 @@ public sealed class DashboardStack : StackFixture
     /// An LLM agent run as an instrumented application sends it, over OTLP/HTTP (JSON) with the dev API key:
     /// a root span, a tool call that failed, and a chat span with gen_ai.* usage and its messages.
     /// </summary>
-    public async Task<(string TraceId, string RootName, string ChatSpanId)> SendGenAiTraceAsync(string prompt, string completion, string model)
+    public async Task<(string TraceId, string RootName, string ChatSpanId)> SendGenAiTraceAsync(
+        string prompt, string completion, string model, string? sessionId = null, string? userId = null)
     {
         var traceId = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
         var rootId = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()[..8]);
@@ -130,6 +154,17 @@ public sealed class DashboardStack : StackFixture
             new { role = "system", parts = new[] { new { type = "text", content = "You are a support agent." } } },
             new { role = "user", parts = new[] { new { type = "text", content = prompt } } },
         });
+        var rootAttributes = new List<object>();
+        if (sessionId is not null)
+        {
+            rootAttributes.Add(Text("session.id", sessionId));
+        }
+
+        if (userId is not null)
+        {
+            rootAttributes.Add(Text("user.id", userId));
+        }
+
         var output = JsonSerializer.Serialize(new[] { new { role = "assistant", parts = new[] { new { type = "text", content = completion } }, finish_reason = "stop" } });
         var body = new
         {
@@ -145,7 +180,7 @@ public sealed class DashboardStack : StackFixture
                             scope = new { name = "trulayer.dashboard.tests", version = "1.0" },
                             spans = new object[]
                             {
-                                new { traceId, spanId = rootId, name = rootName, kind = 1, startTimeUnixNano = start.ToString(), endTimeUnixNano = (start + 1_500_000_000).ToString(), attributes = Array.Empty<object>(), status = new { code = 1 } },
+                                new { traceId, spanId = rootId, name = rootName, kind = 1, startTimeUnixNano = start.ToString(), endTimeUnixNano = (start + 1_500_000_000).ToString(), attributes = rootAttributes, status = new { code = 1 } },
                                 new
                                 {
                                     traceId, spanId = chatId, parentSpanId = rootId, name = "chat " + model, kind = 3,
