@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Npgsql;
 using NpgsqlTypes;
 using OpenTelemetry.Proto.Logs.V1;
@@ -21,8 +20,16 @@ namespace Trulayer.Processor.Storage;
 /// </remarks>
 internal static class EventContent
 {
-    /// <summary>The advisory lock class of these locks (the two-key form, apart from every single-key lock).</summary>
-    private const int LockClass = 1718;
+    /// <summary>
+    /// A transaction lock per span, taken in key order; the key is derived in SQL from the span's ids under a
+    /// prefix of its own, as <see cref="SessionRollup"/> derives the keys of the traces it locks.
+    /// </summary>
+    private const string LockSpansSql = """
+        SELECT pg_advisory_xact_lock(k)
+        FROM (SELECT DISTINCT hashtextextended('telemetry.spans ' || p::text || ' ' || t::text || ' ' || s::text, 0) AS k
+              FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS x(p, t, s)) keys
+        ORDER BY k
+        """;
 
     private static readonly string EventNames = string.Join(", ", new[]
     {
@@ -86,19 +93,23 @@ internal static class EventContent
             return 0;
         }
 
-        using (var locks = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1, k) FROM (SELECT DISTINCT unnest($2::int[]) AS k ORDER BY k) AS keys", connection, transaction))
+        NpgsqlParameter[] Keys() =>
+        [
+            SpanBatchWriter.Array(spans.Select(s => s.ProjectId), NpgsqlDbType.Uuid),
+            SpanBatchWriter.Array(spans.Select(s => s.TraceId), NpgsqlDbType.Uuid),
+            SpanBatchWriter.Array(spans.Select(s => s.SpanId), NpgsqlDbType.Bigint),
+        ];
+
+        using (var locks = new NpgsqlCommand(LockSpansSql, connection, transaction))
         {
-            locks.Parameters.Add(new() { Value = LockClass, NpgsqlDbType = NpgsqlDbType.Integer });
-            locks.Parameters.Add(SpanBatchWriter.Array(spans.Select(LockKey), NpgsqlDbType.Integer));
+            locks.Parameters.AddRange(Keys());
             locks.ExecuteNonQuery();
         }
 
         var events = new Dictionary<SpanRef, List<LogRecord>>();
         using (var select = new NpgsqlCommand(eventsSql, connection, transaction))
         {
-            select.Parameters.Add(SpanBatchWriter.Array(spans.Select(s => s.ProjectId), NpgsqlDbType.Uuid));
-            select.Parameters.Add(SpanBatchWriter.Array(spans.Select(s => s.TraceId), NpgsqlDbType.Uuid));
-            select.Parameters.Add(SpanBatchWriter.Array(spans.Select(s => s.SpanId), NpgsqlDbType.Bigint));
+            select.Parameters.AddRange(Keys());
             using var reader = select.ExecuteReader();
             while (reader.Read())
             {
@@ -134,17 +145,5 @@ internal static class EventContent
         update.Parameters.Add(SpanBatchWriter.Array(filled.Select(f => f.Input), NpgsqlDbType.Text));
         update.Parameters.Add(SpanBatchWriter.Array(filled.Select(f => f.Output), NpgsqlDbType.Text));
         return update.ExecuteNonQuery();
-    }
-
-    /// <summary>A span's lock key: its ids folded to 32 bits (two spans that share one wait for each other, nothing worse).</summary>
-    private static int LockKey(SpanRef span)
-    {
-        Span<byte> bytes = stackalloc byte[16];
-        span.ProjectId.TryWriteBytes(bytes);
-        var project = BinaryPrimitives.ReadInt64LittleEndian(bytes) ^ BinaryPrimitives.ReadInt64LittleEndian(bytes[8..]);
-        span.TraceId.TryWriteBytes(bytes);
-        var trace = BinaryPrimitives.ReadInt64LittleEndian(bytes) ^ BinaryPrimitives.ReadInt64LittleEndian(bytes[8..]);
-        var folded = project ^ trace ^ span.SpanId;
-        return (int)(folded ^ (folded >> 32));
     }
 }
