@@ -141,22 +141,7 @@ public sealed class ContentPolicyFilter
         }
 
         private static bool IsGenAiEvent(LogRecord record)
-        {
-            var name = record.EventName;
-            if (name.Length == 0)
-            {
-                foreach (var attribute in record.Attributes)
-                {
-                    if (attribute.Key == "event.name")
-                    {
-                        name = attribute.Value?.StringValue ?? "";
-                        break;
-                    }
-                }
-            }
-
-            return name.StartsWith("gen_ai.", StringComparison.Ordinal);
-        }
+            => GenAiEventContent.EventName(record)?.StartsWith("gen_ai.", StringComparison.Ordinal) == true;
 
         /// <summary>Drops or redacts the content attributes of a list; whether it had any.</summary>
         private bool Attributes(RepeatedField<KeyValue> attributes)

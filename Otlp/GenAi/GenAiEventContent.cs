@@ -24,6 +24,9 @@ public static class GenAiEventContent
     private static readonly HashSet<string> MessageEvents =
         ["gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message", "gen_ai.tool.message", "gen_ai.choice"];
 
+    /// <summary>The names of the events that carry a span's content.</summary>
+    public static IEnumerable<string> ContentEvents => MessageEvents.Append(OperationDetails);
+
     /// <summary>Whether a record named <paramref name="eventName"/> carries a span's content.</summary>
     public static bool IsContentEvent(string? eventName) => eventName is not null && (eventName == OperationDetails || MessageEvents.Contains(eventName));
 

@@ -31,10 +31,7 @@ internal static class EventContent
         ORDER BY k
         """;
 
-    private static readonly string EventNames = string.Join(", ", new[]
-    {
-        "gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message", "gen_ai.tool.message", "gen_ai.choice", GenAiEventContent.OperationDetails,
-    }.Select(n => $"'{n}'"));
+    private static readonly string EventNames = string.Join(", ", GenAiEventContent.ContentEvents.Order(StringComparer.Ordinal).Select(n => $"'{n}'"));
 
     private static readonly string EventsSql = $"""
         SELECT l.project_id, l.trace_id, l.span_id, l.otlp
