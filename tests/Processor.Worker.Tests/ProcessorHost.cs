@@ -52,6 +52,17 @@ internal sealed class ProcessorHost(string connectionString, string bootstrapSer
     }
 
     /// <summary>Waits until the group has committed everything the spans topic holds.</summary>
+    /// <summary>Waits until this processor owns partitions (it joined its group and the rebalance gave it some), so what is sent next reaches it too.</summary>
+    public async Task WaitUntilAssignedAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!Logs.GetSnapshot().Any(r => System.Text.RegularExpressions.Regex.IsMatch(r.Message, "^Assigned [1-9]")))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the processor was never assigned a partition");
+            await Task.Delay(100);
+        }
+    }
+
     public static async Task WaitUntilDrainedAsync(KafkaFixture kafka, string? topic = null, TimeSpan? timeout = null)
     {
         using var reader = new Trulayer.ServiceDefaults.Kafka.ConsumerLagReader(kafka.CreateClientFactory(), topic);

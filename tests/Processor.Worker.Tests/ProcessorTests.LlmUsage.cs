@@ -96,6 +96,8 @@ public sealed partial class ProcessorTests
             ["Kafka:LogsDeadLetterTopic"] = fixture.LogsDeadLetterTopic,
             ["Processor:BatchMaxSpans"] = "500",
         }).Start();
+        // Both in the group before anything is sent: each owns partitions, so both write.
+        await second.WaitUntilAssignedAsync();
         using var firstWrote = new CounterListener(fixture.Host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), "trulayer.processor.spans.written");
         using var secondWrote = new CounterListener(second.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), "trulayer.processor.spans.written");
 
