@@ -30,6 +30,9 @@ public static class SpanBatchComposer
     private const int ResourceSpansScopeSpans = 2;
     private const int ScopeSpansSpans = 2;
 
+    // ScopeSpans.spans and ScopeLogs.log_records alike: field 2, length-delimited.
+    private const byte SpansTag = (ScopeSpansSpans << 3) | 2;
+
     // A wrapper (ResourceSpans or ScopeSpans) costs its tag and at most 5 bytes of length.
     private const int WrapperOverhead = 1 + ProtoWire.MaxVarint32Bytes;
 
@@ -203,8 +206,31 @@ public static class SpanBatchComposer
                     while (spanAt < _spans.Count && spans[_spans[spanAt]].Scope == scope)
                     {
                         ref readonly var span = ref spans[_spans[spanAt++]];
-                        var bytes = span.Rewritten is { } rewritten ? rewritten : payload.Slice(span.Start, span.Length);
-                        at += ProtoWire.WriteLengthDelimited(output[at..], ScopeSpansSpans, bytes);
+                        if (span.Rewritten is { } rewritten)
+                        {
+                            at += ProtoWire.WriteLengthDelimited(output[at..], ScopeSpansSpans, rewritten);
+                            continue;
+                        }
+
+                        // Items that follow one another in the request (a trace's spans or log records sent
+                        // together, as SDKs batch them) are copied as one block, tags and lengths included.
+                        var runStart = FieldStart(payload, span);
+                        if (runStart < 0)
+                        {
+                            at += ProtoWire.WriteLengthDelimited(output[at..], ScopeSpansSpans, payload.Slice(span.Start, span.Length));
+                            continue;
+                        }
+
+                        var runEnd = span.Start + span.Length;
+                        while (spanAt < _spans.Count && spans[_spans[spanAt]] is { Rewritten: null } next && next.Scope == scope
+                               && next.Start - HeaderSize(next.Length) == runEnd)
+                        {
+                            runEnd = next.Start + next.Length;
+                            spanAt++;
+                        }
+
+                        payload[runStart..runEnd].CopyTo(output[at..]);
+                        at += runEnd - runStart;
                     }
                 }
             }
@@ -223,6 +249,25 @@ public static class SpanBatchComposer
             _spans.Clear();
             return record;
         }
+
+        /// <summary>
+        /// Where <paramref name="span"/>'s field (tag, length, bytes) starts in the request, when its tag and
+        /// length there are exactly the ones this composer would write (the shortest encoding; a sender may pad
+        /// a length varint, which is then rewritten); else -1. A padded length's first byte is a continuation
+        /// byte (high bit set), never the tag.
+        /// </summary>
+        private static int FieldStart(ReadOnlySpan<byte> payload, in ScannedExport.SpanEntry span)
+        {
+            var start = span.Start - HeaderSize(span.Length);
+            return start >= 0 && payload[start] == SpansTag ? start : -1;
+        }
+
+        /// <summary>
+        /// The shortest tag and length of a spans (log_records) field of <paramref name="length"/> bytes. An item
+        /// that starts this far after the previous one's end has exactly that header (a longer one, or another
+        /// field between them, would put it further).
+        /// </summary>
+        private static int HeaderSize(int length) => ProtoWire.LengthDelimitedFieldSize(ScopeSpansSpans, length) - length;
 
         private int CopyHeader(ReadOnlySpan<byte> payload, ScannedExport.Header header, Span<byte> output)
         {
