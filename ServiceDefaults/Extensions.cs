@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -56,6 +57,11 @@ public static class Extensions
         // Error messages quote what was wrong ('text/plain', "zz"): keep them readable rather than \u0027-escaped.
         // The APIs answer JSON that is never embedded in HTML, where relaxed escaping would matter.
         builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+
+        if (builder.Configuration.GetValue(IdleMemoryTrimmer.EnabledKey, defaultValue: true))
+        {
+            builder.Services.AddHostedService<IdleMemoryTrimmer>();
+        }
 
         if (int.TryParse(builder.Configuration[ParentProcessWatchdog.EnvironmentVariable], NumberStyles.None, CultureInfo.InvariantCulture, out var parentPid))
         {
