@@ -18,7 +18,15 @@ public static class LlmAnalyticsApi
 
     public static IEndpointRouteBuilder MapLlmAnalyticsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet(Path, GetAsync).RequireAuthorization(ExportApi.PolicyName);
+        app.MapGet(Path, GetAsync).RequireAuthorization(ExportApi.PolicyName).WithQueryParameters(
+            DocumentedParameters.From("Model calls that start", required: true, "; widened to whole buckets"),
+            DocumentedParameters.To("Model calls that start", required: true, "; widened to whole buckets"),
+            new(LlmAnalyticsQuery.IntervalParameter, $"The bucket width: {string.Join(", ", AnalyticsInterval.All.Select(i => i.Name))}; without it the finest that gives at most 360 buckets; at most {LlmAnalyticsQuery.MaxBuckets} buckets"),
+            new(LlmAnalyticsQuery.GroupByParameter, $"What each bucket is grouped by: {string.Join(", ", LlmAnalyticsQuery.Groups.Keys)}; without it one series"),
+            DocumentedParameters.ProjectId,
+            new("model", "Model calls of this model (the response model, else the request model), exactly"),
+            new("service", "Model calls of this service.name, exactly"),
+            new("user_id", "Model calls of this user, exactly"));
         return app;
     }
 

@@ -20,7 +20,7 @@ internal sealed class UsageSums
     public long CostMicros { get; private set; }
     public LatencyHistogram Latency { get; } = new();
 
-    /// <summary>Adds one rollup row: its eight counters from column <paramref name="first"/> on, then its sketch.</summary>
+    /// <summary>Adds one rollup row: its eight counters from column <paramref name="first"/> on, then its sketch (bigint[] per minute, bytea per hour).</summary>
     public void Add(NpgsqlDataReader reader, int first)
     {
         Calls = Saturating(Calls, reader.GetInt64(first));
@@ -31,7 +31,15 @@ internal sealed class UsageSums
         CacheCreationTokens = Saturating(CacheCreationTokens, reader.GetInt64(first + 5));
         ReasoningTokens = Saturating(ReasoningTokens, reader.GetInt64(first + 6));
         CostMicros = Saturating(CostMicros, reader.GetInt64(first + 7));
-        Latency.AddPacked(reader.GetFieldValue<long[]>(first + 8));
+        var sketch = first + 8;
+        if (reader.GetFieldType(sketch) == typeof(byte[]))
+        {
+            Latency.AddPacked(reader.GetFieldValue<byte[]>(sketch));
+        }
+        else
+        {
+            Latency.AddPacked(reader.GetFieldValue<long[]>(sketch));
+        }
     }
 
     public void Add(UsageSums other)
@@ -57,7 +65,7 @@ internal sealed class UsageSums
 internal sealed record UsageBucket(long StartUnixNanos, string Group, UsageSums Sums);
 
 /// <summary>
-/// Reads the usage rollups the processor writes (migration 0007), the one with the fewest rows that can
+/// Reads the usage rollups the processor writes (migrations 0007 and 0011), the one with the fewest rows that can
 /// answer (<see cref="LlmAnalyticsQuery.Table"/>). PostgreSQL only finds the rows
 /// (a range of the primary key); they are summed into buckets and their sketches merged here, which
 /// costs less than PostgreSQL's grouping of arrays.

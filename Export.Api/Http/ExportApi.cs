@@ -32,9 +32,21 @@ public static class ExportApi
 
     public static IEndpointRouteBuilder MapExportApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet(ExportPath, ExportAsync).RequireAuthorization(PolicyName);
-        app.MapGet(TracesPath, ListTracesAsync).RequireAuthorization(PolicyName);
-        app.MapGet(TracePath, GetTraceAsync).RequireAuthorization(PolicyName);
+        app.MapGet(ExportPath, ExportAsync).RequireAuthorization(PolicyName).WithQueryParameters(DocumentedParameters.Export("Spans that start"));
+        app.MapGet(TracesPath, ListTracesAsync).RequireAuthorization(PolicyName).WithQueryParameters(
+            DocumentedParameters.From("Traces that start", required: false),
+            DocumentedParameters.To("Traces that start", required: false),
+            DocumentedParameters.ProjectId,
+            new("service", "Traces with a span of this service.name, exactly"),
+            new("model", "Traces with a span of this request or response model, exactly"),
+            new("status", "error: traces with an error span; ok: the others"),
+            new("q", "A case-insensitive prefix of the trace's name"),
+            new("session_id", "Traces of this session"),
+            new("user_id", "Traces of this user (the root span's, else the earliest span's)"),
+            DocumentedParameters.Resource,
+            DocumentedParameters.ListLimit,
+            DocumentedParameters.Cursor);
+        app.MapGet(TracePath, GetTraceAsync).RequireAuthorization(PolicyName).WithQueryParameters(DocumentedParameters.OneItem);
         app.MapLogsApi();
         app.MapSpansApi();
         app.MapSessionsApi();

@@ -24,9 +24,18 @@ public static class LogsApi
 
     public static IEndpointRouteBuilder MapLogsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet(ExportPath, ExportAsync).RequireAuthorization(ExportApi.PolicyName);
-        app.MapGet(ListPath, ListAsync).RequireAuthorization(ExportApi.PolicyName);
-        app.MapGet(TraceLogsPath, GetTraceLogsAsync).RequireAuthorization(ExportApi.PolicyName);
+        app.MapGet(ExportPath, ExportAsync).RequireAuthorization(ExportApi.PolicyName).WithQueryParameters(DocumentedParameters.Export("Records whose time is"));
+        app.MapGet(ListPath, ListAsync).RequireAuthorization(ExportApi.PolicyName).WithQueryParameters(
+            DocumentedParameters.From("Records whose time is", required: true),
+            DocumentedParameters.To("Records whose time is", required: true),
+            DocumentedParameters.ProjectId,
+            new("service", "The resource's service.name, exactly"),
+            new("severity", $"A minimum severity: {string.Join(", ", LogSeverity.Names)}"),
+            new("trace_id", "Records of this trace (32 hex digits)"),
+            new("q", "A case-insensitive substring of the body's text"),
+            DocumentedParameters.ListLimit,
+            DocumentedParameters.Cursor);
+        app.MapGet(TraceLogsPath, GetTraceLogsAsync).RequireAuthorization(ExportApi.PolicyName).WithQueryParameters(DocumentedParameters.OneItem);
         return app;
     }
 

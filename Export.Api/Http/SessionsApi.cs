@@ -20,8 +20,14 @@ public static class SessionsApi
 
     public static IEndpointRouteBuilder MapSessionsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet(ListPath, ListAsync).RequireAuthorization(ExportApi.PolicyName);
-        app.MapGet(SessionPath, GetAsync).RequireAuthorization(ExportApi.PolicyName);
+        app.MapGet(ListPath, ListAsync).RequireAuthorization(ExportApi.PolicyName).WithQueryParameters(
+            DocumentedParameters.From("Sessions whose last activity is", required: false),
+            DocumentedParameters.To("Sessions whose last activity is", required: false),
+            DocumentedParameters.ProjectId,
+            new("user_id", "Sessions one of whose traces is this user's"),
+            DocumentedParameters.ListLimit,
+            DocumentedParameters.Cursor);
+        app.MapGet(SessionPath, GetAsync).RequireAuthorization(ExportApi.PolicyName).WithQueryParameters(DocumentedParameters.OneItem);
         return app;
     }
 

@@ -27,8 +27,26 @@ public static class SpansApi
 
     public static IEndpointRouteBuilder MapSpansApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet(TraceSpansPath, GetTraceSpansAsync).RequireAuthorization(ExportApi.PolicyName);
-        app.MapGet(ListPath, ListAsync).RequireAuthorization(ExportApi.PolicyName);
+        app.MapGet(TraceSpansPath, GetTraceSpansAsync).RequireAuthorization(ExportApi.PolicyName).WithQueryParameters(DocumentedParameters.OneItem);
+        app.MapGet(ListPath, ListAsync).RequireAuthorization(ExportApi.PolicyName).WithQueryParameters(
+            DocumentedParameters.From("Spans that start", required: false, "; required unless trace_id names the trace"),
+            DocumentedParameters.To("Spans that start", required: false, "; required unless trace_id names the trace"),
+            DocumentedParameters.ProjectId,
+            new("trace_id", "Spans of this trace (32 hex digits)"),
+            new("type", $"A span type, any case: {string.Join(", ", Types)}"),
+            new("model", "The request or the response model, exactly"),
+            new("provider", "The normalized provider (openai, anthropic, ...)"),
+            new("service", "The resource's service.name, exactly"),
+            new("status", "ok, error or unset"),
+            new("session_id", "The span's session"),
+            new("user_id", "The span's user"),
+            new("min_duration_ms", "Spans at least this long, in milliseconds (fractions allowed)", "number"),
+            new("max_duration_ms", "Spans at most this long, in milliseconds (fractions allowed)", "number"),
+            new("q", "A case-insensitive substring of the span's input or output text"),
+            new(QueryParameters.AttributePrefix + "<key>", "attr.<key>=<value>, the span attribute's key in place of <key> (e.g. attr.customer.tier=gold): its value exactly; several must all match"),
+            DocumentedParameters.Resource,
+            DocumentedParameters.ListLimit,
+            DocumentedParameters.Cursor);
         return app;
     }
 

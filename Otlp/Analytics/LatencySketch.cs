@@ -1,11 +1,14 @@
+using System.Buffers.Binary;
+
 namespace Trulayer.Otlp.Analytics;
 
 /// <summary>
 /// A mergeable latency sketch in the manner of DDSketch: a value x (microseconds) falls in bin
 /// ceil(log_γ x) with γ = (1 + α) / (1 - α), and a bin is reported as 2γⁱ / (γ + 1), which is within
 /// <see cref="RelativeError"/> of every value in it. Sketches merge by adding counts bin by bin, so the
-/// database can merge them by sum. Stored as one <c>bigint[]</c>: each non-empty bin as
-/// <c>bin * 2^40 + count</c>, ascending. Values of 1 µs and less share bin 0, reported as 0.
+/// database can merge them by sum. Stored as each non-empty bin packed as <c>bin * 2^40 + count</c>, ascending:
+/// a <c>bigint[]</c> of them per minute, a <c>bytea</c> of them (8 bytes each, big-endian: <see cref="EntryBytes"/>)
+/// per hour, which PostgreSQL sends as one copy. Values of 1 µs and less share bin 0, reported as 0.
 /// The processor writes sketches (<see cref="Bin"/>), Export.Api reads them (<see cref="Quantile"/>).
 /// </summary>
 public static class LatencySketch
@@ -17,6 +20,9 @@ public static class LatencySketch
     public const int BinShift = 40;
 
     public const long CountMask = (1L << BinShift) - 1;
+
+    /// <summary>The bytes of one packed entry in a bytea sketch.</summary>
+    public const int EntryBytes = sizeof(long);
 
     private static readonly double Gamma = (1 + RelativeError) / (1 - RelativeError);
     private static readonly double LogGamma = Math.Log(Gamma);
@@ -77,6 +83,16 @@ public sealed class LatencyHistogram
     {
         foreach (var entry in packed)
         {
+            Add(LatencySketch.BinOf(entry), LatencySketch.CountOf(entry));
+        }
+    }
+
+    /// <summary>Adds a stored bytea sketch: packed entries of <see cref="LatencySketch.EntryBytes"/> bytes, big-endian.</summary>
+    public void AddPacked(ReadOnlySpan<byte> packed)
+    {
+        for (var at = 0; at + LatencySketch.EntryBytes <= packed.Length; at += LatencySketch.EntryBytes)
+        {
+            var entry = BinaryPrimitives.ReadInt64BigEndian(packed[at..]);
             Add(LatencySketch.BinOf(entry), LatencySketch.CountOf(entry));
         }
     }

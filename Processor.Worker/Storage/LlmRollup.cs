@@ -5,18 +5,22 @@ using Trulayer.Otlp.GenAi;
 
 namespace Trulayer.Processor.Storage;
 
-/// <summary>One rollup table: its name, its bucket width and whether the service and the user are among its dimensions.</summary>
-internal sealed record LlmUsageLevel(string Table, long BucketTicks, bool ByService, bool ByUser)
+/// <summary>
+/// One rollup table: its name, its bucket width, whether the service and the user are among its dimensions,
+/// and whether it keeps its latency sketches as bytea (<see cref="LatencySketch"/>) rather than bigint[].
+/// </summary>
+internal sealed record LlmUsageLevel(string Table, long BucketTicks, bool ByService, bool ByUser, bool SketchAsBytes)
 {
     /// <summary>
     /// Per minute with every dimension, per hour without the user, and per hour without the service and
-    /// the user (what an hourly dashboard by model or provider reads: a row an hour per model) (migration 0007).
+    /// the user (what an hourly dashboard by model or provider reads: a row an hour per model) (migration
+    /// 0007); the hourly ones with bytea sketches (migration 0011).
     /// </summary>
     public static readonly IReadOnlyList<LlmUsageLevel> All =
     [
-        new("telemetry.llm_usage_minute", TimeSpan.TicksPerMinute, ByService: true, ByUser: true),
-        new("telemetry.llm_usage_hour", TimeSpan.TicksPerHour, ByService: true, ByUser: false),
-        new("telemetry.llm_usage_hour_model", TimeSpan.TicksPerHour, ByService: false, ByUser: false),
+        new("telemetry.llm_usage_minute", TimeSpan.TicksPerMinute, ByService: true, ByUser: true, SketchAsBytes: false),
+        new("telemetry.llm_usage_hour", TimeSpan.TicksPerHour, ByService: true, ByUser: false, SketchAsBytes: true),
+        new("telemetry.llm_usage_hour_model", TimeSpan.TicksPerHour, ByService: false, ByUser: false, SketchAsBytes: true),
     ];
 
     /// <summary>The table's key columns, in its primary key's order.</summary>
@@ -40,7 +44,6 @@ internal readonly record struct LlmUsageKey(Guid ProjectId, DateTime Bucket, str
 internal sealed class LlmRollup
 {
     private const string Max = "9223372036854775807";
-    private const string EmptySketch = "'{}'::bigint[]";
 
     /// <summary>The longest model, provider, service or user a rollup keys by (the query filters' own limit).</summary>
     public const int MaxDimensionLength = 256;
@@ -159,13 +162,17 @@ internal sealed class LlmRollup
         var dimensions = level.Dimensions;
         var key = string.Join(", ", dimensions);
         var sums = string.Join(",\n            ", Counters.Select(c => $"{c} = least(r.{c}::numeric + EXCLUDED.{c}, {Max})::bigint"));
+        const string sketch = "array_agg(packed ORDER BY packed)";
+        var (latency, empty) = level.SketchAsBytes
+            ? ($"telemetry.latency_sketch_bytes({sketch})", "''::bytea")
+            : (sketch, "'{}'::bigint[]");
         return $"""
             INSERT INTO {level.Table} AS r ({key}, {string.Join(", ", Counters)}, latency)
-            SELECT {string.Join(", ", dimensions.Select(d => "b." + d))}, {string.Join(", ", Counters.Select(c => "b." + c))}, coalesce(l.latency, {EmptySketch})
+            SELECT {string.Join(", ", dimensions.Select(d => "b." + d))}, {string.Join(", ", Counters.Select(c => "b." + c))}, coalesce(l.latency, {empty})
             FROM unnest($1::int[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                         $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])
                 AS b(idx, project_id, bucket, model, provider, service, span_type, user_id, {string.Join(", ", Counters)})
-            LEFT JOIN (SELECT idx, array_agg(packed ORDER BY packed) AS latency
+            LEFT JOIN (SELECT idx, {latency} AS latency
                        FROM unnest($17::int[], $18::bigint[]) AS s(idx, packed) GROUP BY idx) l USING (idx)
             ORDER BY {string.Join(", ", dimensions.Select(d => "b." + d))}
             ON CONFLICT ({key}) DO UPDATE SET

@@ -104,7 +104,18 @@ public sealed partial class OpenApiContractTests(GatewayStack stack)
     [Theory]
     [InlineData("/v1/dlq", "project_id,from,to,limit,cursor")]
     [InlineData("/v1/audit-log", "from,to,actor,action,limit,cursor")]
-    public async Task ListsReadingTheirQueryByHand_DocumentEveryParameter(string path, string names)
+    [InlineData("/v1/otlp/export", "from,to,project_id,limit,cursor")]
+    [InlineData("/v1/traces", "from,to,project_id,service,model,status,q,session_id,user_id,resource.<key>,limit,cursor")]
+    [InlineData("/v1/traces/{traceId}", "project_id")]
+    [InlineData("/v1/traces/{traceId}/spans", "project_id")]
+    [InlineData("/v1/spans", "from,to,project_id,trace_id,type,model,provider,service,status,session_id,user_id,min_duration_ms,max_duration_ms,q,attr.<key>,resource.<key>,limit,cursor")]
+    [InlineData("/v1/sessions", "from,to,project_id,user_id,limit,cursor")]
+    [InlineData("/v1/sessions/{sessionId}", "project_id")]
+    [InlineData("/v1/otlp/export/logs", "from,to,project_id,limit,cursor")]
+    [InlineData("/v1/logs", "from,to,project_id,service,severity,trace_id,q,limit,cursor")]
+    [InlineData("/v1/traces/{traceId}/logs", "project_id")]
+    [InlineData("/v1/analytics/llm", "from,to,interval,group_by,project_id,model,service,user_id")]
+    public async Task RoutesReadingTheirQueryByHand_DocumentEveryParameter(string path, string names)
     {
         var document = await DocumentAsync();
 

@@ -1,10 +1,16 @@
 using Npgsql;
+using Trulayer.Otlp.Analytics;
 
 namespace Trulayer.Processor.Tests;
 
-/// <summary>The usage rollups of a project checked against an aggregate over its stored spans (migration 0007).</summary>
+/// <summary>The usage rollups of a project checked against an aggregate over its stored spans (migrations 0007 and 0011).</summary>
 internal static class LlmUsageFacts
 {
+    /// <summary>The calls a sketch holds: the sum of its counts, bigint[] (per minute) or bytea (per hour, 8 bytes an entry).</summary>
+    private const string MinuteSketched = "(SELECT sum(x & 1099511627775) FROM unnest(latency) x)";
+    private const string HourSketched =
+        "(SELECT sum(('x' || encode(substr(latency, i, 8), 'hex'))::bit(64)::bigint & 1099511627775) FROM generate_series(1, length(latency), 8) i)";
+
     private const string Sums = """
         count(*) AS calls, count(*) FILTER (WHERE status_code = 2) AS errors,
         coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
@@ -27,7 +33,7 @@ internal static class LlmUsageFacts
                 SELECT date_trunc('minute', start_time, 'UTC') AS bucket, coalesce(response_model, request_model, '') AS model,
                        coalesce(llm_system, '') AS provider, coalesce(service_name, '') AS service, span_type, coalesce(user_id, '') AS user_id, {Sums}
                 FROM telemetry.spans WHERE project_id = '{project}' AND span_type IN ('LLM', 'EMBEDDING') GROUP BY 1, 2, 3, 4, 5, 6) s
-            FULL JOIN (SELECT *, (SELECT sum(x & 1099511627775) FROM unnest(latency) x) AS sketched
+            FULL JOIN (SELECT *, {MinuteSketched} AS sketched
                        FROM telemetry.llm_usage_minute WHERE project_id = '{project}') r
                 USING (bucket, model, provider, service, span_type, user_id)
             WHERE {Compared}
@@ -37,7 +43,7 @@ internal static class LlmUsageFacts
                 SELECT date_trunc('hour', start_time, 'UTC') AS bucket, coalesce(response_model, request_model, '') AS model,
                        coalesce(llm_system, '') AS provider, coalesce(service_name, '') AS service, span_type, {Sums}
                 FROM telemetry.spans WHERE project_id = '{project}' AND span_type IN ('LLM', 'EMBEDDING') GROUP BY 1, 2, 3, 4, 5) s
-            FULL JOIN (SELECT *, (SELECT sum(x & 1099511627775) FROM unnest(latency) x) AS sketched
+            FULL JOIN (SELECT *, {HourSketched} AS sketched
                        FROM telemetry.llm_usage_hour WHERE project_id = '{project}') r
                 USING (bucket, model, provider, service, span_type)
             WHERE {Compared}
@@ -47,12 +53,50 @@ internal static class LlmUsageFacts
                 SELECT date_trunc('hour', start_time, 'UTC') AS bucket, coalesce(response_model, request_model, '') AS model,
                        coalesce(llm_system, '') AS provider, span_type, {Sums}
                 FROM telemetry.spans WHERE project_id = '{project}' AND span_type IN ('LLM', 'EMBEDDING') GROUP BY 1, 2, 3, 4) s
-            FULL JOIN (SELECT *, (SELECT sum(x & 1099511627775) FROM unnest(latency) x) AS sketched
+            FULL JOIN (SELECT *, {HourSketched} AS sketched
                        FROM telemetry.llm_usage_hour_model WHERE project_id = '{project}') r
                 USING (bucket, model, provider, span_type)
             WHERE {Compared}
             """;
         return await ProcessorHost.CountAsync(db, minute) + await ProcessorHost.CountAsync(db, hour) + await ProcessorHost.CountAsync(db, hourByModel);
+    }
+
+    /// <summary>
+    /// Hour-by-model rows whose latency sketch is not, bin for bin and in ascending order, the sketch of
+    /// the durations of the project's stored model calls of that hour and model (or that exist on one side only).
+    /// </summary>
+    public static async Task<long> SketchMismatchesAsync(NpgsqlDataSource db, Guid project)
+    {
+        var expected = new Dictionary<string, SortedDictionary<int, long>>();
+        await using (var spans = db.CreateCommand(
+            "SELECT date_trunc('hour', start_time, 'UTC'), coalesce(response_model, request_model, ''), coalesce(llm_system, ''), span_type, end_unix_nano - start_unix_nano " +
+            $"FROM telemetry.spans WHERE project_id = '{project}' AND span_type IN ('LLM', 'EMBEDDING')"))
+        await using (var reader = await spans.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                var key = $"{reader.GetDateTime(0):O} {reader.GetString(1)} {reader.GetString(2)} {reader.GetString(3)}";
+                var bins = expected.TryGetValue(key, out var found) ? found : expected[key] = [];
+                var bin = LatencySketch.Bin(Math.Max(0, reader.GetInt64(4)));
+                bins[bin] = bins.GetValueOrDefault(bin) + 1;
+            }
+        }
+
+        long mismatches = 0;
+        await using (var rollup = db.CreateCommand($"SELECT bucket, model, provider, span_type, latency FROM telemetry.llm_usage_hour_model WHERE project_id = '{project}'"))
+        await using (var reader = await rollup.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                var key = $"{reader.GetDateTime(0):O} {reader.GetString(1)} {reader.GetString(2)} {reader.GetString(3)}";
+                var stored = reader.GetFieldValue<byte[]>(4).Chunk(LatencySketch.EntryBytes)
+                    .Select(entry => System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(entry)).ToList();
+                var exact = expected.Remove(key, out var bins) ? bins.Select(b => LatencySketch.Pack(b.Key, b.Value)).ToList() : [];
+                mismatches += stored.SequenceEqual(exact) ? 0 : 1;
+            }
+        }
+
+        return mismatches + expected.Count;
     }
 
     /// <summary>The calls the minute rollup holds for the project.</summary>

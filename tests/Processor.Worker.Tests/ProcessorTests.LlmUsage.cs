@@ -6,7 +6,7 @@ using static Trulayer.Processor.Tests.TestSpans;
 
 namespace Trulayer.Processor.Tests;
 
-/// <summary>The usage rollups (migration 0007): written with the spans, from what was inserted, by any number of processors.</summary>
+/// <summary>The usage rollups (migrations 0007 and 0011): written with the spans, from what was inserted, by any number of processors.</summary>
 public sealed partial class ProcessorTests
 {
     [Fact]
@@ -24,6 +24,7 @@ public sealed partial class ProcessorTests
         Assert.True(modelCalls > 1000, $"the standard batches held {modelCalls} model calls");
         Assert.Equal(modelCalls, await LlmUsageFacts.CallsAsync(Db, project));
         Assert.Equal(0, await LlmUsageFacts.MismatchesAsync(Db, project));
+        Assert.Equal(0, await LlmUsageFacts.SketchMismatchesAsync(Db, project));
     }
 
     [Fact]
@@ -114,6 +115,7 @@ public sealed partial class ProcessorTests
         Assert.Equal(12_000, await Count($"SELECT count(*) FROM telemetry.spans WHERE project_id = '{project}'"));
         Assert.Equal(modelCalls, await LlmUsageFacts.CallsAsync(Db, project));
         Assert.Equal(0, await LlmUsageFacts.MismatchesAsync(Db, project));
+        Assert.Equal(0, await LlmUsageFacts.SketchMismatchesAsync(Db, project));
         Assert.Equal(deadlocksBefore, await Count("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"));
     }
 
