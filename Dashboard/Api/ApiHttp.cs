@@ -125,11 +125,11 @@ public sealed class ApiHttp(HttpClient http)
         => message.Length == 0 ? message : char.ToUpperInvariant(message[0]) + message[1..] + (message.EndsWith('.') ? "" : ".");
 }
 
-/// <summary>The bodies read with source-generated metadata: the session, the lists, a trace's spans, the usage report.</summary>
+/// <summary>The bodies read with source-generated metadata: the session, the lists, an opened span, the usage report.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(SessionInfo))]
 [JsonSerializable(typeof(TraceList))]
-[JsonSerializable(typeof(TraceSpans))]
+[JsonSerializable(typeof(TraceSpan))]
 [JsonSerializable(typeof(SpanList))]
 [JsonSerializable(typeof(SessionList))]
 [JsonSerializable(typeof(SessionConversation))]

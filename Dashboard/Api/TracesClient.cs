@@ -22,10 +22,6 @@ public sealed record TraceSpan(
     string Status, string? StatusMessage, string? SessionId, string? UserId, string? Input, string? Output, bool TextTruncated,
     string? ResourceId, string? ScopeId, JsonElement? Attributes, JsonElement? Events, JsonElement? Links);
 
-/// <summary>GET /v1/traces/{traceId}/spans: the spans in start order, and the resources and scopes they name by id (OTLP/JSON).</summary>
-public sealed record TraceSpans(
-    IReadOnlyList<TraceSpan> Spans, IReadOnlyDictionary<string, JsonElement>? Resources, IReadOnlyDictionary<string, JsonElement>? Scopes);
-
 /// <summary>The trace list's filters, exactly the parameters GET /v1/traces takes.</summary>
 public sealed record TraceQuery(
     string? ProjectId = null, DateTimeOffset? From = null, DateTimeOffset? To = null, string? Service = null,
@@ -66,8 +62,9 @@ public sealed class TracesClient(ApiHttp api)
 
     public async Task<TraceView> GetAsync(string traceId, CancellationToken cancellationToken = default)
     {
-        var spans = await api.GetAsync<TraceSpans>($"v1/traces/{Uri.EscapeDataString(traceId)}/spans", cancellationToken);
-        return TraceView.From(traceId, spans);
+        // Parsed once into a document the trace view keeps (not disposed): each span reads its fields from it.
+        var document = await api.GetDocumentAsync($"v1/traces/{Uri.EscapeDataString(traceId)}/spans", cancellationToken);
+        return TraceView.From(traceId, document);
     }
 
     public async Task<IReadOnlyList<LogView>> GetLogsAsync(string traceId, CancellationToken cancellationToken = default)

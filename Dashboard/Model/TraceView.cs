@@ -16,37 +16,46 @@ public sealed record LinkView(string TraceId, string SpanId, IReadOnlyList<Attri
 public sealed record LogView(long TimeUnixNano, string Severity, string Body, string? EventName, string? SpanId, IReadOnlyList<AttributeView> Attributes);
 
 /// <summary>
-/// One span of a trace as the trace page shows it, from GET /v1/traces/{traceId}/spans: the promoted fields
-/// (<see cref="Fields"/>) at once, its OTLP parts (attributes, events, links, resource, scope) read from their
-/// OTLP/JSON only when the span is opened, so a trace of thousands of spans costs one pass over its fields.
+/// One span of a trace as the trace page shows it, from GET /v1/traces/{traceId}/spans. The body is parsed once
+/// into a document and each span reads from its element: what the waterfall needs (ids, name, times, status,
+/// service) at once, the rest (<see cref="Fields"/>: type, GenAI fields, tokens, cost and its source, input and
+/// output; its OTLP attributes, events, links, resource, scope) only when the span is opened. Reading every
+/// field of two thousand spans into objects took seconds in the WebAssembly interpreter.
 /// </summary>
 public sealed class SpanView
 {
+    private readonly JsonElement _span;
     private readonly JsonElement? _resource;
     private readonly JsonElement? _scope;
+    private TraceSpan? _fields;
     private IReadOnlyList<AttributeView>? _attributes;
     private IReadOnlyList<EventView>? _events;
     private IReadOnlyList<LinkView>? _links;
     private IReadOnlyList<AttributeView>? _resourceAttributes;
     private ScopeView? _scopeView;
 
-    public SpanView(TraceSpan fields, JsonElement? resource, JsonElement? scope)
+    public SpanView(JsonElement span, JsonElement? resource, JsonElement? scope)
     {
-        Fields = fields;
+        _span = span;
         _resource = resource;
         _scope = scope;
-        StartUnixNano = OtlpJson.ParseInt64(fields.StartTimeUnixNano);
-        EndUnixNano = OtlpJson.ParseInt64(fields.EndTimeUnixNano);
+        SpanId = OtlpJson.String(span, "spanId") ?? "";
+        ParentSpanId = OtlpJson.String(span, "parentSpanId") is { Length: > 0 } parent ? parent : null;
+        Name = OtlpJson.String(span, "name") ?? "";
+        StartUnixNano = OtlpJson.Int64(span, "startTimeUnixNano");
+        EndUnixNano = OtlpJson.Int64(span, "endTimeUnixNano");
+        Status = OtlpJson.String(span, "status") ?? "unset";
+        Service = OtlpJson.String(span, "service") ?? "unknown service";
     }
 
-    /// <summary>What the route says of the span: type, service, GenAI fields, tokens, cost and its source, input and output.</summary>
-    public TraceSpan Fields { get; }
+    /// <summary>What the route says of the span: type, GenAI fields, tokens, cost and its source, input and output.</summary>
+    public TraceSpan Fields => _fields ??= _span.Deserialize(DashboardJson.Default.TraceSpan)!;
 
-    public string SpanId => Fields.SpanId;
+    public string SpanId { get; }
 
-    public string? ParentSpanId => string.IsNullOrEmpty(Fields.ParentSpanId) ? null : Fields.ParentSpanId;
+    public string? ParentSpanId { get; }
 
-    public string Name => Fields.Name;
+    public string Name { get; }
 
     public string Kind => Fields.Kind;
 
@@ -56,22 +65,22 @@ public sealed class SpanView
 
     public long DurationNanos => Math.Max(0, EndUnixNano - StartUnixNano);
 
-    public bool IsError => Fields.Status == "error";
-
     /// <summary>ok, error or unset, as the route writes it.</summary>
-    public string Status => Fields.Status;
+    public string Status { get; }
+
+    public bool IsError => Status == "error";
 
     public string? StatusMessage => Fields.StatusMessage;
 
-    public string Service => Fields.Service ?? "unknown service";
+    public string Service { get; }
 
-    public IReadOnlyList<AttributeView> Attributes => _attributes ??= OtlpJson.Attributes(Fields.Attributes);
+    public IReadOnlyList<AttributeView> Attributes => _attributes ??= OtlpJson.Attributes(OtlpJson.Property(_span, "attributes"));
 
     public IReadOnlyList<EventView> Events => _events ??=
-        [.. OtlpJson.Array(Fields.Events).Select(e => new EventView(OtlpJson.String(e, "name") ?? "", OtlpJson.Int64(e, "timeUnixNano"), OtlpJson.Attributes(e)))];
+        [.. OtlpJson.Array(OtlpJson.Property(_span, "events")).Select(e => new EventView(OtlpJson.String(e, "name") ?? "", OtlpJson.Int64(e, "timeUnixNano"), OtlpJson.Attributes(e)))];
 
     public IReadOnlyList<LinkView> Links => _links ??=
-        [.. OtlpJson.Array(Fields.Links).Select(l => new LinkView(OtlpJson.String(l, "traceId") ?? "", OtlpJson.String(l, "spanId") ?? "", OtlpJson.Attributes(l)))];
+        [.. OtlpJson.Array(OtlpJson.Property(_span, "links")).Select(l => new LinkView(OtlpJson.String(l, "traceId") ?? "", OtlpJson.String(l, "spanId") ?? "", OtlpJson.Attributes(l)))];
 
     public IReadOnlyList<AttributeView> Resource => _resourceAttributes ??= OtlpJson.Attributes(_resource);
 
@@ -97,14 +106,20 @@ public sealed class TraceView
         ErrorCount = spans.Count(s => s.IsError);
     }
 
-    /// <summary>The trace as GET /v1/traces/{traceId}/spans gave it, each span with its resource and scope.</summary>
-    public static TraceView From(string traceId, TraceSpans body)
+    /// <summary>
+    /// The trace as GET /v1/traces/{traceId}/spans gave it (<c>{"spans": [...], "resources": {id: ...}, "scopes":
+    /// {id: ...}}</c>), each span with its resource and scope. The spans keep elements of <paramref name="body"/>.
+    /// </summary>
+    public static TraceView From(string traceId, JsonDocument body)
     {
-        var spans = new List<SpanView>(body.Spans.Count);
-        foreach (var span in body.Spans)
+        var root = body.RootElement;
+        var resources = OtlpJson.Property(root, "resources");
+        var scopes = OtlpJson.Property(root, "scopes");
+        var spans = new List<SpanView>();
+        foreach (var span in OtlpJson.Array(OtlpJson.Property(root, "spans")))
         {
-            JsonElement? resource = span.ResourceId is { } r && body.Resources?.TryGetValue(r, out var foundResource) == true ? foundResource : null;
-            JsonElement? scope = span.ScopeId is { } s && body.Scopes?.TryGetValue(s, out var foundScope) == true ? foundScope : null;
+            var resource = OtlpJson.String(span, "resourceId") is { } r ? OtlpJson.Property(resources, r) : null;
+            var scope = OtlpJson.String(span, "scopeId") is { } s ? OtlpJson.Property(scopes, s) : null;
             spans.Add(new SpanView(span, resource, scope));
         }
 
@@ -212,6 +227,10 @@ public static class OtlpJson
         var list = owner is { ValueKind: JsonValueKind.Array } array ? array.EnumerateArray() : Array(owner, "attributes");
         return [.. list.Select(a => new AttributeView(String(a, "key") ?? "", a.TryGetProperty("value", out var v) ? Value(v) : ""))];
     }
+
+    /// <summary>The property <paramref name="name"/> of an object, or null when it has none (or is not an object).</summary>
+    public static JsonElement? Property(JsonElement? owner, string name)
+        => owner is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
 
     /// <summary>The elements of a JSON array (a span's events or links), none when it is absent.</summary>
     public static IEnumerable<JsonElement> Array(JsonElement? array)
