@@ -7,9 +7,8 @@ namespace Trulayer.Gateway;
 /// The dashboard (a Blazor WebAssembly app, Dashboard/) served by the gateway as static files, so the
 /// pages, the API and the <c>__session</c> cookie share one origin and the CSRF check needs no
 /// exception. The files are the published app (trimmed, fingerprinted, precompressed with Brotli and
-/// gzip), listed in its endpoints manifest: a published gateway (the image) has them in its wwwroot, a
-/// built one (./run.sh, the tests) in dashboard/ beside its assembly, where its build publishes them
-/// (Gateway.csproj). Fingerprinted files are immutable for a year; the rest (index.html) revalidated
+/// gzip), listed in its endpoints manifest, in dashboard/ beside the gateway's assembly, where the
+/// gateway's build or publish (the image) puts them (Gateway.csproj). Fingerprinted files are immutable for a year; the rest (index.html) revalidated
 /// (no-cache, ETag). Every other GET of a page (not the API's, not a file name) answers index.html, so a
 /// deep link (/traces/{id}/spans/{id}) opens the app; the API's paths never do: an unknown one stays a
 /// JSON 404. Neither the files nor the pages need a credential; the data behind them does.
@@ -21,7 +20,7 @@ internal static class DashboardFiles
     /// <summary>Paths that belong to the API (and the documents the gateway will serve), never to the app.</summary>
     private static readonly string[] ApiPrefixes = ["/v1", "/openapi", "/docs", "/opentelemetry.proto."];
 
-    /// <summary>Where a built gateway finds the dashboard its build published, beside its assembly.</summary>
+    /// <summary>Where the gateway finds the dashboard its build or publish published, beside its assembly.</summary>
     private static string BuiltDashboardDirectory => Path.Combine(AppContext.BaseDirectory, "dashboard");
 
     private static string BuiltDashboardManifest => Path.Combine(BuiltDashboardDirectory, "Dashboard.staticwebassets.endpoints.json");
@@ -30,15 +29,14 @@ internal static class DashboardFiles
     {
         if (File.Exists(BuiltDashboardManifest))
         {
-            // A built gateway: the published app in dashboard/ is the web root, so its manifest's paths resolve there.
+            // The published app in dashboard/ is the web root, so its manifest's paths resolve there.
             var webRoot = Path.Combine(BuiltDashboardDirectory, "wwwroot");
             builder.Environment.WebRootPath = webRoot;
             builder.Environment.WebRootFileProvider = new PhysicalFileProvider(webRoot);
         }
         else
         {
-            // A published gateway has the app in its own wwwroot, listed in Gateway.staticwebassets.endpoints.json,
-            // and this does nothing; a build without the published app serves the build output it lists.
+            // Without it (a build whose PublishDashboard step did not run), the build output the project reference lists.
             builder.WebHost.UseStaticWebAssets();
         }
 
