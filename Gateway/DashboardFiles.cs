@@ -6,10 +6,11 @@ namespace Trulayer.Gateway;
 /// <summary>
 /// The dashboard (a Blazor WebAssembly app, Dashboard/) served by the gateway as static files, so the
 /// pages, the API and the <c>__session</c> cookie share one origin and the CSRF check needs no
-/// exception. Its files are the gateway's static web assets (a project reference): fingerprinted,
-/// precompressed (gzip at build, gzip and Brotli at publish), immutable for a year when fingerprinted and
-/// revalidated (no-cache, ETag) when not. Every other GET of a page (not the API's, not a file name) answers
-/// index.html, so a deep link (/traces/{id}/spans/{id}) opens the app; the API's paths never do: an unknown one stays a
+/// exception. The files are the published app (trimmed, fingerprinted, precompressed with Brotli and
+/// gzip), listed in its endpoints manifest, in dashboard/ beside the gateway's assembly, where the
+/// gateway's build or publish (the image) puts them (Gateway.csproj). Fingerprinted files are immutable for a year; the rest (index.html) revalidated
+/// (no-cache, ETag). Every other GET of a page (not the API's, not a file name) answers index.html, so a
+/// deep link (/traces/{id}/spans/{id}) opens the app; the API's paths never do: an unknown one stays a
 /// JSON 404. Neither the files nor the pages need a credential; the data behind them does.
 /// </summary>
 internal static class DashboardFiles
@@ -19,18 +20,32 @@ internal static class DashboardFiles
     /// <summary>Paths that belong to the API (and the documents the gateway will serve), never to the app.</summary>
     private static readonly string[] ApiPrefixes = ["/v1", "/openapi", "/docs", "/opentelemetry.proto."];
 
+    /// <summary>Where the gateway finds the dashboard its build or publish published, beside its assembly.</summary>
+    private static string BuiltDashboardDirectory => Path.Combine(AppContext.BaseDirectory, "dashboard");
+
+    private static string BuiltDashboardManifest => Path.Combine(BuiltDashboardDirectory, "Dashboard.staticwebassets.endpoints.json");
+
     public static WebApplicationBuilder AddDashboardFiles(this WebApplicationBuilder builder)
     {
-        // Run from the build output (./run.sh, the tests) the files stay where the build put them, listed in
-        // Gateway.staticwebassets.runtime.json; only the Development environment reads that list by itself.
-        // A published gateway has them in wwwroot and no such list, and then this does nothing.
-        builder.WebHost.UseStaticWebAssets();
+        if (File.Exists(BuiltDashboardManifest))
+        {
+            // The published app in dashboard/ is the web root, so its manifest's paths resolve there.
+            var webRoot = Path.Combine(BuiltDashboardDirectory, "wwwroot");
+            builder.Environment.WebRootPath = webRoot;
+            builder.Environment.WebRootFileProvider = new PhysicalFileProvider(webRoot);
+        }
+        else
+        {
+            // Without it (a build whose PublishDashboard step did not run), the build output the project reference lists.
+            builder.WebHost.UseStaticWebAssets();
+        }
+
         return builder;
     }
 
     public static WebApplication MapDashboardFiles(this WebApplication app)
     {
-        app.MapStaticAssets();
+        app.MapStaticAssets(File.Exists(BuiltDashboardManifest) ? BuiltDashboardManifest : null);
         return app;
     }
 

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Components.WebAssembly.Http;
 
 namespace Trulayer.Dashboard.Api;
@@ -24,7 +26,15 @@ public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
 /// </summary>
 public sealed class ApiHttp(HttpClient http)
 {
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    /// <summary>
+    /// The API's JSON: source-generated readers for the bodies a page waits on (<see cref="DashboardJson"/>; the
+    /// WebAssembly interpreter pays dearly for building reflection-based ones on a page's first visit), reflection
+    /// for the rest.
+    /// </summary>
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        TypeInfoResolver = JsonTypeInfoResolver.Combine(DashboardJson.Default, new DefaultJsonTypeInfoResolver()),
+    };
 
     public async Task<T> GetAsync<T>(string path, CancellationToken cancellationToken = default)
     {
@@ -115,6 +125,17 @@ public sealed class ApiHttp(HttpClient http)
         => message.Length == 0 ? message : char.ToUpperInvariant(message[0]) + message[1..] + (message.EndsWith('.') ? "" : ".");
 }
 
+/// <summary>The bodies read with source-generated metadata: the session, the lists, an opened span, the usage report.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(SessionInfo))]
+[JsonSerializable(typeof(TraceList))]
+[JsonSerializable(typeof(TraceSpan))]
+[JsonSerializable(typeof(SpanList))]
+[JsonSerializable(typeof(SessionList))]
+[JsonSerializable(typeof(SessionConversation))]
+[JsonSerializable(typeof(UsageReport))]
+internal sealed partial class DashboardJson : JsonSerializerContext;
+
 /// <summary>Registration of the API clients, one per area of the public API.</summary>
 public static class DashboardApiExtensions
 {
@@ -122,6 +143,7 @@ public static class DashboardApiExtensions
     {
         services.AddScoped(_ => new HttpClient { BaseAddress = baseAddress });
         services.AddScoped<ApiHttp>();
+        services.AddScoped<PerformanceMarks>();
         services.AddScoped<SessionClient>();
         services.AddScoped<TracesClient>();
         services.AddScoped<SessionsClient>();

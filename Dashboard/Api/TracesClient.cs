@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Trulayer.Dashboard.Model;
 
 namespace Trulayer.Dashboard.Api;
@@ -9,6 +10,17 @@ public sealed record TraceSummary(
     IReadOnlyList<string> Services, IReadOnlyList<string> Models, long? InputTokens, long? OutputTokens, decimal? Cost, bool HasError);
 
 public sealed record TraceList(IReadOnlyList<TraceSummary> Traces);
+
+/// <summary>
+/// One span of GET /v1/traces/{traceId}/spans: its promoted fields (the GenAI mapping's, the cost the processor
+/// computed and where it came from), its normalized input and output, and its OTLP parts as OTLP/JSON.
+/// </summary>
+public sealed record TraceSpan(
+    string SpanId, string? ParentSpanId, string Name, string Kind, string? Type, string StartTimeUnixNano, string EndTimeUnixNano,
+    long DurationNanos, string? Service, string? Provider, string? RequestModel, string? ResponseModel, long? InputTokens,
+    long? OutputTokens, long? CacheReadTokens, long? CacheCreationTokens, long? ReasoningTokens, decimal? Cost, string? CostSource,
+    string Status, string? StatusMessage, string? SessionId, string? UserId, string? Input, string? Output, bool TextTruncated,
+    string? ResourceId, string? ScopeId, JsonElement? Attributes, JsonElement? Events, JsonElement? Links);
 
 /// <summary>The trace list's filters, exactly the parameters GET /v1/traces takes.</summary>
 public sealed record TraceQuery(
@@ -42,7 +54,7 @@ public static class QueryString
     }
 }
 
-/// <summary>/v1/traces (the list), /v1/traces/{traceId} (its spans, OTLP JSON) and /v1/traces/{traceId}/logs.</summary>
+/// <summary>/v1/traces (the list), /v1/traces/{traceId}/spans (one trace's spans) and /v1/traces/{traceId}/logs.</summary>
 public sealed class TracesClient(ApiHttp api)
 {
     public Task<Page<TraceSummary>> ListAsync(TraceQuery query, string? cursor, CancellationToken cancellationToken = default)
@@ -50,13 +62,14 @@ public sealed class TracesClient(ApiHttp api)
 
     public async Task<TraceView> GetAsync(string traceId, CancellationToken cancellationToken = default)
     {
-        using var document = await api.GetDocumentAsync($"v1/traces/{Uri.EscapeDataString(traceId)}", cancellationToken);
-        return OtlpTraceReader.Read(traceId, document.RootElement);
+        // Parsed once into a document the trace view keeps (not disposed): each span reads its fields from it.
+        var document = await api.GetDocumentAsync($"v1/traces/{Uri.EscapeDataString(traceId)}/spans", cancellationToken);
+        return TraceView.From(traceId, document);
     }
 
     public async Task<IReadOnlyList<LogView>> GetLogsAsync(string traceId, CancellationToken cancellationToken = default)
     {
         using var document = await api.GetDocumentAsync($"v1/traces/{Uri.EscapeDataString(traceId)}/logs", cancellationToken);
-        return OtlpTraceReader.ReadLogs(document.RootElement);
+        return OtlpJson.ReadLogs(document.RootElement);
     }
 }

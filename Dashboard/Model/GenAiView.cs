@@ -8,128 +8,65 @@ public sealed record ChatMessage(string Role, IReadOnlyList<ChatPart> Parts);
 
 public sealed record ChatPart(string Kind, string Text);
 
-public sealed record TokenCount(string Kind, long Count);
+public sealed record TokenCount(string Kind, long? Count);
 
 /// <summary>
-/// The LLM call panel of a span: provider, models, tokens, cost and the conversation, read from the
-/// span's gen_ai.* attributes and events and from its log records. It shows what the span says; the
-/// mapped, priced values are the query routes' (/v1/traces/{traceId}/spans), which this panel reads
-/// once they exist.
+/// The LLM call panel of a span, from what GET /v1/traces/{traceId}/spans says of it: provider, operation,
+/// models, every token kind (null: the span reports none), the cost and where it came from, and the input
+/// and output the processor normalized (from the span's attributes, or from its GenAI events) as chat messages.
 /// </summary>
 public sealed record GenAiView(
     string? Provider, string? Operation, string? RequestModel, string? ResponseModel, IReadOnlyList<TokenCount> Tokens,
-    string? Cost, string? CostSource, IReadOnlyList<ChatMessage> Input, IReadOnlyList<ChatMessage> Output)
+    decimal? Cost, string CostSource, IReadOnlyList<ChatMessage> Input, IReadOnlyList<ChatMessage> Output, bool TextTruncated)
 {
-    private static readonly (string Kind, string[] Keys)[] TokenKeys =
-    [
-        ("input", ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"]),
-        ("output", ["gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion"]),
-        ("cache read", ["gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens"]),
-        ("cache creation", ["gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens"]),
-        ("reasoning", ["gen_ai.usage.reasoning.output_tokens"]),
-    ];
-
-    private static readonly Dictionary<string, string> EventRoles = new()
+    /// <summary>The panel for <paramref name="span"/>, or null when it is not a model call.</summary>
+    public static GenAiView? For(SpanView span)
     {
-        ["gen_ai.system.message"] = "system",
-        ["gen_ai.user.message"] = "user",
-        ["gen_ai.assistant.message"] = "assistant",
-        ["gen_ai.tool.message"] = "tool",
-    };
-
-    /// <summary>The panel for <paramref name="span"/>, or null when it is not an LLM call.</summary>
-    public static GenAiView? For(SpanView span, IEnumerable<LogView> logs)
-    {
-        var attributes = span.Attributes.ToDictionary(a => a.Key, a => a.Value);
-        var spanLogs = logs.Where(l => string.Equals(l.SpanId, span.SpanId, StringComparison.OrdinalIgnoreCase)).ToList();
-        if (!attributes.Keys.Any(k => k.StartsWith("gen_ai.", StringComparison.Ordinal) || k.StartsWith("llm.", StringComparison.Ordinal))
-            && !spanLogs.Any(l => l.EventName?.StartsWith("gen_ai.", StringComparison.Ordinal) == true))
+        var fields = span.Fields;
+        var tokens = new TokenCount[]
+        {
+            new("input", fields.InputTokens), new("output", fields.OutputTokens), new("cache read", fields.CacheReadTokens),
+            new("cache creation", fields.CacheCreationTokens), new("reasoning", fields.ReasoningTokens),
+        };
+        var isModelCall = fields.Type is "LLM" or "EMBEDDING" || fields.Provider is not null || fields.RequestModel is not null
+            || fields.ResponseModel is not null || tokens.Any(t => t.Count is not null);
+        if (!isModelCall)
         {
             return null;
         }
 
-        string? First(params string[] keys) => keys.Select(k => attributes.GetValueOrDefault(k)).FirstOrDefault(v => !string.IsNullOrEmpty(v));
-
-        var tokens = new List<TokenCount>();
-        foreach (var (kind, keys) in TokenKeys)
-        {
-            if (First(keys) is { } text && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var count))
-            {
-                tokens.Add(new TokenCount(kind, count));
-            }
-        }
-
-        var cost = First("gen_ai.usage.cost");
-        var input = Messages(First("gen_ai.input.messages"), First("gen_ai.prompt", "gen_ai.content.prompt", "llm.input_messages"), "user");
-        var output = Messages(First("gen_ai.output.messages"), First("gen_ai.completion", "gen_ai.content.completion", "llm.output_messages"), "assistant");
-        if (First("gen_ai.system_instructions") is { } instructions && input.Count > 0)
-        {
-            input.Insert(0, new ChatMessage("system", [new ChatPart("text", instructions)]));
-        }
-
-        input.AddRange(Indexed(attributes, "gen_ai.prompt."));
-        output.AddRange(Indexed(attributes, "gen_ai.completion."));
-        // Content sent as events (on the span, or as log records) rather than attributes.
-        var events = span.Events.Select(e => (e.Name, Body: e.Attributes.FirstOrDefault(a => a.Key is "content" or "gen_ai.event.content" or "message")?.Value))
-            .Concat(spanLogs.Select(l => (Name: l.EventName ?? "", Body: (string?)l.Body)));
-        foreach (var (name, body) in events)
-        {
-            if (body is null)
-            {
-                continue;
-            }
-
-            if (EventRoles.TryGetValue(name, out var role))
-            {
-                input.Add(MessageOf(body, role));
-            }
-            else if (name == "gen_ai.choice")
-            {
-                output.Add(MessageOf(body, "assistant"));
-            }
-        }
-
         return new GenAiView(
-            First("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
-            First("gen_ai.operation.name"),
-            First("gen_ai.request.model", "llm.model_name"),
-            First("gen_ai.response.model"),
+            fields.Provider,
+            span.Attribute("gen_ai.operation.name"),
+            fields.RequestModel,
+            fields.ResponseModel,
             tokens,
-            cost,
-            cost is null ? null : "reported by the span (gen_ai.usage.cost)",
-            input,
-            output);
+            fields.Cost,
+            CostSourceText(fields.CostSource),
+            Conversation(fields.Input, "user"),
+            Conversation(fields.Output, "assistant"),
+            fields.TextTruncated);
     }
 
-    /// <summary>A message list as the query routes give it (semconv messages JSON, else plain text) as chat messages.</summary>
-    public static IReadOnlyList<ChatMessage> Conversation(string? text, string defaultRole) => Messages(null, text, defaultRole);
-
-    private static List<ChatMessage> Messages(string? structured, string? plain, string defaultRole)
+    /// <summary>Where the cost came from, in words (the route's costSource: reported, computed, none; null before migration 0005).</summary>
+    private static string CostSourceText(string? source) => source switch
     {
-        if (structured is not null && ParseMessages(structured, defaultRole) is { Count: > 0 } parsed)
-        {
-            return parsed;
-        }
+        "reported" => "reported by the span",
+        "computed" => "computed from the model's price and the tokens",
+        "none" => "none: the span reports no cost and no price matches its model",
+        _ => "not recorded (stored before costs had a source)",
+    };
 
-        if (plain is null)
+    /// <summary>A message list as the query routes give it (semconv messages JSON, else plain text) as chat messages.</summary>
+    public static IReadOnlyList<ChatMessage> Conversation(string? text, string defaultRole)
+    {
+        if (string.IsNullOrEmpty(text))
         {
             return [];
         }
 
-        return ParseMessages(plain, defaultRole) is { Count: > 0 } fromJson ? fromJson : [new ChatMessage(defaultRole, [new ChatPart("text", plain)])];
+        return ParseMessages(text, defaultRole) is { Count: > 0 } parsed ? parsed : [new ChatMessage(defaultRole, [new ChatPart("text", text)])];
     }
-
-    /// <summary>OpenLLMetry's flattened gen_ai.prompt.0.role / gen_ai.prompt.0.content.</summary>
-    private static IEnumerable<ChatMessage> Indexed(Dictionary<string, string> attributes, string prefix)
-    {
-        for (var i = 0; attributes.TryGetValue($"{prefix}{i}.content", out var content) || attributes.ContainsKey($"{prefix}{i}.role"); i++)
-        {
-            yield return new ChatMessage(attributes.GetValueOrDefault($"{prefix}{i}.role") ?? "", [new ChatPart("text", content ?? "")]);
-        }
-    }
-
-    private static ChatMessage MessageOf(string body, string role)
-        => ParseMessages(body, role) is [var only] ? only : new ChatMessage(role, [new ChatPart("text", body)]);
 
     /// <summary>
     /// A JSON message list in either shape: semconv's [{"role", "parts": [{"type": "text", "content"}]}] or the

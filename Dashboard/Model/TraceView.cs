@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Trulayer.Dashboard.Api;
 
 namespace Trulayer.Dashboard.Model;
 
@@ -14,17 +15,77 @@ public sealed record LinkView(string TraceId, string SpanId, IReadOnlyList<Attri
 
 public sealed record LogView(long TimeUnixNano, string Severity, string Body, string? EventName, string? SpanId, IReadOnlyList<AttributeView> Attributes);
 
-/// <summary>One span of a trace, with its resource and scope, as the trace view shows it.</summary>
-public sealed record SpanView(
-    string SpanId, string? ParentSpanId, string Name, string Kind, long StartUnixNano, long EndUnixNano,
-    int StatusCode, string? StatusMessage, IReadOnlyList<AttributeView> Attributes, IReadOnlyList<EventView> Events,
-    IReadOnlyList<LinkView> Links, IReadOnlyList<AttributeView> Resource, ScopeView Scope)
+/// <summary>
+/// One span of a trace as the trace page shows it, from GET /v1/traces/{traceId}/spans. The body is parsed once
+/// into a document and each span reads from its element: what the waterfall needs (ids, name, times, status,
+/// service) at once, the rest (<see cref="Fields"/>: type, GenAI fields, tokens, cost and its source, input and
+/// output; its OTLP attributes, events, links, resource, scope) only when the span is opened. Reading every
+/// field of two thousand spans into objects took seconds in the WebAssembly interpreter.
+/// </summary>
+public sealed class SpanView
 {
+    private readonly JsonElement _span;
+    private readonly JsonElement? _resource;
+    private readonly JsonElement? _scope;
+    private TraceSpan? _fields;
+    private IReadOnlyList<AttributeView>? _attributes;
+    private IReadOnlyList<EventView>? _events;
+    private IReadOnlyList<LinkView>? _links;
+    private IReadOnlyList<AttributeView>? _resourceAttributes;
+    private ScopeView? _scopeView;
+
+    public SpanView(JsonElement span, JsonElement? resource, JsonElement? scope)
+    {
+        _span = span;
+        _resource = resource;
+        _scope = scope;
+        SpanId = OtlpJson.String(span, "spanId") ?? "";
+        ParentSpanId = OtlpJson.String(span, "parentSpanId") is { Length: > 0 } parent ? parent : null;
+        Name = OtlpJson.String(span, "name") ?? "";
+        StartUnixNano = OtlpJson.Int64(span, "startTimeUnixNano");
+        EndUnixNano = OtlpJson.Int64(span, "endTimeUnixNano");
+        Status = OtlpJson.String(span, "status") ?? "unset";
+        Service = OtlpJson.String(span, "service") ?? "unknown service";
+    }
+
+    /// <summary>What the route says of the span: type, GenAI fields, tokens, cost and its source, input and output.</summary>
+    public TraceSpan Fields => _fields ??= _span.Deserialize(DashboardJson.Default.TraceSpan)!;
+
+    public string SpanId { get; }
+
+    public string? ParentSpanId { get; }
+
+    public string Name { get; }
+
+    public string Kind => Fields.Kind;
+
+    public long StartUnixNano { get; }
+
+    public long EndUnixNano { get; }
+
     public long DurationNanos => Math.Max(0, EndUnixNano - StartUnixNano);
 
-    public bool IsError => StatusCode == 2;
+    /// <summary>ok, error or unset, as the route writes it.</summary>
+    public string Status { get; }
 
-    public string Service => Resource.FirstOrDefault(a => a.Key == "service.name")?.Value ?? "unknown service";
+    public bool IsError => Status == "error";
+
+    public string? StatusMessage => Fields.StatusMessage;
+
+    public string Service { get; }
+
+    public IReadOnlyList<AttributeView> Attributes => _attributes ??= OtlpJson.Attributes(OtlpJson.Property(_span, "attributes"));
+
+    public IReadOnlyList<EventView> Events => _events ??=
+        [.. OtlpJson.Array(OtlpJson.Property(_span, "events")).Select(e => new EventView(OtlpJson.String(e, "name") ?? "", OtlpJson.Int64(e, "timeUnixNano"), OtlpJson.Attributes(e)))];
+
+    public IReadOnlyList<LinkView> Links => _links ??=
+        [.. OtlpJson.Array(OtlpJson.Property(_span, "links")).Select(l => new LinkView(OtlpJson.String(l, "traceId") ?? "", OtlpJson.String(l, "spanId") ?? "", OtlpJson.Attributes(l)))];
+
+    public IReadOnlyList<AttributeView> Resource => _resourceAttributes ??= OtlpJson.Attributes(_resource);
+
+    public ScopeView Scope => _scopeView ??= new ScopeView(
+        OtlpJson.String(_scope, "name") ?? "", OtlpJson.String(_scope, "version") is { Length: > 0 } v ? v : null, OtlpJson.Attributes(_scope));
 
     public string? Attribute(string key) => Attributes.FirstOrDefault(a => a.Key == key)?.Value;
 }
@@ -42,6 +103,27 @@ public sealed class TraceView
         Start = spans.Count == 0 ? 0 : spans.Min(s => s.StartUnixNano);
         End = spans.Count == 0 ? 0 : spans.Max(s => s.EndUnixNano);
         Rows = BuildRows();
+        ErrorCount = spans.Count(s => s.IsError);
+    }
+
+    /// <summary>
+    /// The trace as GET /v1/traces/{traceId}/spans gave it (<c>{"spans": [...], "resources": {id: ...}, "scopes":
+    /// {id: ...}}</c>), each span with its resource and scope. The spans keep elements of <paramref name="body"/>.
+    /// </summary>
+    public static TraceView From(string traceId, JsonDocument body)
+    {
+        var root = body.RootElement;
+        var resources = OtlpJson.Property(root, "resources");
+        var scopes = OtlpJson.Property(root, "scopes");
+        var spans = new List<SpanView>();
+        foreach (var span in OtlpJson.Array(OtlpJson.Property(root, "spans")))
+        {
+            var resource = OtlpJson.String(span, "resourceId") is { } r ? OtlpJson.Property(resources, r) : null;
+            var scope = OtlpJson.String(span, "scopeId") is { } s ? OtlpJson.Property(scopes, s) : null;
+            spans.Add(new SpanView(span, resource, scope));
+        }
+
+        return new TraceView(traceId, spans);
     }
 
     public string TraceId { get; }
@@ -60,6 +142,9 @@ public sealed class TraceView
 
     public SpanView? Find(string? spanId)
         => spanId is null ? null : Spans.FirstOrDefault(s => string.Equals(s.SpanId, spanId, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>How many spans failed.</summary>
+    public int ErrorCount { get; private set; }
 
     private List<WaterfallRow> BuildRows()
     {
@@ -98,45 +183,9 @@ public sealed class TraceView
     }
 }
 
-/// <summary>Reads OTLP/JSON TracesData and LogsData (lowerCamelCase, ids in hex, int64 as strings) into the views.</summary>
-public static class OtlpTraceReader
+/// <summary>Reads OTLP/JSON (lowerCamelCase, ids in hex, int64 as strings): a span's parts, and LogsData into log views.</summary>
+public static class OtlpJson
 {
-    private static readonly string[] Kinds = ["unspecified", "internal", "server", "client", "producer", "consumer"];
-
-    public static TraceView Read(string traceId, JsonElement tracesData)
-    {
-        var spans = new List<SpanView>();
-        foreach (var resourceSpans in Array(tracesData, "resourceSpans"))
-        {
-            var resource = Attributes(Object(resourceSpans, "resource"));
-            foreach (var scopeSpans in Array(resourceSpans, "scopeSpans"))
-            {
-                var scope = ReadScope(Object(scopeSpans, "scope"));
-                foreach (var span in Array(scopeSpans, "spans"))
-                {
-                    var status = Object(span, "status");
-                    var kind = (int)Int64(span, "kind");
-                    spans.Add(new SpanView(
-                        String(span, "spanId") ?? "",
-                        String(span, "parentSpanId") is { Length: > 0 } parent ? parent : null,
-                        String(span, "name") ?? "",
-                        kind >= 0 && kind < Kinds.Length ? Kinds[kind] : kind.ToString(CultureInfo.InvariantCulture),
-                        Int64(span, "startTimeUnixNano"),
-                        Int64(span, "endTimeUnixNano"),
-                        (int)Int64(status, "code"),
-                        String(status, "message") is { Length: > 0 } message ? message : null,
-                        Attributes(span),
-                        [.. Array(span, "events").Select(e => new EventView(String(e, "name") ?? "", Int64(e, "timeUnixNano"), Attributes(e)))],
-                        [.. Array(span, "links").Select(l => new LinkView(String(l, "traceId") ?? "", String(l, "spanId") ?? "", Attributes(l)))],
-                        resource,
-                        scope));
-                }
-            }
-        }
-
-        return new TraceView(traceId, spans);
-    }
-
     public static IReadOnlyList<LogView> ReadLogs(JsonElement logsData)
     {
         var logs = new List<LogView>();
@@ -172,11 +221,23 @@ public static class OtlpTraceReader
         _ => "fatal",
     };
 
-    private static ScopeView ReadScope(JsonElement scope)
-        => new(String(scope, "name") ?? "", String(scope, "version") is { Length: > 0 } v ? v : null, Attributes(scope));
+    /// <summary>The attributes of an OTLP/JSON object (a resource, scope, event, link), or of a span's attribute array itself.</summary>
+    public static List<AttributeView> Attributes(JsonElement? owner)
+    {
+        var list = owner is { ValueKind: JsonValueKind.Array } array ? array.EnumerateArray() : Array(owner, "attributes");
+        return [.. list.Select(a => new AttributeView(String(a, "key") ?? "", a.TryGetProperty("value", out var v) ? Value(v) : ""))];
+    }
 
-    private static List<AttributeView> Attributes(JsonElement owner)
-        => [.. Array(owner, "attributes").Select(a => new AttributeView(String(a, "key") ?? "", a.TryGetProperty("value", out var v) ? Value(v) : ""))];
+    /// <summary>The property <paramref name="name"/> of an object, or null when it has none (or is not an object).</summary>
+    public static JsonElement? Property(JsonElement? owner, string name)
+        => owner is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
+
+    /// <summary>The elements of a JSON array (a span's events or links), none when it is absent.</summary>
+    public static IEnumerable<JsonElement> Array(JsonElement? array)
+        => array is { ValueKind: JsonValueKind.Array } items ? items.EnumerateArray() : [];
+
+    public static long ParseInt64(string? text)
+        => long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : 0;
 
     /// <summary>An AnyValue as text: strings as they are, numbers and booleans as written, arrays and maps as JSON.</summary>
     public static string Value(JsonElement anyValue)
@@ -213,20 +274,17 @@ public static class OtlpTraceReader
             ? JsonSerializer.Serialize(s.GetString())
             : Value(anyValue);
 
-    private static IEnumerable<JsonElement> Array(JsonElement owner, string name)
-        => owner.ValueKind == JsonValueKind.Object && owner.TryGetProperty(name, out var array) && array.ValueKind == JsonValueKind.Array
+    private static IEnumerable<JsonElement> Array(JsonElement? owner, string name)
+        => owner is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out var array) && array.ValueKind == JsonValueKind.Array
             ? array.EnumerateArray()
             : [];
 
-    private static JsonElement Object(JsonElement owner, string name)
-        => owner.ValueKind == JsonValueKind.Object && owner.TryGetProperty(name, out var value) ? value : default;
+    public static string? String(JsonElement? owner, string name)
+        => owner is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
-    private static string? String(JsonElement owner, string name)
-        => owner.ValueKind == JsonValueKind.Object && owner.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-
-    private static long Int64(JsonElement owner, string name)
+    public static long Int64(JsonElement? owner, string name)
     {
-        if (owner.ValueKind != JsonValueKind.Object || !owner.TryGetProperty(name, out var value))
+        if (owner is not { ValueKind: JsonValueKind.Object } o || !o.TryGetProperty(name, out var value))
         {
             return 0;
         }
@@ -234,7 +292,7 @@ public static class OtlpTraceReader
         return value.ValueKind switch
         {
             JsonValueKind.Number when value.TryGetInt64(out var number) => number,
-            JsonValueKind.String when long.TryParse(value.GetString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed) => parsed,
+            JsonValueKind.String => ParseInt64(value.GetString()),
             _ => 0,
         };
     }

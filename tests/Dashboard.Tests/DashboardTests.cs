@@ -74,6 +74,25 @@ public sealed class DashboardTests(DashboardStack stack)
         await Expect(llm).ToContainTextAsync("openai");
         await Expect(llm).ToContainTextAsync(model + "-2024-08-06");
         await Expect(llm).ToContainTextAsync("1,200");
+        // Every token kind, reported or not, and the cost with its source as GET /v1/traces/{traceId}/spans gives them.
+        foreach (var kind in new[] { "input tokens", "output tokens", "cache read tokens", "cache creation tokens", "reasoning tokens" })
+        {
+            await Expect(llm).ToContainTextAsync(kind);
+        }
+
+        await Expect(llm).ToContainTextAsync("not reported");
+        var (cost, costSource) = await CostOfAsync(traceId, chatSpanId);
+        await Expect(llm).ToContainTextAsync(costSource switch
+        {
+            "reported" => "reported by the span",
+            "computed" => "computed from the model's price",
+            _ => "none: the span reports no cost",
+        });
+        if (cost is { } value)
+        {
+            await Expect(llm).ToContainTextAsync("$" + value.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture));
+        }
+
         await Expect(llm.GetByRole(AriaRole.List, new() { Name = "Input messages" })).ToContainTextAsync(prompt);
         await Expect(llm.GetByRole(AriaRole.List, new() { Name = "Output messages" })).ToContainTextAsync(completion);
         await DashboardStack.ScreenshotAsync(page, "trace");
@@ -151,6 +170,16 @@ public sealed class DashboardTests(DashboardStack stack)
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
         Assert.Contains("_framework/blazor.webassembly.", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    /// <summary>The cost and its source the API gives a span (what the LLM panel must show).</summary>
+    private async Task<(decimal? Cost, string? Source)> CostOfAsync(string traceId, string spanId)
+    {
+        using var response = await stack.SendAsync(HttpMethod.Get, $"/v1/traces/{traceId}/spans", stack.Dev.Sessions!["viewer"]);
+        var body = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        var span = body.GetProperty("spans").EnumerateArray().Single(s => s.GetProperty("spanId").GetString() == spanId);
+        var cost = span.GetProperty("cost");
+        return (cost.ValueKind == System.Text.Json.JsonValueKind.Number ? cost.GetDecimal() : null, span.GetProperty("costSource").GetString());
     }
 
     private async Task<HttpStatusCode> SendEmptyTraceAsync(string apiKey)
