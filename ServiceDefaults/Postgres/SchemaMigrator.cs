@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Reflection;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
@@ -78,8 +79,13 @@ public sealed partial class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<
             var pending = migrations.Where(m => !applied.Contains(m.Version)).ToList();
             foreach (var migration in pending)
             {
+                Log.Applying(logger, schema, migration.Version, migration.Name);
+                var started = Stopwatch.GetTimestamp();
                 await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-                await using (var command = new NpgsqlCommand(migration.Sql, connection, transaction))
+                // No time limit: a migration that rebuilds an index or rewrites a column reads every row,
+                // which on a large database takes longer than a command's default 30 s; stopping it halfway
+                // would only roll it back and stop the service at every start.
+                await using (var command = new NpgsqlCommand(migration.Sql, connection, transaction) { CommandTimeout = 0 })
                 {
                     await command.ExecuteNonQueryAsync(cancellationToken);
                 }
@@ -92,7 +98,7 @@ public sealed partial class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<
                 }
 
                 await transaction.CommitAsync(cancellationToken);
-                Log.Applied(logger, schema, migration.Version, migration.Name);
+                Log.Applied(logger, schema, migration.Version, migration.Name, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
 
             Log.UpToDate(logger, schema, migrations.Count == 0 ? 0 : migrations[^1].Version, pending.Count);
@@ -120,8 +126,11 @@ public sealed partial class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Schema {Schema}: applied migration {Version} {Name}")]
-        public static partial void Applied(ILogger logger, string schema, int version, string name);
+        [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Schema {Schema}: applied migration {Version} {Name} in {ElapsedMs} ms")]
+        public static partial void Applied(ILogger logger, string schema, int version, string name, long elapsedMs);
+
+        [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "Schema {Schema}: applying migration {Version} {Name} (one that rebuilds an index reads every stored row: the service starts when it is done)")]
+        public static partial void Applying(ILogger logger, string schema, int version, string name);
 
         [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Schema {Schema} is at version {Version} ({Pending} migration(s) applied now)")]
         public static partial void UpToDate(ILogger logger, string schema, int version, int pending);
