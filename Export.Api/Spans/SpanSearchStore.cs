@@ -216,7 +216,10 @@ internal sealed class SpanSearchStore(NpgsqlDataSource dataSource)
 
         if (search.Text is { } text)
         {
+            // The first condition is the indexed expression (spans_search_text_trgm, migration 0012): the part of
+            // the text q searches. The second keeps only spans whose own input or output holds the text.
             var pattern = parameters.Add("%" + LikePattern.Escape(text) + "%", NpgsqlDbType.Text);
+            conditions.Add($"telemetry.span_search_text(input_text, output_text) ILIKE {pattern}");
             conditions.Add($"(input_text ILIKE {pattern} OR output_text ILIKE {pattern})");
         }
 

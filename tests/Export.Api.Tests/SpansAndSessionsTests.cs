@@ -99,6 +99,33 @@ public sealed class SpansAndSessionsTests(ExportStack stack)
     }
 
     [Fact]
+    public async Task SpanSearch_Q_FindsTheStartAndTheEndOfALongText_NotItsMiddle()
+    {
+        // q searches each text whole up to 1,024 characters, else its first and last 512 (migration 0012).
+        var tenant = await stack.NewTenantAsync();
+        var start = DateTimeOffset.UtcNow.AddHours(-1).ToUnixTimeMilliseconds() * 1_000_000;
+        var filler = string.Concat(Enumerable.Repeat("lorem ipsum dolor sit amet ", 60));
+        var content = $"opening-kiwi {filler} middle-kiwi {filler} closing-kiwi";
+        var trace = NewId(16);
+        var span = NewSpan(trace, "chat long", start, 1_000_000_000, null, Span.Types.SpanKind.Client,
+            [Str("gen_ai.operation.name", "chat"), Str("gen_ai.provider.name", "openai"), Str("gen_ai.request.model", "gpt-4o"),
+             Str("gen_ai.input.messages", "[{\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"content\":\"" + content + "\"}]}]"),
+             Str("gen_ai.output.messages", "[{\"role\":\"assistant\",\"parts\":[{\"type\":\"text\",\"content\":\"answer-kiwi\"}]}]")]);
+        await stack.IngestAsync(tenant.ApiKey, new ExportTraceServiceRequest { ResourceSpans = { Resources("chat-api", "production", span) } });
+        await stack.WaitForSpansAsync(tenant.Project, 1);
+        var window = $"from={Rfc(start - 60_000_000_000)}&to={Rfc(start + 60_000_000_000)}";
+
+        async Task<List<string>> Found(string q)
+            => [.. (await SpansAsync(ExportStack.Viewer(tenant), $"{window}&q={q}")).Spans.Select(s => s.GetProperty("name").GetString()!)];
+
+        Assert.True(content.Length > 3000);
+        Assert.Equal(["chat long"], await Found("OPENING-kiwi"));
+        Assert.Equal(["chat long"], await Found("closing-kiwi"));
+        Assert.Equal(["chat long"], await Found("answer-kiwi"));
+        Assert.Empty(await Found("middle-kiwi"));
+    }
+
+    [Fact]
     public async Task SpanSearch_PreviewsTheContent_AndPagesWithASignedCursor()
     {
         var data = await DataAsync();
