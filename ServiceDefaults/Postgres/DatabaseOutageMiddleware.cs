@@ -11,7 +11,8 @@ namespace Trulayer.ServiceDefaults.Postgres;
 /// A request that fails because PostgreSQL cannot be reached (down, restarting, or a pooled connection
 /// the server just closed) is answered 503 with <c>Retry-After</c>, never a 500: the client should try
 /// again, and will be served once the database is back. Routes that answer an outage themselves
-/// (export) never let the exception reach this.
+/// (export) never let the exception reach this. Likewise a query that finds the schema older than the
+/// code (a table, column or function its owner's next migration adds): 503, retried until it is there.
 /// </summary>
 internal sealed partial class DatabaseOutageMiddleware(RequestDelegate next, ILogger<DatabaseOutageMiddleware> logger)
 {
@@ -30,7 +31,25 @@ internal sealed partial class DatabaseOutageMiddleware(RequestDelegate next, ILo
             context.Response.Headers.RetryAfter = "1";
             await ErrorResponse.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, Message);
         }
+        catch (PostgresException ex) when (IsSchemaBehind(ex.SqlState) && !context.Response.HasStarted)
+        {
+            Log.SchemaBehind(logger, context.Request.Method, context.Request.Path.Value ?? "", ex.SqlState, ex.MessageText);
+            context.Response.Clear();
+            context.Response.Headers.RetryAfter = "5";
+            await ErrorResponse.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, SchemaBehindMessage);
+        }
     }
+
+    public const string SchemaBehindMessage = "the database schema is older than this service: its migrations are still being applied; retry shortly";
+
+    /// <summary>
+    /// What a query meets when the schema it reads is behind this service's code: during a rollout whose
+    /// reader started before the schema's owner applied its migrations (a table, column, function or schema
+    /// missing). Passing, so 503 and a retry, not a 500.
+    /// </summary>
+    private static bool IsSchemaBehind(string sqlState) => sqlState is
+        PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.UndefinedColumn
+        or PostgresErrorCodes.UndefinedFunction or PostgresErrorCodes.InvalidSchemaName;
 
     /// <summary>Puts the middleware first in the pipeline of a service that uses PostgreSQL.</summary>
     internal sealed class StartupFilter : IStartupFilter
@@ -46,5 +65,8 @@ internal sealed partial class DatabaseOutageMiddleware(RequestDelegate next, ILo
     {
         [LoggerMessage(EventId = 210, Level = LogLevel.Warning, Message = "{Method} {Path}: PostgreSQL cannot be reached ({Error}); answered 503")]
         public static partial void Unavailable(ILogger logger, string method, string path, string error);
+
+        [LoggerMessage(EventId = 211, Level = LogLevel.Warning, Message = "{Method} {Path}: the database schema is behind this service ({SqlState}: {Error}); answered 503 until its owner has applied its migrations")]
+        public static partial void SchemaBehind(ILogger logger, string method, string path, string sqlState, string error);
     }
 }

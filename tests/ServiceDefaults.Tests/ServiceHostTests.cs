@@ -108,6 +108,42 @@ public sealed class ServiceHostTests(DatabaseFixture database, KafkaFixture kafk
     }
 
     [Fact]
+    public async Task Request_SchemaBehindTheCode_503WithRetryAfterNot500ThenServedOnceMigrated()
+    {
+        // A reader deployed before the schema's owner applied the migration that adds what it calls.
+        var function = "pending_" + Guid.NewGuid().ToString("N")[..8];
+        await using var app = await StartAsync(
+            new() { ["ConnectionStrings:trulayer"] = database.ConnectionString },
+            builder => builder.AddTrulayerNpgsql(),
+            app => app.MapGet("/query", async (Npgsql.NpgsqlDataSource dataSource) =>
+            {
+                await using var command = dataSource.CreateCommand($"SELECT public.{function}()");
+                return (int)(await command.ExecuteScalarAsync())!;
+            }));
+        var client = app.GetTestClient();
+
+        try
+        {
+            using var behind = await client.GetAsync("/query");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, behind.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(5), behind.Headers.RetryAfter?.Delta);
+            Assert.Contains("migrations are still being applied", (await behind.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
+
+            await using (var migrate = database.DataSource.CreateCommand($"CREATE FUNCTION public.{function}() RETURNS int LANGUAGE sql AS 'SELECT 42'"))
+            {
+                await migrate.ExecuteNonQueryAsync();
+            }
+
+            Assert.Equal(42, await client.GetFromJsonAsync<int>("/query"));
+        }
+        finally
+        {
+            await using var drop = database.DataSource.CreateCommand($"DROP FUNCTION IF EXISTS public.{function}()");
+            await drop.ExecuteNonQueryAsync();
+        }
+    }
+
+    [Fact]
     public async Task Health_KafkaTopicMissing_IsUnhealthyAndNamesTheTopic()
     {
         await using var app = await StartAsync(
