@@ -53,7 +53,17 @@ public sealed partial class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var lockKey = LockKey(schema);
-        await ExecuteAsync(connection, "SELECT pg_advisory_lock($1)", cancellationToken, lockKey);
+        await using (var tryLock = new NpgsqlCommand("SELECT pg_try_advisory_lock($1)", connection) { Parameters = { new() { Value = lockKey } } })
+        {
+            if (!(bool)(await tryLock.ExecuteScalarAsync(cancellationToken))!)
+            {
+                // Another replica is migrating, which may take minutes (an index rebuilt over every row):
+                // wait for it without a time limit, as the migration itself runs.
+                Log.WaitingForReplica(logger, schema);
+                await ExecuteAsync(connection, "SELECT pg_advisory_lock($1)", cancellationToken, lockKey);
+            }
+        }
+
         try
         {
             await ExecuteAsync(connection,
@@ -115,7 +125,7 @@ public sealed partial class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params object[] parameters)
     {
-        await using var command = new NpgsqlCommand(sql, connection);
+        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
         foreach (var parameter in parameters)
         {
             command.Parameters.Add(new NpgsqlParameter { Value = parameter });
@@ -128,6 +138,9 @@ public sealed partial class SchemaMigrator(NpgsqlDataSource dataSource, ILogger<
     {
         [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Schema {Schema}: applied migration {Version} {Name} in {ElapsedMs} ms")]
         public static partial void Applied(ILogger logger, string schema, int version, string name, long elapsedMs);
+
+        [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "Schema {Schema}: another replica is applying its migrations; waiting for it")]
+        public static partial void WaitingForReplica(ILogger logger, string schema);
 
         [LoggerMessage(EventId = 203, Level = LogLevel.Information, Message = "Schema {Schema}: applying migration {Version} {Name} (one that rebuilds an index reads every stored row: the service starts when it is done)")]
         public static partial void Applying(ILogger logger, string schema, int version, string name);

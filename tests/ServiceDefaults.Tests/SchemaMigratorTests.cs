@@ -46,6 +46,26 @@ public sealed class SchemaMigratorTests(DatabaseFixture database) : IClassFixtur
     }
 
     [Fact]
+    public async Task Migrate_LongerThanTheCommandTimeout_ReplicasWaitAndNoneFails()
+    {
+        // Connections whose commands time out after 1 s, and a migration of 3 s (as an index rebuilt over a
+        // large table takes minutes against the default 30 s): the migration runs to the end, and a second
+        // replica waits for the lock that whole time, then finds nothing left to apply.
+        var connectionString = new NpgsqlConnectionStringBuilder(database.ConnectionString) { CommandTimeout = 1 }.ConnectionString;
+        Migration[] slow = [new(1, "slow", "CREATE TABLE slow.items (id int PRIMARY KEY); SELECT pg_sleep(3); INSERT INTO slow.items VALUES (1)")];
+        await using var first = NpgsqlDataSource.Create(connectionString);
+        await using var second = NpgsqlDataSource.Create(connectionString);
+
+        var running = new SchemaMigrator(first, NullLogger<SchemaMigrator>.Instance).MigrateAsync("slow", slow);
+        await Task.Delay(500);
+        await new SchemaMigrator(second, NullLogger<SchemaMigrator>.Instance).MigrateAsync("slow", slow);
+        await running;
+
+        Assert.Equal(1, await ScalarAsync("SELECT count(*) FROM slow.items"));
+        Assert.Equal(1, await ScalarAsync("SELECT count(*) FROM slow.schema_migrations"));
+    }
+
+    [Fact]
     public async Task Migrate_FailingScript_LeavesNoPartialVersion()
     {
         var migrator = new SchemaMigrator(database.DataSource, NullLogger<SchemaMigrator>.Instance);
