@@ -37,6 +37,19 @@ public static class RunCommand
             Description = "Seconds to wait on shutdown for the processor to store what Kafka holds",
             DefaultValueFactory = _ => 30,
         };
+        var healthTimeout = new Option<int>("--health-timeout")
+        {
+            Description = "Seconds each service may take to become healthy at start (a migration that rebuilds an index over a large database needs more)",
+            DefaultValueFactory = _ => 90,
+        };
+        healthTimeout.Validators.Add(result =>
+        {
+            // A value that is not a number is already an error of its own (the option's type).
+            if (result.Tokens.Count == 1 && int.TryParse(result.Tokens[0].Value, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is < 1 or > 86_400)
+            {
+                result.AddError("--health-timeout must be from 1 to 86400 seconds");
+            }
+        });
         var replicas = new Option<IReadOnlyDictionary<string, int>>("--replicas")
         {
             Description = $"Processes of a service to run, as ingest=2,processor=2 (ingest and processor; 1 to {ReplicaCounts.Max} each)",
@@ -44,7 +57,7 @@ public static class RunCommand
             CustomParser = ParseReplicas,
         };
 
-        foreach (var option in new Option[] { stateDirectory, port, grpcPort, kafka, postgres, drainTimeout, replicas })
+        foreach (var option in new Option[] { stateDirectory, port, grpcPort, kafka, postgres, drainTimeout, healthTimeout, replicas })
         {
             command.Options.Add(option);
         }
@@ -61,6 +74,7 @@ public static class RunCommand
             {
                 StateDirectory = Path.GetFullPath(parse.GetValue(stateDirectory)!),
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drainTimeout)),
+                HealthTimeout = TimeSpan.FromSeconds(parse.GetValue(healthTimeout)),
                 Replicas = parse.GetValue(replicas)!,
             }));
         return command;

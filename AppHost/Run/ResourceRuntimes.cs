@@ -276,7 +276,8 @@ internal sealed class ProjectRuntime(
         }
 
         throw new InvalidOperationException(
-            $"{instance} did not become healthy within {options.HealthTimeout.TotalSeconds:0} s; its {resource.HealthPath} last said: {last}");
+            $"{instance} did not become healthy within {options.HealthTimeout.TotalSeconds:0} s; its {resource.HealthPath} last said: {last} " +
+            "(a service applying a long migration says so in its log; give it longer with --health-timeout <seconds>)");
     }
 
     private static async Task<string> Describe(HttpResponseMessage response, CancellationToken cancellationToken)

@@ -49,6 +49,23 @@ public sealed class ReplicaCountsTests
         Assert.Contains("gateway runs once locally", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("0", "--health-timeout must be from 1 to 86400 seconds")]
+    [InlineData("ten", "ten")]
+    public void RunCommand_BadHealthTimeout_IsAParseErrorNamingTheOption(string value, string expected)
+    {
+        var result = RunCommand.Configure(new System.CommandLine.RootCommand()).Parse(["--health-timeout", value]);
+
+        Assert.Contains(expected, Assert.Single(result.Errors).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RunCommand_HealthTimeout_DefaultsTo90Seconds()
+    {
+        Assert.Equal(90, RunCommand.Configure(new System.CommandLine.RootCommand()).Parse([]).GetValue<int>("--health-timeout"));
+        Assert.Equal(1800, RunCommand.Configure(new System.CommandLine.RootCommand()).Parse(["--health-timeout", "1800"]).GetValue<int>("--health-timeout"));
+    }
+
     [Fact]
     public void RunCommand_Replicas_ReachTheRunOptionsAsCounts()
     {
