@@ -226,6 +226,15 @@ internal sealed class ProcessorRig : IDisposable
         run.Run();
     }
 
+    /// <summary>The baseline of the processor benchmarks: <paramref name="rows"/> in one binary COPY into telemetry.spans and one transaction.</summary>
+    public void RawCopy(IReadOnlyList<SpanRow> rows)
+    {
+        using var connection = DataSource.OpenConnection();
+        using var transaction = connection.BeginTransaction();
+        SpanCopy.Copy(connection, "telemetry.spans", rows);
+        transaction.Commit();
+    }
+
     public void Execute(string sql)
     {
         using var command = DataSource.CreateCommand(sql);
