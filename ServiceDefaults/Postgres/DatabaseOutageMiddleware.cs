@@ -27,17 +27,21 @@ internal sealed partial class DatabaseOutageMiddleware(RequestDelegate next, ILo
         catch (NpgsqlException ex) when (ex.IsTransient && !context.Response.HasStarted)
         {
             Log.Unavailable(logger, context.Request.Method, context.Request.Path.Value ?? "", ex.Message);
-            context.Response.Clear();
-            context.Response.Headers.RetryAfter = "1";
-            await ErrorResponse.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, Message);
+            await RetryLaterAsync(context, "1", Message);
         }
         catch (PostgresException ex) when (IsSchemaBehind(ex.SqlState) && !context.Response.HasStarted)
         {
             Log.SchemaBehind(logger, context.Request.Method, context.Request.Path.Value ?? "", ex.SqlState, ex.MessageText);
-            context.Response.Clear();
-            context.Response.Headers.RetryAfter = "5";
-            await ErrorResponse.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, SchemaBehindMessage);
+            await RetryLaterAsync(context, "5", SchemaBehindMessage);
         }
+    }
+
+    /// <summary>Replaces whatever the route began with a 503 the client retries after <paramref name="retryAfterSeconds"/>.</summary>
+    private static Task RetryLaterAsync(HttpContext context, string retryAfterSeconds, string message)
+    {
+        context.Response.Clear();
+        context.Response.Headers.RetryAfter = retryAfterSeconds;
+        return ErrorResponse.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, message);
     }
 
     public const string SchemaBehindMessage = "the database schema is older than this service: its migrations are still being applied; retry shortly";
