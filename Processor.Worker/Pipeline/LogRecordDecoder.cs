@@ -236,6 +236,7 @@ internal sealed class LogRecordDecoder(DimensionCache cache)
             ScopeId = scopeId,
             Otlp = otlp,
             ReceivedAt = receivedAt,
+            BatchPosition = index,
         };
     }
 

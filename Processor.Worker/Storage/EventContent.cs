@@ -38,7 +38,7 @@ internal static class EventContent
         FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS k(project_id, trace_id, span_id)
         JOIN telemetry.logs l ON l.project_id = k.project_id AND l.trace_id = k.trace_id AND l.span_id = k.span_id
         WHERE l.event_name IN ({EventNames})
-        ORDER BY l.project_id, l.trace_id, l.span_id, l.time_unix_nano, l.record_id
+        ORDER BY l.project_id, l.trace_id, l.span_id, l.time_unix_nano, l.received_at, l.batch_position, l.record_id
         """;
 
     /// <summary>The same, only for spans that are stored and take content from events (the log writer's case: most events' spans are not, or have their own content).</summary>

@@ -18,7 +18,7 @@ internal sealed class LogBatchWriter(NpgsqlDataSource dataSource, SpanStorage st
 
     public const string Columns =
         "project_id, time, time_unix_nano, observed_unix_nano, record_id, severity_number, severity_text, severity_range, " +
-        "body_text, event_name, trace_id, span_id, service_name, attr_hashes, resource_id, scope_id, otlp, received_at";
+        "body_text, event_name, trace_id, span_id, service_name, attr_hashes, resource_id, scope_id, otlp, received_at, batch_position";
 
     private const string StagingTable = "log_staging";
 
@@ -153,6 +153,7 @@ internal sealed class LogBatchWriter(NpgsqlDataSource dataSource, SpanStorage st
             importer.Write(row.ScopeId, NpgsqlDbType.Uuid);
             importer.Write(row.Otlp, NpgsqlDbType.Bytea);
             importer.Write(row.ReceivedAt, NpgsqlDbType.TimestampTz);
+            importer.Write(row.BatchPosition, NpgsqlDbType.Integer);
         }
 
         return importer.Complete();

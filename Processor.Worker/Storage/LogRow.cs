@@ -30,6 +30,12 @@ internal sealed class LogRow
 
     public required DateTime ReceivedAt { get; init; }
 
+    /// <summary>
+    /// The record's place among its trace's records in the request that carried it (the order the Kafka record keeps):
+    /// what orders records of one time, such as a conversation's GenAI message events stamped in one millisecond.
+    /// </summary>
+    public required int BatchPosition { get; init; }
+
     /// <summary>The partition column, to the microsecond as PostgreSQL keeps it.</summary>
     public DateTime Time => UnixNanos.ToDateTime(PartitionUnixNano);
 

@@ -94,6 +94,33 @@ public sealed partial class ProcessorTests
     }
 
     [Fact]
+    public async Task MessageEventsOfOneTime_FoldInTheOrderTheyWereSent()
+    {
+        // The JS openai instrumentation stamps a call's message events within one millisecond: the history must not
+        // come out in the order of the records' content hashes.
+        var project = Guid.NewGuid();
+        var trace = Id(16);
+        var span = ChatSpan(trace, DateTimeOffset.UtcNow.AddMinutes(-6));
+        (string Role, string Text)[] history =
+        [
+            ("system", "Be brief."), ("user", "Hi"), ("assistant", "Hello, how can I help?"),
+            ("user", "Weather in Paris?"), ("assistant", "Sunny, 21 C."), ("user", "And tomorrow?"),
+        ];
+        var events = history.Select(m => Event(span, $"gen_ai.{m.Role}.message", 1,
+            new AnyValue { KvlistValue = new KeyValueList { Values = { Str("content", m.Text) } } })).ToArray();
+        await Deliver(Record(project, trace, "chat-app", span));
+
+        await DeliverLogs(project, trace, events);
+
+        var (input, _, fromEvents) = await StoredContent(project, span.SpanId);
+        Assert.True(fromEvents);
+        using var messages = JsonDocument.Parse(input!);
+        Assert.Equal(
+            history.Select(m => $"{m.Role}: {m.Text}"),
+            messages.RootElement.EnumerateArray().Select(m => $"{m.GetProperty("role").GetString()}: {m.GetProperty("parts")[0].GetProperty("content").GetString()}"));
+    }
+
+    [Fact]
     public async Task ContentFromAttributes_IsNeverReplacedByEvents()
     {
         var project = Guid.NewGuid();
