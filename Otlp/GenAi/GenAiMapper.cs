@@ -290,20 +290,9 @@ public static partial class GenAiMapper
     private static bool TryCostMicros(AnyValue? value, out long micros)
     {
         micros = 0;
-        double amount;
-        switch (value?.ValueCase)
+        if (!TryNumber(value, out var amount))
         {
-            case AnyValue.ValueOneofCase.DoubleValue:
-                amount = value.DoubleValue;
-                break;
-            case AnyValue.ValueOneofCase.IntValue:
-                amount = value.IntValue;
-                break;
-            case AnyValue.ValueOneofCase.StringValue when double.TryParse(value.StringValue, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed):
-                amount = parsed;
-                break;
-            default:
-                return false;
+            return false;
         }
 
         var scaled = Math.Round(amount * 1_000_000, MidpointRounding.AwayFromZero);
