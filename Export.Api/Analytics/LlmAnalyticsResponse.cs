@@ -7,8 +7,9 @@ namespace Trulayer.Export.Analytics;
 /// <summary>
 /// Usage of one bucket of one group, or of the whole window (<see cref="LlmAnalyticsResponse.Totals"/>,
 /// where the time fields are the window's and <see cref="Group"/> is null): model calls (LLM and EMBEDDING
-/// spans), errors, every token kind, cost in currency units, and latency quantiles in nanoseconds
-/// (within <see cref="LatencySketch.RelativeError"/> of the exact value; null without calls).
+/// spans), errors, every token kind, cost in currency units, latency quantiles in nanoseconds
+/// (within <see cref="LatencySketch.RelativeError"/> of the exact value; null without calls), and the same
+/// quantiles of the time to first token of the calls that carried one (null when none did).
 /// </summary>
 internal sealed record UsagePoint(
     string StartTime,
@@ -24,7 +25,10 @@ internal sealed record UsagePoint(
     decimal Cost,
     long? LatencyP50Nanos,
     long? LatencyP95Nanos,
-    long? LatencyP99Nanos)
+    long? LatencyP99Nanos,
+    long? TtftP50Nanos,
+    long? TtftP95Nanos,
+    long? TtftP99Nanos)
 {
     public static UsagePoint Of(long startUnixNanos, string? group, UsageSums sums) => new(
         Rfc3339.Format(startUnixNanos),
@@ -40,7 +44,10 @@ internal sealed record UsagePoint(
         sums.CostMicros / 1_000_000m,
         sums.LatencyNanos(0.50),
         sums.LatencyNanos(0.95),
-        sums.LatencyNanos(0.99));
+        sums.LatencyNanos(0.99),
+        sums.TimeToFirstTokenNanos(0.50),
+        sums.TimeToFirstTokenNanos(0.95),
+        sums.TimeToFirstTokenNanos(0.99));
 }
 
 /// <summary>

@@ -7,7 +7,10 @@ using Trulayer.Otlp.Analytics;
 
 namespace Trulayer.Export.Analytics;
 
-/// <summary>The sums of one bucket of one group (or of the window, <see cref="LlmAnalyticsResponse.Totals"/>), and its merged latency sketch.</summary>
+/// <summary>
+/// The sums of one bucket of one group (or of the window, <see cref="LlmAnalyticsResponse.Totals"/>), its merged latency
+/// sketch, and its merged sketch of the time to first token of the calls that carried one.
+/// </summary>
 internal sealed class UsageSums
 {
     public long Calls { get; private set; }
@@ -19,8 +22,12 @@ internal sealed class UsageSums
     public long ReasoningTokens { get; private set; }
     public long CostMicros { get; private set; }
     public LatencyHistogram Latency { get; } = new();
+    public LatencyHistogram TimeToFirstToken { get; } = new();
 
-    /// <summary>Adds one rollup row: its eight counters from column <paramref name="first"/> on, then its sketch (bigint[] per minute, bytea per hour).</summary>
+    /// <summary>
+    /// Adds one rollup row: its eight counters from column <paramref name="first"/> on, then its latency sketch and its
+    /// time to first token sketch (bigint[] per minute, bytea per hour).
+    /// </summary>
     public void Add(NpgsqlDataReader reader, int first)
     {
         Calls = Saturating(Calls, reader.GetInt64(first));
@@ -31,14 +38,19 @@ internal sealed class UsageSums
         CacheCreationTokens = Saturating(CacheCreationTokens, reader.GetInt64(first + 5));
         ReasoningTokens = Saturating(ReasoningTokens, reader.GetInt64(first + 6));
         CostMicros = Saturating(CostMicros, reader.GetInt64(first + 7));
-        var sketch = first + 8;
-        if (reader.GetFieldType(sketch) == typeof(byte[]))
+        AddSketch(Latency, reader, first + 8);
+        AddSketch(TimeToFirstToken, reader, first + 9);
+    }
+
+    private static void AddSketch(LatencyHistogram histogram, NpgsqlDataReader reader, int ordinal)
+    {
+        if (reader.GetFieldType(ordinal) == typeof(byte[]))
         {
-            Latency.AddPacked(reader.GetFieldValue<byte[]>(sketch));
+            histogram.AddPacked(reader.GetFieldValue<byte[]>(ordinal));
         }
         else
         {
-            Latency.AddPacked(reader.GetFieldValue<long[]>(sketch));
+            histogram.AddPacked(reader.GetFieldValue<long[]>(ordinal));
         }
     }
 
@@ -53,10 +65,16 @@ internal sealed class UsageSums
         ReasoningTokens = Saturating(ReasoningTokens, other.ReasoningTokens);
         CostMicros = Saturating(CostMicros, other.CostMicros);
         Latency.Add(other.Latency);
+        TimeToFirstToken.Add(other.TimeToFirstToken);
     }
 
     /// <summary>The latency quantile in whole nanoseconds; null without calls.</summary>
-    public long? LatencyNanos(double q) => Latency.Quantile(q) is { } nanos ? (long)Math.Round(nanos) : null;
+    public long? LatencyNanos(double q) => Nanos(Latency, q);
+
+    /// <summary>The time to first token quantile in whole nanoseconds; null when no call carried one.</summary>
+    public long? TimeToFirstTokenNanos(double q) => Nanos(TimeToFirstToken, q);
+
+    private static long? Nanos(LatencyHistogram histogram, double q) => histogram.Quantile(q) is { } nanos ? (long)Math.Round(nanos) : null;
 
     private static long Saturating(long total, long value) => value > long.MaxValue - total ? long.MaxValue : total + value;
 }
@@ -65,7 +83,7 @@ internal sealed class UsageSums
 internal sealed record UsageBucket(long StartUnixNanos, string Group, UsageSums Sums);
 
 /// <summary>
-/// Reads the usage rollups the processor writes (migrations 0007 and 0011), the one with the fewest rows that can
+/// Reads the usage rollups the processor writes (migrations 0007, 0011 and 0014), the one with the fewest rows that can
 /// answer (<see cref="LlmAnalyticsQuery.Table"/>). PostgreSQL only finds the rows
 /// (a range of the primary key); they are summed into buckets and their sketches merged here, which
 /// costs less than PostgreSQL's grouping of arrays.
@@ -73,7 +91,7 @@ internal sealed record UsageBucket(long StartUnixNanos, string Group, UsageSums 
 internal sealed class LlmAnalyticsStore(NpgsqlDataSource dataSource)
 {
     private const string Columns =
-        "calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_micros, latency";
+        "calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_micros, latency, time_to_first_token";
 
     public async Task<IReadOnlyList<UsageBucket>> ReadAsync(LlmAnalyticsQuery query, CancellationToken cancellationToken)
     {

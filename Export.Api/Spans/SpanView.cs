@@ -25,6 +25,7 @@ internal sealed record SpanView(
     string StartTimeUnixNano,
     string EndTimeUnixNano,
     long DurationNanos,
+    long? TimeToFirstTokenNanos,
     string? Service,
     string? Provider,
     string? RequestModel,
@@ -60,7 +61,8 @@ internal static class SpanViews
     public const string Columns =
         "parent_span_id, name, kind, start_unix_nano, end_unix_nano, status_code, status_message, service_name, span_type, llm_system, " +
         "request_model, response_model, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, " +
-        "cost_micros, cost_source, session_id, user_id, input_text AS input_plain, input_form, output_text AS output_plain, output_form, text_truncated";
+        "cost_micros, cost_source, session_id, user_id, input_text AS input_plain, input_form, output_text AS output_plain, output_form, text_truncated, " +
+        "time_to_first_token_nanos";
 
     /// <summary>
     /// <see cref="Columns"/> for a preview: text stored in its normalized form is cut in SQL already (a verbatim form is
@@ -71,7 +73,7 @@ internal static class SpanViews
         .Replace("output_text AS output_plain", $"CASE WHEN output_form IS NULL THEN left(output_text, {PreviewChars + 1}) ELSE output_text END AS output_plain", StringComparison.Ordinal);
 
     /// <summary>The ordinal after <see cref="Columns"/>.</summary>
-    public const int NextOrdinal = 4 + 26;
+    public const int NextOrdinal = 4 + 27;
 
     private static readonly string[] KindNames = ["unspecified", "internal", "server", "client", "producer", "consumer"];
 
@@ -106,6 +108,7 @@ internal static class SpanViews
             start.ToString(CultureInfo.InvariantCulture),
             end.ToString(CultureInfo.InvariantCulture),
             Math.Max(0, end - start),
+            Number(30),
             Text(11),
             Text(13),
             Text(14),

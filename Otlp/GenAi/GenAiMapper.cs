@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Text.RegularExpressions;
 using System.Text.Unicode;
 using OpenTelemetry.Proto.Common.V1;
 
@@ -43,7 +44,13 @@ public sealed record GenAiFields
 
     /// <summary>The same for <see cref="OutputText"/>.</summary>
     public GenAiContentSource? OutputSource { get; init; }
+
+    /// <summary>Time to first token (first chunk of a streamed response) in nanoseconds from the span's start.</summary>
+    public long? TimeToFirstTokenNanos { get; init; }
 }
+
+/// <summary>The span's start and end (Unix nanoseconds): what a time to first token is measured from and must fit in.</summary>
+public readonly record struct SpanWindow(long StartUnixNano, long EndUnixNano);
 
 /// <summary>
 /// The attribute a span's input or output text comes from, alone and whole: <paramref name="Index"/> in the
@@ -60,14 +67,21 @@ public readonly record struct GenAiContentSource(int Index, string? Form);
 /// count that is negative or not a whole number, an empty model name, content that holds no message)
 /// counts as absent, so the next attribute in the table can supply the field.
 /// </summary>
-public static class GenAiMapper
+public static partial class GenAiMapper
 {
     /// <summary>256 KiB: the default cap on input and output text, in UTF-8 bytes.</summary>
     public const int DefaultMaxTextBytes = 256 * 1024;
 
+    /// <summary>A day: the longest time to first token taken as one (a longer value is a unit mistake, not a wait).</summary>
+    public const long MaxTimeToFirstTokenNanos = 86_400_000_000_000;
+
     private static readonly int FieldCount = Enum.GetValues<GenAiField>().Length;
 
-    public static GenAiFields Map(IReadOnlyList<KeyValue> attributes, int maxTextBytes = DefaultMaxTextBytes)
+    /// <summary>
+    /// The span's GenAI fields. <paramref name="span"/> is the span's start and end: a time to first token must
+    /// fit in it, and a completion start time (<see cref="GenAiShape.Timestamp"/>) is usable only with it.
+    /// </summary>
+    public static GenAiFields Map(IReadOnlyList<KeyValue> attributes, int maxTextBytes = DefaultMaxTextBytes, SpanWindow? span = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxTextBytes);
         Span<int> ranks = stackalloc int[FieldCount];
@@ -113,16 +127,20 @@ public static class GenAiMapper
                     continue;
                 }
 
+                long number = 0;
                 var usable = row.Field switch
                 {
                     GenAiField.LlmSystem or GenAiField.RequestModel or GenAiField.ResponseModel or GenAiField.SessionId or GenAiField.UserId
                         => value is { ValueCase: AnyValue.ValueOneofCase.StringValue } && value.StringValue.Length > 0,
                     GenAiField.SystemInstructions => IsText(value),
-                    GenAiField.Cost => TryCostMicros(value, out numbers[field]),
-                    _ => TryCount(value, out numbers[field]),
+                    GenAiField.Cost => TryCostMicros(value, out number),
+                    GenAiField.TimeToFirstToken => TryTimeToFirstToken(row.Shape, value, span, out number),
+                    _ => TryCount(value, out number),
                 };
                 if (usable)
                 {
+                    // Only a usable value replaces the number: a better-ranked but unusable one leaves the winner's.
+                    numbers[field] = number;
                     ranks[field] = rank;
                     winners[field] = i;
                     any = true;
@@ -169,6 +187,7 @@ public static class GenAiMapper
             TextTruncated = inputText.Truncated || outputText.Truncated,
             SessionId = String(GenAiField.SessionId, ranks, winners),
             UserId = String(GenAiField.UserId, ranks, winners),
+            TimeToFirstTokenNanos = Number(GenAiField.TimeToFirstToken, ranks, numbers),
             InputSource = inputText.Truncated ? null : Source(attributes, inputFrom, maxTextBytes),
             OutputSource = outputText.Truncated ? null : Source(attributes, outputFrom, maxTextBytes),
         };
@@ -271,20 +290,9 @@ public static class GenAiMapper
     private static bool TryCostMicros(AnyValue? value, out long micros)
     {
         micros = 0;
-        double amount;
-        switch (value?.ValueCase)
+        if (!TryNumber(value, out var amount))
         {
-            case AnyValue.ValueOneofCase.DoubleValue:
-                amount = value.DoubleValue;
-                break;
-            case AnyValue.ValueOneofCase.IntValue:
-                amount = value.IntValue;
-                break;
-            case AnyValue.ValueOneofCase.StringValue when double.TryParse(value.StringValue, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed):
-                amount = parsed;
-                break;
-            default:
-                return false;
+            return false;
         }
 
         var scaled = Math.Round(amount * 1_000_000, MidpointRounding.AwayFromZero);
@@ -296,6 +304,155 @@ public static class GenAiMapper
         micros = (long)scaled;
         return true;
     }
+
+    /// <summary>
+    /// A time to first token in nanoseconds from <paramref name="value"/> of the given shape: seconds or
+    /// milliseconds, or a completion start time less the span's start. Usable when finite, not negative, at
+    /// most <see cref="MaxTimeToFirstTokenNanos"/>, and, with the span known, not past its end.
+    /// </summary>
+    private static bool TryTimeToFirstToken(GenAiShape shape, AnyValue? value, SpanWindow? span, out long nanos)
+    {
+        nanos = 0;
+        double scaled;
+        switch (shape)
+        {
+            case GenAiShape.Seconds when TryNumber(value, out var seconds):
+                scaled = seconds * 1e9;
+                break;
+            case GenAiShape.Milliseconds when TryNumber(value, out var milliseconds):
+                scaled = milliseconds * 1e6;
+                break;
+            case GenAiShape.Timestamp when span is { } window && TryUnixNanos(value, out var at):
+                scaled = (double)((Int128)at - window.StartUnixNano);
+                break;
+            default:
+                return false;
+        }
+
+        scaled = Math.Round(scaled, MidpointRounding.AwayFromZero);
+        if (!double.IsFinite(scaled) || scaled < 0 || scaled > MaxTimeToFirstTokenNanos
+            || (span is { } s && scaled > Math.Max(0, (double)((Int128)s.EndUnixNano - s.StartUnixNano))))
+        {
+            return false;
+        }
+
+        nanos = (long)scaled;
+        return true;
+    }
+
+    /// <summary>A number: a double, an int, or a numeric string.</summary>
+    private static bool TryNumber(AnyValue? value, out double number)
+    {
+        number = 0;
+        switch (value?.ValueCase)
+        {
+            case AnyValue.ValueOneofCase.DoubleValue:
+                number = value.DoubleValue;
+                return true;
+            case AnyValue.ValueOneofCase.IntValue:
+                number = value.IntValue;
+                return true;
+            case AnyValue.ValueOneofCase.StringValue:
+                return double.TryParse(value.StringValue, NumberStyles.Float, CultureInfo.InvariantCulture, out number);
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// A point in time as Unix nanoseconds: an ISO 8601 date and time (JSON-quoted too, as the Langfuse SDKs
+    /// send it; UTC without an offset), or Unix time as a number, whose unit its size tells (seconds below
+    /// 10^11, milliseconds below 10^14, microseconds below 10^17, else nanoseconds).
+    /// </summary>
+    private static bool TryUnixNanos(AnyValue? value, out long unixNanos)
+    {
+        unixNanos = 0;
+        if (value is { ValueCase: AnyValue.ValueOneofCase.StringValue })
+        {
+            var text = value.StringValue.Trim();
+            if (text.Length >= 2 && text[0] == '"' && text[^1] == '"')
+            {
+                text = text[1..^1];
+            }
+
+            if (IsoDateTime().Match(text) is { Success: true } iso)
+            {
+                return TryIsoUnixNanos(iso, out unixNanos);
+            }
+        }
+
+        // Whole and fraction apart: as one double, Unix nanoseconds of today lose their last two or three digits.
+        if (value is { ValueCase: AnyValue.ValueOneofCase.IntValue })
+        {
+            return TryScaleUnix(value.IntValue, 0, out unixNanos);
+        }
+
+        if (value is { ValueCase: AnyValue.ValueOneofCase.StringValue }
+            && long.TryParse(value.StringValue.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var digits))
+        {
+            return TryScaleUnix(digits, 0, out unixNanos);
+        }
+
+        if (!TryNumber(value, out var number) || !double.IsFinite(number) || number < 0 || number >= 9.2233720368547758E18)
+        {
+            return false;
+        }
+
+        var whole = Math.Floor(number);
+        return TryScaleUnix((long)whole, number - whole, out unixNanos);
+    }
+
+    /// <summary>Unix time <paramref name="whole"/> + <paramref name="fraction"/> in the unit its size tells (<see cref="TryUnixNanos"/>), as nanoseconds.</summary>
+    private static bool TryScaleUnix(long whole, double fraction, out long unixNanos)
+    {
+        unixNanos = 0;
+        if (whole <= 0)
+        {
+            return false;
+        }
+
+        long factor = whole < 100_000_000_000 ? 1_000_000_000 : whole < 100_000_000_000_000 ? 1_000_000 : whole < 100_000_000_000_000_000 ? 1_000 : 1;
+        var nanos = ((Int128)whole * factor) + (long)Math.Round(fraction * factor);
+        if (nanos > long.MaxValue)
+        {
+            return false;
+        }
+
+        unixNanos = (long)nanos;
+        return true;
+    }
+
+    private static bool TryIsoUnixNanos(Match iso, out long unixNanos)
+    {
+        unixNanos = 0;
+        if (!DateTime.TryParseExact(iso.Groups["at"].Value.Replace(' ', 'T').Replace('t', 'T'), "yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture,
+                DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var at) || at < DateTime.UnixEpoch)
+        {
+            return false;
+        }
+
+        var fraction = iso.Groups["fraction"].Value;
+        var fractionNanos = fraction.Length == 0 ? 0 : long.Parse(fraction.Length >= 9 ? fraction[..9] : fraction.PadRight(9, '0'), CultureInfo.InvariantCulture);
+        long offsetNanos = 0;
+        if (iso.Groups["offset"].Value is { Length: > 1 } offset && offset is not ("Z" or "z"))
+        {
+            var digits = offset[1..].Replace(":", "", StringComparison.Ordinal);
+            var minutes = (int.Parse(digits[..2], CultureInfo.InvariantCulture) * 60) + int.Parse(digits[2..], CultureInfo.InvariantCulture);
+            offsetNanos = (offset[0] == '-' ? -minutes : minutes) * 60_000_000_000L;
+        }
+
+        var nanos = ((Int128)(at.Ticks - DateTime.UnixEpoch.Ticks) * 100) + fractionNanos - offsetNanos;
+        if (nanos < 0 || nanos > long.MaxValue)
+        {
+            return false;
+        }
+
+        unixNanos = (long)nanos;
+        return true;
+    }
+
+    [GeneratedRegex(@"^(?<at>[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2})(?:[.,](?<fraction>[0-9]{1,18}))?(?<offset>[Zz]|[+-][0-9]{2}:?[0-9]{2})?$", RegexOptions.CultureInvariant)]
+    private static partial Regex IsoDateTime();
 
     /// <summary>Content is a string, or (gen_ai.*.messages in their structured form) an array or map.</summary>
     private static bool IsText(AnyValue? value) => value?.ValueCase switch

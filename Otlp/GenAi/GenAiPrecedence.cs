@@ -21,6 +21,9 @@ public enum GenAiField
     SystemInstructions,
     SessionId,
     UserId,
+
+    /// <summary>Time to first token (first chunk of a streamed response), in nanoseconds from the span's start.</summary>
+    TimeToFirstToken,
 }
 
 /// <summary>Where an attribute name comes from.</summary>
@@ -77,6 +80,18 @@ public enum GenAiShape
 
     /// <summary>pydantic-ai's <c>events</c>: a JSON array of GenAI events (messages in, choices out).</summary>
     EventList,
+
+    /// <summary>A duration in seconds: a number, or a numeric string.</summary>
+    Seconds,
+
+    /// <summary>A duration in milliseconds: a number, or a numeric string.</summary>
+    Milliseconds,
+
+    /// <summary>
+    /// A point in time (ISO 8601, also JSON-quoted; or Unix time as a number): the field is its distance
+    /// from the span's start, usable only within the span (<see cref="SpanWindow"/>).
+    /// </summary>
+    Timestamp,
 }
 
 /// <summary>One row of the precedence table: <paramref name="Attribute"/> fills <paramref name="Field"/>.</summary>
@@ -179,6 +194,14 @@ public static class GenAiPrecedence
         new(GenAiField.UserId, "langfuse.user.id", Langfuse),                                  // Langfuse
         new(GenAiField.UserId, "traceloop.association.properties.user_id", OpenLlmetry),       // OpenLLMetry association properties
         new(GenAiField.UserId, "ai.telemetry.metadata.userId", VercelAi),                      // AI SDK telemetry metadata
+
+        // Time to first token, from the span's start (GenAiMapper.TimeToFirstTokenNanos says what is usable).
+        new(GenAiField.TimeToFirstToken, "gen_ai.response.time_to_first_chunk", SemConv, GenAiShape.Seconds),          // semconv 1.41+ (#3598), seconds
+        new(GenAiField.TimeToFirstToken, "langfuse.observation.completion_start_time", Langfuse, GenAiShape.Timestamp), // Langfuse SDKs: when the completion began
+        new(GenAiField.TimeToFirstToken, "gen_ai.client.operation.time_to_first_chunk", Logfire, GenAiShape.Seconds),  // pydantic-ai 2.6+: the metric's name as a span attribute, seconds
+        new(GenAiField.TimeToFirstToken, "ai.response.msToFirstChunk", VercelAi, GenAiShape.Milliseconds),             // AI SDK 4+ (ai.streamText.doStream)
+        new(GenAiField.TimeToFirstToken, "ai.stream.msToFirstChunk", VercelAi, GenAiShape.Milliseconds),               // AI SDK 3 (and streamObject), ms
+        new(GenAiField.TimeToFirstToken, "gen_ai.server.time_to_first_token", Logfire, GenAiShape.Seconds),            // server-side measurement Logfire falls back to, seconds
     ];
 
     /// <summary>

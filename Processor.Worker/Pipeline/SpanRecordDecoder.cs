@@ -200,7 +200,8 @@ internal sealed class SpanRecordDecoder(DimensionCache cache, int maxTextBytes, 
                 $"span {index} has a start or end time past 2262-04-11 ({fields.StartTimeUnixNano}, {fields.EndTimeUnixNano} ns since 1970), which cannot be stored");
         }
 
-        var genAi = mapped.Count == 0 ? GenAiFields.None : GenAiMapper.Map(mapped, maxTextBytes);
+        var genAi = mapped.Count == 0 ? GenAiFields.None
+            : GenAiMapper.Map(mapped, maxTextBytes, new SpanWindow((long)fields.StartTimeUnixNano, (long)fields.EndTimeUnixNano));
         if (!ReferenceEquals(genAi, GenAiFields.None))
         {
             genAi = genAi with

@@ -35,8 +35,8 @@ internal readonly record struct LlmUsageKey(Guid ProjectId, DateTime Bucket, str
 
 /// <summary>
 /// What the model calls (LLM and EMBEDDING spans, <see cref="SpanTypeRules.IsModelCall"/>) among the spans a
-/// transaction inserted add to the usage rollups: calls, errors, every token kind, cost and a latency
-/// sketch per bucket and dimensions. Written by <see cref="SpanBatchWriter"/> in the spans' own
+/// transaction inserted add to the usage rollups: calls, errors, every token kind, cost, a latency sketch
+/// and a sketch of the time to first token of the calls that carry one (migration 0014) per bucket and dimensions. Written by <see cref="SpanBatchWriter"/> in the spans' own
 /// transaction, from the rows it actually inserted, so a re-delivered span never counts twice. Each
 /// level is one upsert statement over its rows in key order: replicas writing the same buckets at once
 /// lock rows in the same order (no deadlock) and add under the row lock (no lost count).
@@ -62,6 +62,9 @@ internal sealed class LlmRollup
 
     /// <summary>Latency sketch: <see cref="LatencySketch.Bin"/> → calls.</summary>
     public SortedDictionary<int, long> Latency { get; } = [];
+
+    /// <summary>Time to first token sketch of the calls that carry one: <see cref="LatencySketch.Bin"/> → calls.</summary>
+    public SortedDictionary<int, long> TimeToFirstToken { get; } = [];
 
     /// <summary>The rollup rows of one level for the given (inserted) rows, keyed and in key order.</summary>
     public static SortedList<LlmUsageKey, LlmRollup> Of(IEnumerable<SpanRow> rows, LlmUsageLevel level)
@@ -106,6 +109,11 @@ internal sealed class LlmRollup
         CostMicros = Saturating(CostMicros, row.CostMicros);
         var bin = LatencySketch.Bin(Math.Max(0, row.EndUnixNano - row.StartUnixNano));
         Latency[bin] = Latency.GetValueOrDefault(bin) + 1;
+        if (row.GenAi.TimeToFirstTokenNanos is { } ttft)
+        {
+            var ttftBin = LatencySketch.Bin(ttft);
+            TimeToFirstToken[ttftBin] = TimeToFirstToken.GetValueOrDefault(ttftBin) + 1;
+        }
     }
 
     /// <summary>Adds the upserts of every level for the rows a transaction inserted (nothing when they hold no model call).</summary>
@@ -125,7 +133,8 @@ internal sealed class LlmRollup
     {
         var keys = rollups.Keys;
         var values = rollups.Values;
-        var latency = values.SelectMany((r, i) => r.Latency.Select(b => (Index: i, Packed: LatencySketch.Pack(b.Key, b.Value)))).ToList();
+        var latency = Packed(values, r => r.Latency);
+        var ttft = Packed(values, r => r.TimeToFirstToken);
         var command = new NpgsqlBatchCommand(UpsertSql(level))
         {
             Parameters =
@@ -148,10 +157,16 @@ internal sealed class LlmRollup
                 SpanBatchWriter.Array(values.Select(r => r.CostMicros), NpgsqlDbType.Bigint),
                 SpanBatchWriter.Array(latency.Select(l => l.Index), NpgsqlDbType.Integer),
                 SpanBatchWriter.Array(latency.Select(l => l.Packed), NpgsqlDbType.Bigint),
+                SpanBatchWriter.Array(ttft.Select(l => l.Index), NpgsqlDbType.Integer),
+                SpanBatchWriter.Array(ttft.Select(l => l.Packed), NpgsqlDbType.Bigint),
             },
         };
         return command;
     }
+
+    /// <summary>The entries of one sketch of every rollup, each with the index of its rollup.</summary>
+    private static List<(int Index, long Packed)> Packed(IList<LlmRollup> rollups, Func<LlmRollup, SortedDictionary<int, long>> sketch)
+        => [.. rollups.SelectMany((r, i) => sketch(r).Select(b => (Index: i, Packed: LatencySketch.Pack(b.Key, b.Value))))];
 
     private static readonly Dictionary<LlmUsageLevel, string> Sql = LlmUsageLevel.All.ToDictionary(level => level, Upsert);
 
@@ -163,21 +178,27 @@ internal sealed class LlmRollup
         var key = string.Join(", ", dimensions);
         var sums = string.Join(",\n            ", Counters.Select(c => $"{c} = least(r.{c}::numeric + EXCLUDED.{c}, {Max})::bigint"));
         const string sketch = "array_agg(packed ORDER BY packed)";
-        var (latency, empty) = level.SketchAsBytes
-            ? ($"telemetry.latency_sketch_bytes({sketch})", "''::bytea")
-            : (sketch, "'{}'::bigint[]");
+        var (latency, empty, isEmpty) = level.SketchAsBytes
+            ? ($"telemetry.latency_sketch_bytes({sketch})", "''::bytea", "length(EXCLUDED.time_to_first_token) = 0")
+            : (sketch, "'{}'::bigint[]", "cardinality(EXCLUDED.time_to_first_token) = 0");
+        // Most calls carry no time to first token: an empty incoming sketch leaves the stored one as it is.
         return $"""
-            INSERT INTO {level.Table} AS r ({key}, {string.Join(", ", Counters)}, latency)
-            SELECT {string.Join(", ", dimensions.Select(d => "b." + d))}, {string.Join(", ", Counters.Select(c => "b." + c))}, coalesce(l.latency, {empty})
+            INSERT INTO {level.Table} AS r ({key}, {string.Join(", ", Counters)}, latency, time_to_first_token)
+            SELECT {string.Join(", ", dimensions.Select(d => "b." + d))}, {string.Join(", ", Counters.Select(c => "b." + c))},
+                   coalesce(l.latency, {empty}), coalesce(t.sketch, {empty})
             FROM unnest($1::int[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                         $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])
                 AS b(idx, project_id, bucket, model, provider, service, span_type, user_id, {string.Join(", ", Counters)})
             LEFT JOIN (SELECT idx, {latency} AS latency
                        FROM unnest($17::int[], $18::bigint[]) AS s(idx, packed) GROUP BY idx) l USING (idx)
+            LEFT JOIN (SELECT idx, {latency} AS sketch
+                       FROM unnest($19::int[], $20::bigint[]) AS s(idx, packed) GROUP BY idx) t USING (idx)
             ORDER BY {string.Join(", ", dimensions.Select(d => "b." + d))}
             ON CONFLICT ({key}) DO UPDATE SET
                 {sums},
-                latency = telemetry.latency_sketch_merge(r.latency, EXCLUDED.latency)
+                latency = telemetry.latency_sketch_merge(r.latency, EXCLUDED.latency),
+                time_to_first_token = CASE WHEN {isEmpty} THEN r.time_to_first_token
+                                           ELSE telemetry.latency_sketch_merge(r.time_to_first_token, EXCLUDED.time_to_first_token) END
             """;
     }
 

@@ -12,7 +12,7 @@ internal static class SpanCopy
         "status_code, status_message, service_name, span_type, llm_system, request_model, response_model, " +
         "input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_micros, " +
         "input_text, output_text, text_truncated, attr_hashes, resource_id, scope_id, otlp, span_size, input_at, output_at, received_at, " +
-        "session_id, user_id, cost_source, input_form, output_form";
+        "session_id, user_id, cost_source, input_form, output_form, time_to_first_token_nanos";
 
     /// <summary>Copies <paramref name="rows"/> into <paramref name="table"/>; returns the number of rows.</summary>
     public static ulong Copy(NpgsqlConnection connection, string table, IEnumerable<SpanRow> rows)
@@ -68,6 +68,7 @@ internal static class SpanCopy
         importer.Write(row.CostSource.ToColumn(), NpgsqlDbType.Text);
         WriteNullable(importer, row.InputForm);
         WriteNullable(importer, row.OutputForm);
+        WriteNullable(importer, genAi.TimeToFirstTokenNanos);
     }
 
     private static void WriteNullable(NpgsqlBinaryImporter importer, string? value)

@@ -96,21 +96,57 @@ public sealed class LlmAnalyticsTests(ExportStack stack)
     }
 
     [Fact]
+    public async Task Analytics_TimeToFirstTokenPercentiles_WithinTheSketchErrorOfTheExactValues_NullWhereNoCallCarriedOne()
+    {
+        var data = await UsageAsync();
+        var caller = ExportStack.Viewer(data.Tenant);
+
+        using var response = await stack.GetDirectAsync($"{LlmAnalyticsApi.Path}?{data.Window}&interval=1d&group_by=model", caller);
+        var body = await JsonAsync(response);
+
+        var fields = new[] { (0.5, "ttftP50Nanos"), (0.95, "ttftP95Nanos"), (0.99, "ttftP99Nanos") };
+        void AssertWithinError(JsonElement point, IEnumerable<SentCall> calls)
+        {
+            var sorted = calls.Where(c => c.TtftNanos is not null).Select(c => c.TtftNanos!.Value).Order().ToArray();
+            Assert.True(sorted.Length > 20, $"{sorted.Length} calls with a time to first token");
+            foreach (var (q, field) in fields)
+            {
+                var exact = (double)sorted[(int)Math.Floor(q * (sorted.Length - 1))];
+                var estimate = point.GetProperty(field).GetInt64();
+                Assert.InRange(Math.Abs(estimate - exact) / exact, 0, LatencySketch.RelativeError + 1e-9);
+            }
+        }
+
+        AssertWithinError(body.GetProperty("totals"), data.Spans);
+        var buckets = body.GetProperty("buckets").EnumerateArray().ToDictionary(b => b.GetProperty("group").GetString()!);
+        AssertWithinError(buckets["gpt-4o"], data.Spans.Where(s => s.Model == "gpt-4o"));
+        AssertWithinError(buckets["claude-3-5-sonnet"], data.Spans.Where(s => s.Model == "claude-3-5-sonnet"));
+        Assert.True(buckets["gpt-4o-mini"].GetProperty("calls").GetInt64() > 0);
+        Assert.All(fields, f => Assert.Equal(JsonValueKind.Null, buckets["gpt-4o-mini"].GetProperty(f.Item2).ValueKind));
+        Assert.NotEqual(JsonValueKind.Null, buckets["gpt-4o-mini"].GetProperty("latencyP50Nanos").ValueKind);
+    }
+
+    [Fact]
     public async Task Analytics_HourlyAndPerMinuteRollupsAndEveryGrouping_GiveTheSameTotals()
     {
         var data = await UsageAsync();
         var caller = ExportStack.Viewer(data.Tenant);
         var expected = await StoredAsync(data.Tenant.Project, "");
 
+        var percentiles = new HashSet<string>();
         foreach (var query in new[] { "interval=1h", "interval=1m", "interval=15m&group_by=user", "interval=1h&group_by=provider", "interval=6h&group_by=type",
                      "interval=5m&group_by=service", "interval=1h&group_by=service", "interval=1d&group_by=project", "" })
         {
             using var response = await stack.GetDirectAsync($"{LlmAnalyticsApi.Path}?{data.Window}&{query}", caller);
             var body = await JsonAsync(response);
             Assert.Equal(expected, Sums(body.GetProperty("totals")));
+            // Sketches merge exactly: every rollup and grouping gives the window the same percentiles.
+            percentiles.Add(string.Join(",", new[] { "latencyP50Nanos", "latencyP99Nanos", "ttftP50Nanos", "ttftP95Nanos", "ttftP99Nanos" }
+                .Select(f => body.GetProperty("totals").GetProperty(f).GetInt64())));
             Assert.Equal(expected, Sum(body.GetProperty("buckets").EnumerateArray().Select(Sums)));
         }
 
+        Assert.Single(percentiles);
         using var oneUser = await stack.GetDirectAsync($"{LlmAnalyticsApi.Path}?{data.Window}&interval=1h&user_id=user-1&model=gpt-4o", caller);
         var filtered = (await JsonAsync(oneUser)).GetProperty("totals");
         Assert.Equal(data.Spans.Count(s => s.User == "user-1" && s.Model == "gpt-4o"), filtered.GetProperty("calls").GetInt64());
@@ -129,9 +165,10 @@ public sealed class LlmAnalyticsTests(ExportStack stack)
         Assert.Equal("2026-04-21T10:20:00.000000000Z", body.GetProperty("to").GetString());
         Assert.Equal(0, body.GetProperty("buckets").GetArrayLength());
         Assert.Equal(JsonValueKind.Null, body.GetProperty("totals").GetProperty("latencyP50Nanos").ValueKind);
+        Assert.Equal(JsonValueKind.Null, body.GetProperty("totals").GetProperty("ttftP50Nanos").ValueKind);
     }
 
-    private sealed record SentCall(string Model, string User, long DurationNanos);
+    private sealed record SentCall(string Model, string User, long DurationNanos, long? TtftNanos);
 
     private sealed record Usage(Tenant Tenant, string Window, long Calls, List<SentCall> Spans)
     {
@@ -140,7 +177,7 @@ public sealed class LlmAnalyticsTests(ExportStack stack)
 
     /// <summary>
     /// A tenant whose project holds 600 model calls (chat and embeddings, 3 models of 2 providers, 5 users,
-    /// every 25th failing, durations from 20 ms to 60 s) and 200 agent spans over them, in one hour two hours
+    /// every 25th failing, durations from 20 ms to 60 s, a time to first token on the chat calls of gpt-4o and claude) and 200 agent spans over them, in one hour two hours
     /// ago; each request sent twice, which the processor stores (and counts) once. Loaded once for the class.
     /// </summary>
     private Task<Usage> UsageAsync() => stack.SharedAsync("llm-analytics", async () =>
@@ -170,13 +207,27 @@ public sealed class LlmAnalyticsTests(ExportStack stack)
                         Str("gen_ai.operation.name", embedding ? "embeddings" : "chat"), Str("gen_ai.provider.name", provider), Str("gen_ai.request.model", model),
                         Str("user.id", user), Int("gen_ai.usage.input_tokens", random.Next(10, 5000)), Int("gen_ai.usage.output_tokens", random.Next(0, 900)),
                         Int("gen_ai.usage.cache_read.input_tokens", random.Next(0, 5)), Dbl("gen_ai.usage.cost", random.Next(1, 100_000) / 1e6));
+                    // Streamed chat calls of every model but gpt-4o-mini carry a time to first token, from three sources in turn.
+                    long? ttft = null;
+                    if (!embedding && model != "gpt-4o-mini")
+                    {
+                        ttft = (long)(duration * (0.05 + (random.NextDouble() * 0.9)) / 1000) * 1000;
+                        call.Attributes.Add((calls.Count % 3) switch
+                        {
+                            0 => Dbl("gen_ai.response.time_to_first_chunk", ttft.Value / 1e9),
+                            1 => Dbl("ai.response.msToFirstChunk", ttft.Value / 1e6),
+                            _ => Str("langfuse.observation.completion_start_time",
+                                $"\"{start.AddSeconds(c + 1).AddTicks(ttft.Value / 100):yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'}\""),
+                        });
+                    }
+
                     if (calls.Count % 25 == 0)
                     {
                         call.Status = new Status { Code = Status.Types.StatusCode.Error, Message = "429" };
                     }
 
                     spans.Add(call);
-                    calls.Add(new SentCall(model, user, duration));
+                    calls.Add(new SentCall(model, user, duration, ttft));
                 }
             }
 

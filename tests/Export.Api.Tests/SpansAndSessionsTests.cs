@@ -39,6 +39,8 @@ public sealed class SpansAndSessionsTests(ExportStack stack)
             (llm.GetProperty("inputTokens").GetInt64(), llm.GetProperty("outputTokens").GetInt64(), llm.GetProperty("cacheReadTokens").GetInt64(),
              llm.GetProperty("cost").GetDecimal(), llm.GetProperty("costSource").GetString(), llm.GetProperty("status").GetString()));
         Assert.Equal(1_000_000_000L, llm.GetProperty("durationNanos").GetInt64());
+        Assert.Equal(350_000_000L, llm.GetProperty("timeToFirstTokenNanos").GetInt64());
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("timeToFirstTokenNanos").ValueKind);
         Assert.Equal(data.T0Nanos + 1_000_000_000L, long.Parse(llm.GetProperty("startTimeUnixNano").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
 
         // The verbatim gen_ai.prompt / gen_ai.completion come back normalized (semconv messages), whole.
@@ -96,6 +98,19 @@ public sealed class SpansAndSessionsTests(ExportStack stack)
         Assert.Equal(["turn 2", "turn 1"], await SpanNamesAsync(data, $"{window}&session_id=s-1"));
         Assert.Equal(["chat france", "turn 1"], await SpanNamesAsync(data, $"trace_id={data.First}"));
         Assert.Equal(["chat bananas"], await SpanNamesAsync(data, $"{window}&provider=openai&user_id=grace&service=chat-api"));
+    }
+
+    [Fact]
+    public async Task SpanSearch_TimeToFirstToken_WhereTheSpanCarriesIt_ElseNull()
+    {
+        var data = await DataAsync();
+
+        var (spans, _) = await SpansAsync(ExportStack.Viewer(data.Tenant), $"trace_id={data.First}");
+
+        Assert.Equal(
+            [("chat france", (long?)350_000_000), ("turn 1", null)],
+            spans.Select(s => (s.GetProperty("name").GetString()!, s.GetProperty("timeToFirstTokenNanos").ValueKind == JsonValueKind.Null ? null : (long?)s.GetProperty("timeToFirstTokenNanos").GetInt64()))
+                .OrderBy(s => s.Item1, StringComparer.Ordinal));
     }
 
     [Fact]
@@ -300,6 +315,7 @@ public sealed class SpansAndSessionsTests(ExportStack stack)
 
         var turn1 = Root(first, "turn 1", t0, Str("session.id", "s-1"), Str("user.id", "ada"));
         var france = Llm(first, "chat france", turn1, 100, 10, 0.25, Str("customer.tier", "gold"), Int("gen_ai.usage.cache_read_input_tokens", 40),
+            Dbl("gen_ai.response.time_to_first_chunk", 0.35),
             Str("gen_ai.prompt", Prompt), Str("gen_ai.completion", """[{"role":"assistant","content":"Paris is the capital."}]"""));
         france.Events.Add(new Span.Types.Event { Name = "retry", TimeUnixNano = france.StartTimeUnixNano + 5 });
         france.Links.Add(new Span.Types.Link { TraceId = second, SpanId = NewId(8) });

@@ -11,6 +11,9 @@ internal static class ConventionFixtures
 {
     public sealed record Fixture(KeyValue[] Attributes, object Expected);
 
+    /// <summary>The span every fixture is mapped for: 2025-01-01T00:00:00Z, ten seconds long.</summary>
+    public static SpanWindow Window { get; } = new(1_735_689_600_000_000_000, 1_735_689_610_000_000_000);
+
     /// <summary>The stored form of messages: semconv 1.37's role and parts (text parts only here).</summary>
     public static string Messages(params (string Role, string Text)[] messages)
         => "[" + string.Join(",", messages.Select(m => $$"""{"role":"{{m.Role}}","parts":[{"type":"text","content":{{Quoted(m.Text)}}}]}""")) + "]";
@@ -151,6 +154,16 @@ internal static class ConventionFixtures
         [(GenAiField.UserId, "langfuse.user.id")] = new([Str("langfuse.user.id", "u-langfuse")], "u-langfuse"),
         [(GenAiField.UserId, "traceloop.association.properties.user_id")] = new([Str("traceloop.association.properties.user_id", "u-traceloop")], "u-traceloop"),
         [(GenAiField.UserId, "ai.telemetry.metadata.userId")] = new([Str("ai.telemetry.metadata.userId", "u-ai-sdk")], "u-ai-sdk"),
+
+        // Time to first token in nanoseconds from the span's start (Window).
+        [(GenAiField.TimeToFirstToken, "gen_ai.response.time_to_first_chunk")] = new([Dbl("gen_ai.response.time_to_first_chunk", 0.5)], 500_000_000L),
+        // The Langfuse Python SDK sends json.dumps(datetime): an ISO 8601 string in quotes.
+        [(GenAiField.TimeToFirstToken, "langfuse.observation.completion_start_time")] = new(
+            [Str("langfuse.observation.completion_start_time", "\"2025-01-01T00:00:00.250000+00:00\"")], 250_000_000L),
+        [(GenAiField.TimeToFirstToken, "gen_ai.client.operation.time_to_first_chunk")] = new([Dbl("gen_ai.client.operation.time_to_first_chunk", 0.75)], 750_000_000L),
+        [(GenAiField.TimeToFirstToken, "ai.response.msToFirstChunk")] = new([Dbl("ai.response.msToFirstChunk", 412.5)], 412_500_000L),
+        [(GenAiField.TimeToFirstToken, "ai.stream.msToFirstChunk")] = new([Int("ai.stream.msToFirstChunk", 300)], 300_000_000L),
+        [(GenAiField.TimeToFirstToken, "gen_ai.server.time_to_first_token")] = new([Dbl("gen_ai.server.time_to_first_token", 0.2)], 200_000_000L),
     };
 
     public static object? Read(GenAiFields fields, GenAiField field) => field switch
@@ -168,6 +181,7 @@ internal static class ConventionFixtures
         GenAiField.OutputText => fields.OutputText,
         GenAiField.SessionId => fields.SessionId,
         GenAiField.UserId => fields.UserId,
+        GenAiField.TimeToFirstToken => fields.TimeToFirstTokenNanos,
         _ => throw new ArgumentOutOfRangeException(nameof(field)),
     };
 
