@@ -5,7 +5,8 @@ namespace Trulayer.Dashboard.Api;
 /// <summary>One bucket of GET /v1/analytics/llm (also its totals): model calls of one group in one interval.</summary>
 public sealed record UsageBucket(
     DateTimeOffset StartTime, string? Group, long Calls, long Errors, long InputTokens, long OutputTokens, long CacheReadTokens,
-    long CacheCreationTokens, long ReasoningTokens, decimal? Cost, long? LatencyP50Nanos, long? LatencyP95Nanos, long? LatencyP99Nanos);
+    long CacheCreationTokens, long ReasoningTokens, decimal? Cost, long? LatencyP50Nanos, long? LatencyP95Nanos, long? LatencyP99Nanos,
+    long? TtftP50Nanos = null, long? TtftP95Nanos = null, long? TtftP99Nanos = null);
 
 public sealed record UsageReport(
     DateTimeOffset From, DateTimeOffset To, string Interval, string? GroupBy, IReadOnlyList<UsageBucket> Buckets, UsageBucket Totals);
@@ -26,7 +27,7 @@ public sealed record UsageQuery(DateTimeOffset From, DateTimeOffset To, string? 
     }
 }
 
-/// <summary>/v1/analytics/llm: calls, tokens, cost and latency of model calls over time, from the processor's rollups.</summary>
+/// <summary>/v1/analytics/llm: calls, tokens, cost, latency and time to first token of model calls over time, from the processor's rollups.</summary>
 public sealed class AnalyticsClient(ApiHttp api)
 {
     public Task<UsageReport> GetLlmUsageAsync(UsageQuery query, CancellationToken cancellationToken = default)

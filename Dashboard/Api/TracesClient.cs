@@ -20,7 +20,7 @@ public sealed record TraceSpan(
     long DurationNanos, string? Service, string? Provider, string? RequestModel, string? ResponseModel, long? InputTokens,
     long? OutputTokens, long? CacheReadTokens, long? CacheCreationTokens, long? ReasoningTokens, decimal? Cost, string? CostSource,
     string Status, string? StatusMessage, string? SessionId, string? UserId, string? Input, string? Output, bool TextTruncated,
-    string? ResourceId, string? ScopeId, JsonElement? Attributes, JsonElement? Events, JsonElement? Links);
+    string? ResourceId, string? ScopeId, JsonElement? Attributes, JsonElement? Events, JsonElement? Links, long? TimeToFirstTokenNanos = null);
 
 /// <summary>The trace list's filters, exactly the parameters GET /v1/traces takes.</summary>
 public sealed record TraceQuery(

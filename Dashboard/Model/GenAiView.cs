@@ -12,12 +12,14 @@ public sealed record TokenCount(string Kind, long? Count);
 
 /// <summary>
 /// The LLM call panel of a span, from what GET /v1/traces/{traceId}/spans says of it: provider, operation,
-/// models, every token kind (null: the span reports none), the cost and where it came from, and the input
+/// models, every token kind (null: the span reports none), the cost and where it came from, the time to first
+/// token when the span carries one, and the input
 /// and output the processor normalized (from the span's attributes, or from its GenAI events) as chat messages.
 /// </summary>
 public sealed record GenAiView(
     string? Provider, string? Operation, string? RequestModel, string? ResponseModel, IReadOnlyList<TokenCount> Tokens,
-    decimal? Cost, string CostSource, IReadOnlyList<ChatMessage> Input, IReadOnlyList<ChatMessage> Output, bool TextTruncated)
+    decimal? Cost, string CostSource, IReadOnlyList<ChatMessage> Input, IReadOnlyList<ChatMessage> Output, bool TextTruncated,
+    long? TimeToFirstTokenNanos)
 {
     /// <summary>The panel for <paramref name="span"/>, or null when it is not a model call.</summary>
     public static GenAiView? For(SpanView span)
@@ -45,7 +47,8 @@ public sealed record GenAiView(
             CostSourceText(fields.CostSource),
             Conversation(fields.Input, "user"),
             Conversation(fields.Output, "assistant"),
-            fields.TextTruncated);
+            fields.TextTruncated,
+            fields.TimeToFirstTokenNanos);
     }
 
     /// <summary>Where the cost came from, in words (the route's costSource: reported, computed, none; null before migration 0005).</summary>

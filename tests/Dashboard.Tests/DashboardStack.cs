@@ -139,7 +139,7 @@ public sealed class DashboardStack : StackFixture
     /// a root span, a tool call that failed, and a chat span with gen_ai.* usage and its messages.
     /// </summary>
     public async Task<(string TraceId, string RootName, string ChatSpanId)> SendGenAiTraceAsync(
-        string prompt, string completion, string model, string? sessionId = null, string? userId = null)
+        string prompt, string completion, string model, string? sessionId = null, string? userId = null, double? timeToFirstChunkSeconds = null)
     {
         var traceId = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
         var rootId = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()[..8]);
@@ -149,6 +149,7 @@ public sealed class DashboardStack : StackFixture
         var start = DateTimeOffset.UtcNow.AddSeconds(-2).ToUnixTimeMilliseconds() * 1_000_000;
         static object Text(string key, string value) => new { key, value = new { stringValue = value } };
         static object Int(string key, long value) => new { key, value = new { intValue = value.ToString(System.Globalization.CultureInfo.InvariantCulture) } };
+        static object Double(string key, double value) => new { key, value = new { doubleValue = value } };
         var input = JsonSerializer.Serialize(new[]
         {
             new { role = "system", parts = new[] { new { type = "text", content = "You are a support agent." } } },
@@ -163,6 +164,16 @@ public sealed class DashboardStack : StackFixture
         if (userId is not null)
         {
             rootAttributes.Add(Text("user.id", userId));
+        }
+
+        var chatAttributes = new List<object>
+        {
+            Text("gen_ai.operation.name", "chat"), Text("gen_ai.provider.name", "openai"), Text("gen_ai.request.model", model),
+            Text("gen_ai.response.model", model + "-2024-08-06"), Int("gen_ai.usage.input_tokens", 1200), Int("gen_ai.usage.output_tokens", 85),
+        };
+        if (timeToFirstChunkSeconds is { } ttft)
+        {
+            chatAttributes.Add(Double("gen_ai.response.time_to_first_chunk", ttft));
         }
 
         var output = JsonSerializer.Serialize(new[] { new { role = "assistant", parts = new[] { new { type = "text", content = completion } }, finish_reason = "stop" } });
@@ -185,12 +196,7 @@ public sealed class DashboardStack : StackFixture
                                 {
                                     traceId, spanId = chatId, parentSpanId = rootId, name = "chat " + model, kind = 3,
                                     startTimeUnixNano = (start + 100_000_000).ToString(), endTimeUnixNano = (start + 1_100_000_000).ToString(),
-                                    attributes = new[]
-                                    {
-                                        Text("gen_ai.operation.name", "chat"), Text("gen_ai.provider.name", "openai"), Text("gen_ai.request.model", model),
-                                        Text("gen_ai.response.model", model + "-2024-08-06"), Int("gen_ai.usage.input_tokens", 1200), Int("gen_ai.usage.output_tokens", 85),
-                                        Text("gen_ai.input.messages", input), Text("gen_ai.output.messages", output),
-                                    },
+                                    attributes = chatAttributes.Concat([Text("gen_ai.input.messages", input), Text("gen_ai.output.messages", output)]),
                                     status = new { code = 0 },
                                 },
                                 new

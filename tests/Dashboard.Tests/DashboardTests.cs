@@ -45,7 +45,7 @@ public sealed class DashboardTests(DashboardStack stack)
         var prompt = "Where is my order " + Guid.NewGuid().ToString("N")[..6] + "?";
         var completion = "Your order shipped yesterday and arrives on Tuesday.";
         var model = "gpt-4o-" + Guid.NewGuid().ToString("N")[..6];
-        var (traceId, rootName, chatSpanId) = await stack.SendGenAiTraceAsync(prompt, completion, model);
+        var (traceId, rootName, chatSpanId) = await stack.SendGenAiTraceAsync(prompt, completion, model, timeToFirstChunkSeconds: 0.35);
 
         // The list refreshes itself: the trace shows up without a reload.
         var sent = Stopwatch.StartNew();
@@ -81,6 +81,7 @@ public sealed class DashboardTests(DashboardStack stack)
         }
 
         await Expect(llm).ToContainTextAsync("not reported");
+        await Expect(llm.Locator("dt", new() { HasText = "Time to first token" }).Locator("xpath=following-sibling::dd[1]")).ToHaveTextAsync("350 ms");
         var (cost, costSource) = await CostOfAsync(traceId, chatSpanId);
         await Expect(llm).ToContainTextAsync(costSource switch
         {
