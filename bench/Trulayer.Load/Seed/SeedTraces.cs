@@ -131,6 +131,13 @@ internal sealed class SeedTraces(int seed, DateTimeOffset from, DateTimeOffset t
             span.Attributes.Add(Str("gen_ai.input.messages", Messages("user", prompt)));
             span.Attributes.Add(Str("gen_ai.output.messages", Messages("assistant", completion)));
             seconds += completion.Length / 4 * 0.01;
+            if (_random.Next(3) != 0)
+            {
+                // Two chat calls in three stream: the first chunk after about a third of the model's median time to answer
+                // (semconv 1.41's gen_ai.response.time_to_first_chunk, seconds), always within the call.
+                var firstChunk = Math.Min(seconds * 0.9, model.MedianSeconds * 0.35 * Math.Exp(0.4 * Gaussian()));
+                span.Attributes.Add(Dbl("gen_ai.response.time_to_first_chunk", firstChunk));
+            }
         }
 
         if (_random.Next(50) == 0)
@@ -185,4 +192,6 @@ internal sealed class SeedTraces(int seed, DateTimeOffset from, DateTimeOffset t
     private static KeyValue Str(string key, string value) => new() { Key = key, Value = new AnyValue { StringValue = value } };
 
     private static KeyValue Int(string key, long value) => new() { Key = key, Value = new AnyValue { IntValue = value } };
+
+    private static KeyValue Dbl(string key, double value) => new() { Key = key, Value = new AnyValue { DoubleValue = value } };
 }
