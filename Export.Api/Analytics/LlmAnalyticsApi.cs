@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Trulayer.Export.Http;
 using Trulayer.Otlp.Analytics;
+using Trulayer.Otlp;
 using Trulayer.ServiceDefaults.Http;
 using Trulayer.ServiceDefaults.Identity;
 

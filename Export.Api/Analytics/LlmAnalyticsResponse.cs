@@ -1,6 +1,7 @@
 using System.Globalization;
 using Trulayer.Export.Http;
 using Trulayer.Otlp.Analytics;
+using Trulayer.Otlp;
 
 namespace Trulayer.Export.Analytics;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Trulayer.Otlp;
 using Trulayer.ServiceDefaults.Identity;
 
 namespace Trulayer.Export.Http;

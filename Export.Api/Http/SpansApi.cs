@@ -5,6 +5,7 @@ using Npgsql;
 using Trulayer.Export.Paging;
 using Trulayer.Export.Spans;
 using Trulayer.Otlp.GenAi;
+using Trulayer.Otlp;
 using Trulayer.ServiceDefaults.Http;
 using Trulayer.ServiceDefaults.Identity;
 

@@ -7,6 +7,7 @@ using Trulayer.Export.Spans;
 using Trulayer.Export.Storage;
 using Trulayer.Export.Traces;
 using Trulayer.Otlp.GenAi;
+using Trulayer.Otlp;
 
 namespace Trulayer.Export.Sessions;
 

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using Npgsql;
 using Trulayer.Export.Http;
 using Trulayer.Otlp.GenAi;
+using Trulayer.Otlp;
 
 namespace Trulayer.Export.Spans;
 

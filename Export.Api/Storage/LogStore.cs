@@ -3,6 +3,7 @@ using NpgsqlTypes;
 using Trulayer.Export.Http;
 using Trulayer.Export.Logs;
 using Trulayer.Export.Paging;
+using Trulayer.Otlp;
 
 namespace Trulayer.Export.Storage;
 

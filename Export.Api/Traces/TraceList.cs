@@ -3,6 +3,7 @@ using NpgsqlTypes;
 using Trulayer.Export.Http;
 using Trulayer.Export.Paging;
 using Trulayer.Export.Storage;
+using Trulayer.Otlp;
 
 namespace Trulayer.Export.Traces;
 

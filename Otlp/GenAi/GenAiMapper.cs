@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Globalization;
-using System.Text.RegularExpressions;
 using System.Text.Unicode;
 using OpenTelemetry.Proto.Common.V1;
 
@@ -67,7 +66,7 @@ public readonly record struct GenAiContentSource(int Index, string? Form);
 /// count that is negative or not a whole number, an empty model name, content that holds no message)
 /// counts as absent, so the next attribute in the table can supply the field.
 /// </summary>
-public static partial class GenAiMapper
+public static class GenAiMapper
 {
     /// <summary>256 KiB: the default cap on input and output text, in UTF-8 bytes.</summary>
     public const int DefaultMaxTextBytes = 256 * 1024;
@@ -360,7 +359,7 @@ public static partial class GenAiMapper
     }
 
     /// <summary>
-    /// A point in time as Unix nanoseconds: an ISO 8601 date and time (JSON-quoted too, as the Langfuse SDKs
+    /// A point in time as Unix nanoseconds: an RFC 3339 date and time (JSON-quoted too, as the Langfuse SDKs
     /// send it; UTC without an offset), or Unix time as a number, whose unit its size tells (seconds below
     /// 10^11, milliseconds below 10^14, microseconds below 10^17, else nanoseconds).
     /// </summary>
@@ -375,9 +374,9 @@ public static partial class GenAiMapper
                 text = text[1..^1];
             }
 
-            if (IsoDateTime().Match(text) is { Success: true } iso)
+            if (Rfc3339.TryParseUnixNanos(text, out unixNanos, offsetRequired: false))
             {
-                return TryIsoUnixNanos(iso, out unixNanos);
+                return unixNanos >= 0;
             }
         }
 
@@ -421,38 +420,6 @@ public static partial class GenAiMapper
         unixNanos = (long)nanos;
         return true;
     }
-
-    private static bool TryIsoUnixNanos(Match iso, out long unixNanos)
-    {
-        unixNanos = 0;
-        if (!DateTime.TryParseExact(iso.Groups["at"].Value.Replace(' ', 'T').Replace('t', 'T'), "yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture,
-                DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var at) || at < DateTime.UnixEpoch)
-        {
-            return false;
-        }
-
-        var fraction = iso.Groups["fraction"].Value;
-        var fractionNanos = fraction.Length == 0 ? 0 : long.Parse(fraction.Length >= 9 ? fraction[..9] : fraction.PadRight(9, '0'), CultureInfo.InvariantCulture);
-        long offsetNanos = 0;
-        if (iso.Groups["offset"].Value is { Length: > 1 } offset && offset is not ("Z" or "z"))
-        {
-            var digits = offset[1..].Replace(":", "", StringComparison.Ordinal);
-            var minutes = (int.Parse(digits[..2], CultureInfo.InvariantCulture) * 60) + int.Parse(digits[2..], CultureInfo.InvariantCulture);
-            offsetNanos = (offset[0] == '-' ? -minutes : minutes) * 60_000_000_000L;
-        }
-
-        var nanos = ((Int128)(at.Ticks - DateTime.UnixEpoch.Ticks) * 100) + fractionNanos - offsetNanos;
-        if (nanos < 0 || nanos > long.MaxValue)
-        {
-            return false;
-        }
-
-        unixNanos = (long)nanos;
-        return true;
-    }
-
-    [GeneratedRegex(@"^(?<at>[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2})(?:[.,](?<fraction>[0-9]{1,18}))?(?<offset>[Zz]|[+-][0-9]{2}:?[0-9]{2})?$", RegexOptions.CultureInvariant)]
-    private static partial Regex IsoDateTime();
 
     /// <summary>Content is a string, or (gen_ai.*.messages in their structured form) an array or map.</summary>
     private static bool IsText(AnyValue? value) => value?.ValueCase switch

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Primitives;
 using Trulayer.Export.Http;
 using Trulayer.Export.Output;
 using Trulayer.Export.Paging;
+using Trulayer.Otlp;
 
 namespace Trulayer.Export.Tests;
 

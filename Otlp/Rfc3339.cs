@@ -1,26 +1,31 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace Trulayer.Export.Http;
+namespace Trulayer.Otlp;
 
 /// <summary>
 /// RFC 3339 date-times (<c>2026-04-20T00:00:00Z</c>, <c>2026-04-20T09:30:00.123456789+02:00</c>) as unix
-/// nanoseconds, to the nanosecond; the offset is required. A space where the offset's sign should be is
-/// read as '+': an unencoded '+' in a query string arrives as a space.
+/// nanoseconds, to the nanosecond. A space where the offset's sign should be is read as '+': an unencoded '+'
+/// in a query string arrives as a space. The one reader of such times: the query routes' <c>from</c> and
+/// <c>to</c> (offset required), and the GenAI mapping's completion start time (a time without an offset, as
+/// Python's <c>datetime.isoformat()</c> writes a naive one, read as UTC).
 /// </summary>
-internal static partial class Rfc3339
+public static partial class Rfc3339
 {
     public const string Example = "2026-04-20T00:00:00Z";
 
-    [GeneratedRegex(@"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9})\d*)?(?:([Zz])|([+\- ])(\d{2}):(\d{2}))$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9})\d*)?(?:([Zz])|([+\- ])(\d{2}):(\d{2}))?$", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();
 
-    /// <summary>Unix nanoseconds of <paramref name="text"/>, or false when it is not an RFC 3339 time PostgreSQL spans can have.</summary>
-    public static bool TryParseUnixNanos(string text, out long unixNanos)
+    /// <summary>
+    /// Unix nanoseconds of <paramref name="text"/>, or false when it is not an RFC 3339 time PostgreSQL spans can have.
+    /// With <paramref name="offsetRequired"/> false, a time without an offset is taken as UTC.
+    /// </summary>
+    public static bool TryParseUnixNanos(string text, out long unixNanos, bool offsetRequired = true)
     {
         unixNanos = 0;
         var match = Pattern().Match(text);
-        if (!match.Success)
+        if (!match.Success || (offsetRequired && !match.Groups[8].Success && !match.Groups[9].Success))
         {
             return false;
         }
@@ -37,7 +42,7 @@ internal static partial class Rfc3339
         }
 
         var offsetMinutes = 0;
-        if (!match.Groups[8].Success)
+        if (match.Groups[9].Success)
         {
             var hours = Part(10);
             var minutes = Part(11);
