@@ -25,6 +25,7 @@ internal sealed record SeedSettings(long Spans, double Days, Guid ProjectId, str
 internal sealed class SeedRun(SeedSettings settings, IAnsiConsole console)
 {
     private long _failed;
+    private string? _firstFailure;
 
     public async Task<(long Spans, long Traces, TimeSpan Took)> RunAsync(CancellationToken cancellationToken)
     {
@@ -78,15 +79,15 @@ internal sealed class SeedRun(SeedSettings settings, IAnsiConsole console)
         }
 
         producer.Flush(cancellationToken);
-        if (Interlocked.Read(ref _failed) is > 0 and var failed)
-        {
-            throw new InvalidOperationException($"Kafka refused {failed} records");
-        }
-
         console.MarkupLine("[grey]produced; waiting for the processor to store everything[/]");
         if (!await lag.WaitDrainedAsync(TimeSpan.FromMinutes(30), cancellationToken: cancellationToken))
         {
             throw new TimeoutException("the processor did not store everything within 30 minutes");
+        }
+
+        if (Interlocked.Read(ref _failed) is > 0 and var failed)
+        {
+            throw new InvalidOperationException($"Kafka refused {failed} records (the first: {_firstFailure}); everything else is stored");
         }
 
         return (spans, records, Stopwatch.GetElapsedTime(started));
@@ -103,6 +104,7 @@ internal sealed class SeedRun(SeedSettings settings, IAnsiConsole console)
                     if (report.Error.IsError)
                     {
                         Interlocked.Increment(ref _failed);
+                        Interlocked.CompareExchange(ref _firstFailure, $"{report.Error.Code}: {report.Error.Reason}", null);
                     }
                 });
                 return;
