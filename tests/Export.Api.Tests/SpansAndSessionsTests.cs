@@ -214,6 +214,15 @@ public sealed class SpansAndSessionsTests(ExportStack stack)
         Assert.False(all[0].GetProperty("hasError").GetBoolean());
 
         Assert.Equal(["s-1"], (await SessionsAsync(viewer, "user_id=grace")).Sessions.Select(s => s.GetProperty("sessionId").GetString()));
+        // A user's sessions come from their traces (ada has a trace in each), newest first, paged and bounded in time like the rest.
+        Assert.Equal(["s-2", "s-1"], (await SessionsAsync(viewer, "user_id=ada")).Sessions.Select(s => s.GetProperty("sessionId").GetString()));
+        var (adaPage1, adaCursor) = await SessionsAsync(viewer, "user_id=ada&limit=1");
+        Assert.NotNull(adaCursor);
+        var (adaPage2, adaEnd) = await SessionsAsync(viewer, "user_id=ada&limit=1&cursor=" + adaCursor);
+        Assert.Null(adaEnd);
+        Assert.Equal(["s-2", "s-1"], adaPage1.Concat(adaPage2).Select(s => s.GetProperty("sessionId").GetString()));
+        Assert.Equal(["s-1"], (await SessionsAsync(viewer, $"user_id=ada&to={Rfc(data.T0Nanos + 900_000_000_000)}")).Sessions.Select(s => s.GetProperty("sessionId").GetString()));
+        Assert.Empty((await SessionsAsync(viewer, "user_id=nobody")).Sessions);
         Assert.Equal(["s-1"], (await SessionsAsync(viewer, $"to={Rfc(data.T0Nanos + 900_000_000_000)}")).Sessions.Select(s => s.GetProperty("sessionId").GetString()));
 
         var (page1, cursor) = await SessionsAsync(viewer, "limit=1");
