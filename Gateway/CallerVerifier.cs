@@ -66,7 +66,8 @@ internal sealed partial class CallerVerifier : IDisposable
     private readonly ILogger<CallerVerifier> _logger;
     private readonly MemoryCache _verdicts;
     private readonly RefusalCache _refusals;
-    private readonly ConcurrentDictionary<string, Lazy<Task<Verdict>>> _asking = new(StringComparer.Ordinal);
+    /// <summary>The lookups under way, by credential and policy: the verdict, or null when the owner was not admitted (nobody was asked).</summary>
+    private readonly ConcurrentDictionary<string, Task<Verdict?>> _asking = new(StringComparer.Ordinal);
     private int _delayedRefusals;
 
     public CallerVerifier(
@@ -124,28 +125,50 @@ internal sealed partial class CallerVerifier : IDisposable
             return await CountFailureAsync(client, refusal, cancellationToken);
         }
 
-        // Joining a lookup already under way costs nothing more; a new one needs the address's permission.
-        var permit = default(LookupPermit);
-        if (!_asking.TryGetValue(key, out var pending))
+        while (true)
         {
-            permit = _rateLimiter.AdmitLookup(client);
+            // Joining a lookup already under way costs nothing more.
+            if (_asking.TryGetValue(key, out var pending))
+            {
+                if (await pending.WaitAsync(cancellationToken) is not { } joined)
+                {
+                    continue; // Its owner was not admitted, so nobody was asked: start again.
+                }
+
+                return CountIfRefused(client, joined, paid: false);
+            }
+
+            // A new lookup needs the address's permission. It is registered first, then admitted: requests that
+            // arrive together join the one registered lookup, and none pays for a lookup it does not make.
+            var owned = new TaskCompletionSource<Verdict?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (!_asking.TryAdd(key, owned.Task))
+            {
+                continue;
+            }
+
+            using var permit = _rateLimiter.AdmitLookup(client);
             if (permit.RetryAfter is { } wait)
             {
+                _asking.TryRemove(KeyValuePair.Create(key, owned.Task));
+                owned.SetResult(null);
                 return await TooManyFailuresAsync(client, wait, cancellationToken);
             }
-        }
 
-        using (permit)
+            var verdict = await AskAndKeepAsync(key, digest, credential, policy, correlationId, owned).WaitAsync(cancellationToken);
+            return CountIfRefused(client, verdict, permit.Paid);
+        }
+    }
+
+    /// <summary>A 401 from Auth.Api counts as a failed authentication of the address, unless its lookup was paid for up front.</summary>
+    private Verdict CountIfRefused(IPAddress? client, Verdict verdict, bool paid)
+    {
+        if (verdict.Status == StatusCodes.Status401Unauthorized && !paid)
         {
-            var verdict = await (pending?.Value ?? AskOnceAsync(key, digest, credential, policy, correlationId)).WaitAsync(cancellationToken);
-            if (verdict.Status == StatusCodes.Status401Unauthorized && !permit.Paid)
-            {
-                // Answered 401 all the same: Auth.Api was asked, and that is the answer.
-                _rateLimiter.TryCountFailedAuthentication(client);
-            }
-
-            return verdict;
+            // Answered 401 all the same: Auth.Api was asked, and that is the answer.
+            _rateLimiter.TryCountFailedAuthentication(client);
         }
+
+        return verdict;
     }
 
     /// <summary>Forgets every verdict about <paramref name="credential"/>, after its holder changed what it grants.</summary>
@@ -218,14 +241,10 @@ internal sealed partial class CallerVerifier : IDisposable
         return verdict;
     }
 
-    private Task<Verdict> AskOnceAsync(string key, CredentialDigest digest, string credential, string policy, string correlationId)
-        => _asking.GetOrAdd(
-            key,
-            static (key, ask) => new Lazy<Task<Verdict>>(() => ask.Verifier.AskAndKeepAsync(key, ask.Digest, ask.Credential, ask.Policy, ask.CorrelationId)),
-            (Verifier: this, Digest: digest, Credential: credential, Policy: policy, CorrelationId: correlationId)).Value;
-
-    private async Task<Verdict> AskAndKeepAsync(string key, CredentialDigest digest, string credential, string policy, string correlationId)
+    /// <summary>Asks Auth.Api and keeps the verdict, then hands it to the requests that joined <paramref name="owned"/>.</summary>
+    private async Task<Verdict> AskAndKeepAsync(string key, CredentialDigest digest, string credential, string policy, string correlationId, TaskCompletionSource<Verdict?> owned)
     {
+        Verdict? answered = null;
         try
         {
             var verdict = await AskAuthAsync(credential, policy, correlationId);
@@ -243,12 +262,21 @@ internal sealed partial class CallerVerifier : IDisposable
                 entry.AbsoluteExpirationRelativeToNow = _options.CredentialCacheTtl;
             }
 
+            answered = verdict;
             return verdict;
         }
         finally
         {
             // After the verdict is kept: a request arriving in between finds one or the other.
-            _asking.TryRemove(key, out _);
+            _asking.TryRemove(KeyValuePair.Create(key, owned.Task));
+            if (answered is not null)
+            {
+                owned.SetResult(answered);
+            }
+            else
+            {
+                owned.SetException(new InvalidOperationException("the lookup of a credential failed; see the gateway's log"));
+            }
         }
     }
 
